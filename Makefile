@@ -1,0 +1,29 @@
+# The course's two commands:
+#   make course [PROFILE=smoke|quick|full]   set up, execute every notebook, write build/report/
+#   make test                                unit tests + every notebook under nbval (smoke)
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PROFILE ?=
+
+.PHONY: install course test lab clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+install: $(VENV)/.installed
+
+course: install
+	$(BIN)/python -m course_utils run $(if $(PROFILE),--profile $(PROFILE))
+
+test: install
+	COURSE_PROFILE=smoke $(BIN)/python -m pytest
+
+lab: install
+	$(BIN)/jupyter lab notebooks/
+
+clean:
+	rm -rf build

@@ -1,0 +1,63 @@
+"""Command line: `python -m course_utils data ...` and `python -m course_utils run`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import data
+from .config import ProfileError
+from .models import WeightsError
+from .runner import NotebookFailed, run_course
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course_utils",
+                                     description="Transfer learning with Keras: data and course runner.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="execute the notebooks in order and write the report")
+    run.add_argument("--profile", help="smoke, quick or full (default: $COURSE_PROFILE, else by device)")
+    run.add_argument("--only", nargs="+", help="run only these notebooks (names without .ipynb)")
+    run.add_argument("--notebooks", type=Path, default=Path("notebooks"))
+    run.add_argument("--build-dir", type=Path, help="default: $COURSE_BUILD_DIR or ./build")
+
+    data_cmd = commands.add_parser("data", help="list, verify, fetch or import the datasets")
+    data_sub = data_cmd.add_subparsers(dest="action", required=True)
+    data_sub.add_parser("list", help="the course's datasets and whether they are installed")
+    verify = data_sub.add_parser("verify", help="re-check installed files against their checksums")
+    verify.add_argument("names", nargs="*", help="default: every installed dataset")
+    fetch = data_sub.add_parser("fetch", help="make datasets available (data folder, mirror, download)")
+    fetch.add_argument("names", nargs="*", help="default: every dataset")
+    imp = data_sub.add_parser("import", help="check a local copy and install it into the data folder")
+    imp.add_argument("name", choices=list(data.DATASETS))
+    imp.add_argument("path", type=Path, help="a folder in the official layout, or the official archive")
+
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "run":
+            run_course(args.profile, args.notebooks, args.only, args.build_dir)
+        elif args.action == "list":
+            print(f"Data folder: {data.data_dir()}")
+            for row in data.list_datasets():
+                print(f"  {row['name']:<13} {row['state']}\n  {'':<13} {row['title']}")
+        elif args.action == "verify":
+            failed = False
+            for name in args.names or [n for n in data.DATASETS if data.installed(n)]:
+                problems = data.verify_dataset(name)
+                failed |= bool(problems)
+                print(f"{name}: " + ("intact" if not problems else f"{len(problems)} problem(s)"))
+                for problem in problems[:20]:
+                    print(f"  {problem}")
+            return 1 if failed else 0
+        elif args.action == "fetch":
+            for name in args.names or list(data.DATASETS):
+                data.ensure_dataset(name)
+                print(f"{name}: {data.describe(name)}")
+        elif args.action == "import":
+            data.import_dataset(args.name, args.path)
+    except (data.DataError, ProfileError, WeightsError, NotebookFailed, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0

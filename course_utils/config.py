@@ -1,0 +1,188 @@
+"""Run profiles, folders and the `setup()` call that opens every notebook.
+
+Every setting a notebook uses (sample counts, image size, epochs, batch size)
+comes from `PROFILES` below, never from literals in the notebooks. A profile
+is picked by the `COURSE_PROFILE` environment variable (or the runner's
+`--profile` option); without one, `full` is used when TensorFlow sees a GPU
+and `quick` otherwise.
+
+Environment variables (all optional):
+
+- `COURSE_PROFILE`: `smoke`, `quick` or `full`.
+- `COURSE_DATA_DIR`: where datasets are installed
+  (default `~/.cache/transfer-learning-course/data`).
+- `COURSE_DATA_MIRROR`: a local folder holding copies of the datasets, tried
+  before any download (a teacher's shared drive).
+- `COURSE_BUILD_DIR`: where results, figures and executed notebooks go
+  (default `build/` at the root of the course checkout).
+- `COURSE_WEIGHTS_VGG16`, `COURSE_WEIGHTS_VGG19`: `imagenet` (default), `none`
+  or the path of a local `.weights.h5` file.
+- `COURSE_SEED`: the random seed (default 42).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+SEED = 42
+
+# One entry per profile. "*" holds the defaults; a notebook's own entry
+# overrides them. `None` for a per-class count means "every image".
+PROFILES: dict[str, dict[str, dict[str, Any]]] = {
+    # Seconds to a minute per notebook on a 2-core CPU: what CI runs.
+    "smoke": {
+        "*": {
+            "image_size": 64,
+            "batch_size": 16,
+            "epochs": 1,
+            "train_per_class": 24,
+            "val_per_class": 8,
+            "test_per_class": 8,
+            "samples_per_dataset": 8,
+        },
+    },
+    # A laptop CPU: each notebook in about 15 minutes, the lesson still visible.
+    "quick": {
+        "*": {
+            "image_size": 128,
+            "batch_size": 32,
+            "epochs": 10,
+            "train_per_class": 500,
+            "val_per_class": 250,
+            "test_per_class": 250,
+            "samples_per_dataset": 16,
+        },
+    },
+    # A GPU: the protocols and data sizes of the original material.
+    "full": {
+        "*": {
+            "image_size": 150,
+            "batch_size": 32,
+            "epochs": 30,
+            "train_per_class": None,
+            "val_per_class": None,
+            "test_per_class": None,
+            "samples_per_dataset": 16,
+        },
+    },
+}
+
+
+class ProfileError(ValueError):
+    """An unknown profile name."""
+
+
+def _gpu_visible() -> bool:
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def resolve_profile(name: str | None = None) -> str:
+    """Return the profile to use: `name`, else `$COURSE_PROFILE`, else by device.
+
+    Raises `ProfileError` naming the valid profiles for an unknown name.
+    Used by `setup()` and by the course runner.
+    """
+    name = name or os.environ.get("COURSE_PROFILE") or None
+    if name is None:
+        return "full" if _gpu_visible() else "quick"
+    name = name.strip().lower()
+    if name not in PROFILES:
+        valid = ", ".join(PROFILES)
+        raise ProfileError(
+            f"unknown profile {name!r}: choose one of {valid} "
+            "(set COURSE_PROFILE or pass --profile)"
+        )
+    return name
+
+
+def profile_settings(notebook: str, profile: str) -> dict[str, Any]:
+    """The settings of `notebook` in `profile`: the profile's defaults, then its own."""
+    table = PROFILES[resolve_profile(profile)]
+    return {**table["*"], **table.get(notebook, {})}
+
+
+def course_root() -> Path | None:
+    """The course checkout containing the current folder (it has `notebooks/`
+    and `pyproject.toml`), or None when run from elsewhere."""
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "notebooks").is_dir() and (folder / "pyproject.toml").is_file():
+            return folder
+    return None
+
+
+def data_dir() -> Path:
+    """Where datasets are installed: `$COURSE_DATA_DIR` or the default cache."""
+    default = Path.home() / ".cache" / "transfer-learning-course" / "data"
+    return Path(os.environ.get("COURSE_DATA_DIR") or default).expanduser()
+
+
+def mirror_dir() -> Path | None:
+    """The local mirror folder from `$COURSE_DATA_MIRROR`, if one is set."""
+    value = os.environ.get("COURSE_DATA_MIRROR")
+    return Path(value).expanduser() if value else None
+
+
+def build_dir() -> Path:
+    """Where results, figures and executed notebooks go."""
+    value = os.environ.get("COURSE_BUILD_DIR")
+    if value:
+        return Path(value).expanduser()
+    root = course_root()
+    return (root or Path.cwd()) / "build"
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and Keras (and through Keras, TensorFlow)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+
+
+def setup(notebook: str, profile: str | None = None, seed: int | None = None) -> dict[str, Any]:
+    """Open a notebook: pick the profile, seed everything, print a banner.
+
+    Returns the notebook's settings (see `PROFILES`) plus `notebook`,
+    `profile`, `seed`, `data_dir`, `build_dir`, `device`, `weights` (a label
+    for each pretrained model's weights) and `started` (for wall times).
+    Every notebook's first code cell calls it.
+    """
+    import keras
+    import tensorflow as tf
+
+    from . import models
+
+    started = time.time()
+    profile = resolve_profile(profile)
+    seed = int(os.environ.get("COURSE_SEED", SEED)) if seed is None else seed
+    seed_everything(seed)
+    gpus = tf.config.list_physical_devices("GPU")
+    device = f"GPU x{len(gpus)}" if gpus else f"CPU ({platform.machine()}, {os.cpu_count()} cores)"
+    cfg = {
+        **profile_settings(notebook, profile),
+        "notebook": notebook,
+        "profile": profile,
+        "seed": seed,
+        "data_dir": data_dir(),
+        "build_dir": build_dir(),
+        "device": device,
+        "weights": {name: models.weights_label(name) for name in models.PRETRAINED},
+        "started": started,
+    }
+    mirror = mirror_dir()
+    lines = [
+        f"Transfer learning with Keras: {notebook}",
+        f"  profile     {profile}  (seed {seed}; set COURSE_PROFILE to change)",
+        f"  versions    TensorFlow {tf.__version__}, Keras {keras.__version__}, Python {platform.python_version()}",
+        f"  device      {device}",
+        f"  data        {cfg['data_dir']}" + (f"  (mirror: {mirror})" if mirror else ""),
+    ]
+    lines += [f"  weights     {name}: {label}" for name, label in cfg["weights"].items()]
+    print("\n".join(lines))
+    return cfg

@@ -1,0 +1,107 @@
+"""Results and figures that notebooks record, and the tables built from them.
+
+A notebook records a number with one line,
+
+    course_utils.record_result(cfg, "test_accuracy", acc, method="from scratch",
+                               dataset="cats_vs_dogs", weights="none (trained from scratch)")
+
+which appends a record to `<build>/results/<notebook>.jsonl`, and saves a
+figure with `course_utils.save_figure(cfg, fig, "learning_curves")`, which
+writes `<build>/report/figures/<notebook>__learning_curves.png`. The course
+runner collects every record into `<build>/report/results.json` and a
+Markdown table. Each record says which profile, data and weights produced it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from .data import describe
+
+REQUIRED = ("notebook", "method", "metric", "value", "profile", "data", "weights")
+
+
+def results_file(cfg: dict[str, Any]) -> Path:
+    return Path(cfg["build_dir"]) / "results" / f"{cfg['notebook']}.jsonl"
+
+
+def record_result(cfg: dict[str, Any], metric: str, value: float, *, method: str,
+                  dataset: str, weights: str) -> dict[str, Any]:
+    """Append one result of this notebook's run and return the record.
+
+    `weights` says which weights the model started from (for a pretrained
+    model, `cfg["weights"]["vgg16"]`); `dataset` is a course dataset name
+    and is recorded with the copy in use (official files or a stand-in).
+    """
+    record = {
+        "notebook": cfg["notebook"],
+        "method": method,
+        "metric": metric,
+        "value": float(value),
+        "profile": cfg["profile"],
+        "data": describe(dataset),
+        "weights": weights,
+        "seed": cfg["seed"],
+        "device": cfg["device"],
+        "wall_time_s": round(time.time() - cfg["started"], 1),
+        "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    path = results_file(cfg)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as out:
+        out.write(json.dumps(record) + "\n")
+    print(f"Recorded {metric} = {value:.4f} ({method}; profile {cfg['profile']})")
+    return record
+
+
+def load_results(build: Path, notebook: str | None = None) -> list[dict[str, Any]]:
+    """Every record under `<build>/results` (or one notebook's), in notebook order."""
+    pattern = f"{notebook}.jsonl" if notebook else "*.jsonl"
+    records = []
+    for path in sorted((Path(build) / "results").glob(pattern)):
+        records += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return records
+
+
+def latest_result(cfg: dict[str, Any], notebook: str, metric: str = "test_accuracy",
+                  method: str | None = None) -> dict[str, Any] | None:
+    """The newest record of an earlier notebook in this profile, or None.
+
+    Notebooks compare with earlier lessons through this, never by typing a number in.
+    """
+    matches = [r for r in load_results(cfg["build_dir"], notebook)
+               if r["metric"] == metric and r["profile"] == cfg["profile"]
+               and (method is None or r["method"] == method)]
+    return matches[-1] if matches else None
+
+
+def save_figure(cfg: dict[str, Any], fig, name: str) -> Path:
+    """Save `fig` as `<build>/report/figures/<notebook>__<name>.png` and return the path."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
+        raise ValueError(f"figure name {name!r}: use letters, digits, '_' and '-' only")
+    path = Path(cfg["build_dir"]) / "report" / "figures" / f"{cfg['notebook']}__{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    return path
+
+
+def check_record(record: dict[str, Any]) -> None:
+    """Raise ValueError for a record that lacks a field a report must show."""
+    missing = [key for key in REQUIRED if record.get(key) in (None, "")]
+    if missing:
+        raise ValueError(f"result record {record} lacks {', '.join(missing)}")
+
+
+def markdown_table(records: list[dict[str, Any]]) -> str:
+    """The results as a Markdown table (one row per record)."""
+    header = "| notebook | method | metric | value | profile | data | weights | wall time (s) |"
+    rows = [header, "|" + " --- |" * 8]
+    for r in records:
+        check_record(r)
+        rows.append(f"| {r['notebook']} | {r['method']} | {r['metric']} | {r['value']:.4f} | "
+                    f"{r['profile']} | {r['data']} | {r['weights']} | {r.get('wall_time_s', '')} |")
+    return "\n".join(rows)

@@ -1,0 +1,120 @@
+"""The course runner: execute every notebook in order and write the report.
+
+    python -m course_utils run [--profile quick] [--only 00_start_here ...]
+
+Each notebook is executed with nbclient in the chosen profile; the executed
+copy goes to `<build>/notebooks/`. A failing cell stops the run with the
+notebook, the cell number and the error. Afterwards every result the
+notebooks recorded is collected into `<build>/report/results.json` and
+`<build>/report/report.md`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from .config import build_dir, resolve_profile
+from .results import load_results, markdown_table
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook cell raised: the message names the notebook and the cell."""
+
+
+def course_notebooks(folder: Path) -> list[Path]:
+    """The course's notebooks, `NN_name.ipynb`, in order."""
+    return sorted(Path(folder).glob("[0-9][0-9]_*.ipynb"))
+
+
+def execute_notebook(path: Path, out_dir: Path, timeout: int = 3600) -> float:
+    """Execute one notebook (its folder as working directory), save the executed
+    copy into `out_dir`, and return the wall time in seconds.
+
+    Raises `NotebookFailed` naming the cell that failed; the executed copy,
+    with the traceback, is saved all the same.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    try:
+        with client.setup_kernel():
+            for index, cell in enumerate(nb.cells):
+                try:
+                    client.execute_cell(cell, index)
+                except CellExecutionError as error:
+                    first_line = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
+                    summary = str(error).strip().splitlines()[-1] if str(error).strip() else repr(error)
+                    raise NotebookFailed(
+                        f"{path.name} failed in cell {index} ({first_line!r}): {summary}\n"
+                        f"The executed copy with the full traceback is {out_dir / path.name}"
+                    ) from None
+    finally:
+        nbformat.write(nb, out_dir / path.name)
+    return time.time() - started
+
+
+def write_report(build: Path, profile: str, timings: dict[str, float]) -> Path:
+    """Collect the recorded results into results.json and report.md; return the latter."""
+    report = build / "report"
+    report.mkdir(parents=True, exist_ok=True)
+    records = [r for r in load_results(build) if r["profile"] == profile]
+    (report / "results.json").write_text(json.dumps(records, indent=1))
+    figures = sorted((report / "figures").glob("*.png")) if (report / "figures").is_dir() else []
+    lines = [
+        f"# Transfer learning with Keras: course report ({profile} profile)",
+        "",
+        "Every number below was recorded by this run; each row names the profile,",
+        "the data and the weights that produced it.",
+        "",
+        markdown_table(records) if records else "No notebook recorded a result.",
+        "",
+        "## Notebook wall times",
+        "",
+        *[f"- {name}: {seconds:.0f} s" for name, seconds in timings.items()],
+        "",
+        "## Figures",
+        "",
+        *[f"![{f.stem}](figures/{f.name})\n\n*{f.stem.replace('__', ': ')}*\n" for f in figures],
+    ]
+    path = report / "report.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def run_course(profile: str | None = None, notebooks_dir: Path = Path("notebooks"),
+               only: list[str] | None = None, build: Path | None = None) -> Path:
+    """Make the data available, execute the notebooks in order and write the report.
+
+    Returns the report's path. Used by the README's first command.
+    """
+    from .data import DATASETS, ensure_dataset
+
+    profile = resolve_profile(profile)
+    os.environ["COURSE_PROFILE"] = profile  # the kernels inherit it
+    build = Path(build or build_dir()).resolve()
+    os.environ["COURSE_BUILD_DIR"] = str(build)
+    paths = course_notebooks(notebooks_dir)
+    if only:
+        paths = [p for p in paths if p.stem in only or p.name in only]
+    if not paths:
+        raise FileNotFoundError(f"no course notebooks to run in {notebooks_dir} (only={only})")
+    for name in DATASETS:
+        ensure_dataset(name)
+    timings = {}
+    for path in paths:
+        (build / "results" / f"{path.stem}.jsonl").unlink(missing_ok=True)
+        print(f"[{profile}] executing {path.name} ...", flush=True)
+        timings[path.stem] = execute_notebook(path, build / "notebooks")
+        print(f"[{profile}] {path.name} done in {timings[path.stem]:.0f} s", flush=True)
+    report = write_report(build, profile, timings)
+    print(f"Report: {report}")
+    return report

@@ -1,0 +1,70 @@
+"""Shared fixtures: temporary data folders and small images the tests make themselves."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def make_image(path: Path, mode: str = "RGB", size=(40, 30), fmt: str = "JPEG", seed: int = 0) -> Path:
+    """Write a small random image in `mode` and `fmt` at `path`."""
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).convert(mode).save(path, fmt)
+    return path
+
+
+def truncate(path: Path) -> Path:
+    """Cut a file to half its length, as an interrupted copy would."""
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+@pytest.fixture
+def data_home(tmp_path, monkeypatch):
+    """An empty data folder, no mirror, no build folder shared with other tests."""
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("COURSE_BUILD_DIR", str(tmp_path / "build"))
+    monkeypatch.delenv("COURSE_DATA_MIRROR", raising=False)
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def fake_cats(tmp_path, monkeypatch):
+    """A tiny stand-in for cats_and_dogs_filtered (official layout), registered with
+    its own sha256 list in place of the real one. Returns the copy's folder."""
+    from course_utils import data
+
+    root = tmp_path / "source" / "cats_and_dogs_filtered"
+    lines = []
+    for split, count in (("train", 6), ("validation", 4)):
+        for label, class_name in enumerate(("cats", "dogs")):
+            for i in range(count):
+                path = make_image(root / split / class_name / f"{class_name[:-1]}.{i}.jpg", seed=i + 10 * label)
+                lines.append(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  ./{split}/{class_name}/{path.name}")
+    (root / "vectorize.py").write_text("# an extra file the official archive has\n")
+    manifest = tmp_path / "cats.sha256"
+    manifest.write_text("\n".join(lines) + "\n")
+    spec = dict(data.DATASETS["cats_vs_dogs"], manifest=manifest, url="http://127.0.0.1:9/none.zip")
+    monkeypatch.setitem(data.DATASETS, "cats_vs_dogs", spec)
+    return root
+
+
+@pytest.fixture
+def cfg(data_home, tmp_path):
+    """Settings as `setup()` returns them, small, without printing a banner."""
+    import time
+
+    return {"notebook": "test", "profile": "smoke", "seed": 1, "image_size": 32, "batch_size": 4,
+            "train_per_class": None, "val_per_class": None, "test_per_class": None,
+            "build_dir": tmp_path / "build", "device": "CPU", "started": time.time()}

@@ -1,0 +1,61 @@
+"""Profiles, folders and setup()."""
+
+import random
+
+import numpy as np
+import pytest
+
+from course_utils import config
+
+
+def test_unknown_profile_lists_the_valid_ones(monkeypatch):
+    monkeypatch.setenv("COURSE_PROFILE", "fast")
+    with pytest.raises(config.ProfileError, match="unknown profile 'fast': choose one of smoke, quick, full"):
+        config.resolve_profile()
+
+
+def test_profile_from_argument_then_environment_then_device(monkeypatch):
+    monkeypatch.setenv("COURSE_PROFILE", "Smoke ")
+    assert config.resolve_profile() == "smoke"
+    assert config.resolve_profile("full") == "full"
+    monkeypatch.delenv("COURSE_PROFILE")
+    monkeypatch.setattr(config, "_gpu_visible", lambda: False)
+    assert config.resolve_profile() == "quick"
+    monkeypatch.setattr(config, "_gpu_visible", lambda: True)
+    assert config.resolve_profile() == "full"
+
+
+def test_every_profile_defines_the_same_settings():
+    keys = {name: set(table["*"]) for name, table in config.PROFILES.items()}
+    assert len({frozenset(k) for k in keys.values()}) == 1, keys
+    for table in config.PROFILES.values():
+        for notebook, settings in table.items():
+            assert set(settings) <= keys["smoke"], (notebook, set(settings) - keys["smoke"])
+
+
+def test_notebook_settings_override_the_defaults(monkeypatch):
+    monkeypatch.setitem(config.PROFILES["smoke"], "99_test", {"epochs": 7})
+    settings = config.profile_settings("99_test", "smoke")
+    assert settings["epochs"] == 7
+    assert settings["batch_size"] == config.PROFILES["smoke"]["*"]["batch_size"]
+
+
+def test_setup_seeds_and_returns_the_settings(data_home, monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_PROFILE", "smoke")
+    monkeypatch.setenv("COURSE_WEIGHTS_VGG16", "none")
+    cfg = config.setup("00_start_here", seed=3)
+    draws = (random.random(), np.random.rand())
+    config.setup("00_start_here", seed=3)
+    assert (random.random(), np.random.rand()) == draws
+    banner = capsys.readouterr().out
+    assert "profile     smoke" in banner and "vgg16: none (random initialisation)" in banner
+    assert cfg["profile"] == "smoke" and cfg["data_dir"] == data_home
+    assert cfg["batch_size"] == config.PROFILES["smoke"]["*"]["batch_size"]
+
+
+def test_build_dir_defaults_to_the_checkout(monkeypatch, tmp_path):
+    monkeypatch.delenv("COURSE_BUILD_DIR", raising=False)
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "pyproject.toml").touch()
+    monkeypatch.chdir(tmp_path / "notebooks")
+    assert config.build_dir() == tmp_path / "build"

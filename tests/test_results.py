@@ -1,0 +1,33 @@
+"""Recording results and figures, and the Markdown table."""
+
+import matplotlib.pyplot as plt
+import pytest
+
+from course_utils import results
+
+
+def test_record_and_read_back(cfg):
+    results.record_result(cfg, "test_accuracy", 0.5, method="a", dataset="cats_vs_dogs", weights="none")
+    results.record_result(cfg, "test_accuracy", 0.75, method="a", dataset="cats_vs_dogs", weights="none")
+    records = results.load_results(cfg["build_dir"])
+    assert [r["value"] for r in records] == [0.5, 0.75]
+    assert records[0]["profile"] == "smoke" and records[0]["data"] == "cats_vs_dogs: not installed"
+    assert results.latest_result(cfg, "test")["value"] == 0.75
+    assert results.latest_result(cfg, "test", method="b") is None
+    assert results.latest_result(dict(cfg, profile="full"), "test") is None  # other profiles don't count
+
+
+def test_table_refuses_a_record_without_weights_or_profile(cfg):
+    record = results.record_result(cfg, "test_accuracy", 0.5, method="a", dataset="flowers17", weights="x")
+    assert "| test | a | test_accuracy | 0.5000 | smoke |" in results.markdown_table([record])
+    for key in ("weights", "profile"):
+        with pytest.raises(ValueError, match=key):
+            results.markdown_table([dict(record, **{key: ""})])
+
+
+def test_save_figure_uses_a_stable_name(cfg):
+    fig, _ = plt.subplots()
+    path = results.save_figure(cfg, fig, "curves")
+    assert path == cfg["build_dir"] / "report" / "figures" / "test__curves.png" and path.stat().st_size > 0
+    with pytest.raises(ValueError):
+        results.save_figure(cfg, fig, "../escape")

@@ -67,6 +67,19 @@ def _describe_file(path: Path, model: str) -> str:
     return f"local file {path.name} (unrecognised: not known to be ImageNet)"
 
 
+def weights_fingerprint(model: str) -> str:
+    """What identifies the weights in use, for cache keys: a name or the file's sha256."""
+    setting = weights_setting(model)
+    if isinstance(setting, Path):
+        return _sha256_of(setting.resolve())
+    return str(setting)
+
+
+@lru_cache(maxsize=None)
+def _sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def weights_label(model: str) -> str:
     """A one-line label of the weights `model` will use, for banners and results."""
     setting = weights_setting(model)
@@ -75,3 +88,145 @@ def weights_label(model: str) -> str:
     if setting is None:
         return "none (random initialisation)"
     return _describe_file(setting.resolve(), model)
+
+
+def augmentation(seed: int | None = None):
+    """The augmentation of notebook 02 as Keras 3 preprocessing layers.
+
+    Random rotation up to 40 degrees, shifts of 20 %, zoom of 20 %, shear of
+    20 % and horizontal flips; empty corners filled with the nearest pixel,
+    as the original `ImageDataGenerator` did. Active only in training.
+    """
+    import keras
+    from keras import layers
+
+    return keras.Sequential([
+        layers.RandomRotation(40 / 360, fill_mode="nearest", seed=seed),
+        layers.RandomTranslation(0.2, 0.2, fill_mode="nearest", seed=seed),
+        layers.RandomZoom(0.2, fill_mode="nearest", seed=seed),
+        layers.RandomShear(x_factor=0.2, fill_mode="nearest", seed=seed),
+        layers.RandomFlip("horizontal", seed=seed),
+    ], name="augmentation")
+
+
+def small_cnn(image_size: int, augment=None, dropout: float = 0.0):
+    """The small network notebook 01 writes out, uncompiled.
+
+    Four Conv2D (ReLU) + MaxPooling blocks with 32, 64, 128 and 128 filters on
+    RGB inputs in [0, 255] rescaled to [0, 1], Flatten, Dense 512, one sigmoid
+    unit. Notebook 02 passes `augment` (a layer applied first) and `dropout`
+    (before the dense layer).
+    """
+    import keras
+    from keras import layers
+
+    stack = [keras.Input(shape=(image_size, image_size, 3))]
+    stack += [augment] if augment is not None else []
+    stack.append(layers.Rescaling(1.0 / 255))
+    for filters in (32, 64, 128, 128):
+        stack += [layers.Conv2D(filters, 3, activation="relu"), layers.MaxPooling2D(2)]
+    stack.append(layers.Flatten())
+    stack += [layers.Dropout(dropout)] if dropout else []
+    stack += [layers.Dense(512, activation="relu"), layers.Dense(1, activation="sigmoid")]
+    return keras.Sequential(stack, name="small_cnn")
+
+
+def pretrained_base(model: str, image_size: int | None):
+    """A pretrained convolutional base (`include_top=False`) with the configured weights.
+
+    `model` is "vgg16" or "vgg19"; the weights follow `COURSE_WEIGHTS_<MODEL>`
+    (see `weights_setting`). `image_size=None` accepts any input size. The
+    base expects inputs prepared by `preprocess(model)`.
+    Used by notebooks 03-05 and 07.
+    """
+    import keras
+
+    constructor = {"vgg16": keras.applications.VGG16, "vgg19": keras.applications.VGG19}[model]
+    return constructor(include_top=False, weights=weights_argument(model),
+                       input_shape=(image_size, image_size, 3))
+
+
+def weights_argument(model: str) -> str | None:
+    """The configured weights as `keras.applications` takes them: "imagenet", None or a path."""
+    setting = weights_setting(model)
+    return str(setting) if isinstance(setting, Path) else setting
+
+
+def preprocess(model: str):
+    """The model's own input preparation (VGG: caffe-style, BGR minus the ImageNet means)."""
+    import keras
+
+    return {"vgg16": keras.applications.vgg16.preprocess_input,
+            "vgg19": keras.applications.vgg19.preprocess_input}[model]
+
+
+def set_trainable_from(model, layer_name: str | None) -> None:
+    """Freeze every layer before `layer_name` and unfreeze it and everything after.
+
+    `None` freezes the whole model. Notebook 05 uses it to unfreeze block 5
+    (`set_trainable_from(base, "block5_conv1")`).
+    """
+    names = [layer.name for layer in model.layers]
+    if layer_name is not None and layer_name not in names:
+        raise ValueError(f"{model.name} has no layer {layer_name!r}; its layers: {', '.join(names)}")
+    start = names.index(layer_name) if layer_name is not None else len(names)
+    model.trainable = True
+    for index, layer in enumerate(model.layers):
+        layer.trainable = index >= start
+
+
+def layer_table(model) -> list[dict]:
+    """One row per layer: index, name, type, output shape, trainable, parameter count."""
+    rows = []
+    for index, layer in enumerate(model.layers):
+        try:
+            shape = tuple(layer.output.shape)
+        except (AttributeError, ValueError):
+            shape = None
+        rows.append({"index": index, "name": layer.name, "type": type(layer).__name__,
+                     "output_shape": shape, "trainable": layer.trainable,
+                     "params": layer.count_params()})
+    return rows
+
+
+def parameter_counts(model) -> dict[str, int]:
+    """Trainable and frozen parameter counts of a model."""
+    trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
+    frozen = sum(int(w.numpy().size) for w in model.non_trainable_weights)
+    return {"trainable": trainable, "frozen": frozen}
+
+
+def copy_weights_by_name(source, target) -> list[str]:
+    """Copy the weights of every layer of `target` that `source` has a layer of
+    the same name for; returns the names copied. Notebook 04's surgery: Keras 3
+    `.weights.h5` files load by structure, so matching by name is done here."""
+    source_names = {layer.name for layer in source.layers}
+    copied = []
+    for layer in target.layers:
+        if layer.weights and layer.name in source_names:
+            layer.set_weights(source.get_layer(layer.name).get_weights())
+            copied.append(layer.name)
+    return copied
+
+
+def cut_at(model, layer_name: str):
+    """A model from `model`'s input to the output of its layer `layer_name`
+    (notebook 04's surgery; notebook 07's activation models)."""
+    import keras
+
+    names = [layer.name for layer in model.layers]
+    if layer_name not in names:
+        raise ValueError(f"{model.name} has no layer {layer_name!r}; its layers: {', '.join(names)}")
+    return keras.Model(model.input, model.get_layer(layer_name).output, name=f"{model.name}_to_{layer_name}")
+
+
+def dense_head(input_shape: tuple, classes: int, units: int = 256, dropout: float = 0.5):
+    """The classifier head of notebooks 03-05: Flatten, Dense(units, ReLU),
+    Dropout, then one sigmoid unit for two classes or a softmax over `classes`."""
+    import keras
+    from keras import layers
+
+    output = layers.Dense(1, activation="sigmoid") if classes == 2 else layers.Dense(classes, activation="softmax")
+    return keras.Sequential([keras.Input(shape=input_shape), layers.Flatten(),
+                             layers.Dense(units, activation="relu"), layers.Dropout(dropout), output],
+                            name="head")

@@ -41,3 +41,67 @@ def dataset_grid(dataset, class_names: Sequence[str], count: int, suptitle: str 
         if len(images) >= count:
             break
     return image_grid(images[:count], titles[:count], suptitle=suptitle)
+
+
+def learning_curves(histories: dict[str, dict[str, list[float]]], title: str | None = None,
+                    mark: tuple[float, str] | None = None):
+    """Accuracy and loss per epoch for one or several runs on shared axes.
+
+    Training is drawn solid, validation dashed, one colour per run. Two panels.
+    A history may carry `"first_epoch"` (where it starts on the axis, for a
+    second training phase); `mark=(epoch, text)` draws a labelled vertical line.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for (label, history), color in zip(histories.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
+        for ax, metric in zip(axes, ("accuracy", "loss")):
+            first = history.get("first_epoch", 1)
+            epochs = range(first, first + len(history[metric]))
+            ax.plot(epochs, history[metric], "-", color=color, label=f"{label}: training")
+            if f"val_{metric}" in history:
+                ax.plot(epochs, history[f"val_{metric}"], "--", color=color, label=f"{label}: validation")
+    for ax, metric in zip(axes, ("accuracy", "loss")):
+        if mark:
+            ax.axvline(mark[0], color="grey", linestyle=":")
+            ax.text(mark[0], ax.get_ylim()[1], f" {mark[1]}", va="top", fontsize=8, color="grey")
+        ax.set_title(metric)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def misclassified_grid(images, labels, probabilities, class_names: Sequence[str], limit: int = 16):
+    """The misclassified images, most confidently wrong first, each titled with
+    true label, predicted label and the predicted class's probability."""
+    from .training import misclassified, predicted_classes
+
+    wrong = misclassified(labels, probabilities)[:limit]
+    if len(wrong) == 0:
+        fig, ax = plt.subplots(figsize=(4, 1))
+        ax.axis("off")
+        ax.text(0.5, 0.5, "no misclassified images", ha="center", va="center")
+        return fig
+    predicted, confidence = predicted_classes(probabilities)
+    titles = [f"true: {class_names[int(labels[i])]}\npred: {class_names[int(predicted[i])]} ({confidence[i]:.2f})"
+              for i in wrong]
+    return image_grid([images[i] for i in wrong], titles,
+                      suptitle=f"{len(misclassified(labels, probabilities))} misclassified; the {len(wrong)} most confident")
+
+
+def confusion_matrix(labels, predicted, class_names: Sequence[str], title: str | None = None):
+    """The confusion matrix (rows: true class, columns: predicted), computed and
+    drawn by scikit-learn, with the class names on both axes."""
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    size = max(4.0, 0.45 * len(class_names))
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    ConfusionMatrixDisplay.from_predictions(labels, predicted, labels=list(range(len(class_names))),
+                                            display_labels=class_names, ax=ax, colorbar=False,
+                                            xticks_rotation=90)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -52,7 +53,8 @@ def execute_notebook(path: Path, out_dir: Path, timeout: int = 3600) -> float:
                     client.execute_cell(cell, index)
                 except CellExecutionError as error:
                     first_line = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
-                    summary = str(error).strip().splitlines()[-1] if str(error).strip() else repr(error)
+                    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip()  # no terminal colours
+                    summary = text.splitlines()[-1] if text else repr(error)
                     raise NotebookFailed(
                         f"{path.name} failed in cell {index} ({first_line!r}): {summary}\n"
                         f"The executed copy with the full traceback is {out_dir / path.name}"
@@ -100,6 +102,7 @@ def run_course(profile: str | None = None, notebooks_dir: Path = Path("notebooks
 
     profile = resolve_profile(profile)
     os.environ["COURSE_PROFILE"] = profile  # the kernels inherit it
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the log
     build = Path(build or build_dir()).resolve()
     os.environ["COURSE_BUILD_DIR"] = str(build)
     paths = course_notebooks(notebooks_dir)

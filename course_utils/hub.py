@@ -1,0 +1,91 @@
+"""TensorFlow Hub models as Keras 3 layers (notebook 06).
+
+`hub.KerasLayer` is a tf-keras (Keras 2) layer: a Keras 3 model refuses it
+("Only instances of keras.Layer can be added to a Sequential model").
+`feature_layer()` loads the same SavedModel into `keras.layers.TFSMLayer`, a
+real Keras 3 layer whose variables Keras tracks, so that `trainable=True`
+really fine-tunes them.
+
+The handle is a TF-Hub address (downloaded once and cached by
+`tensorflow_hub` in `$TFHUB_CACHE_DIR`, by default a `tfhub_modules` folder
+in the system's temporary directory) or a local SavedModel folder, set with
+`COURSE_HUB_HANDLE`. Without internet, `python -m course_utils hub export-stand-in
+PATH` writes a stand-in feature extractor (the course's VGG16 with global
+average pooling) in the same format; point `COURSE_HUB_HANDLE` at it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+MOBILENET_V2 = "https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5"
+STAND_IN_MARKER = "course_stand_in.json"
+
+
+def hub_handle() -> str:
+    """The feature-vector model to use: `$COURSE_HUB_HANDLE` or MobileNetV2 on TF-Hub."""
+    return os.environ.get("COURSE_HUB_HANDLE") or MOBILENET_V2
+
+
+def hub_label(handle: str | None = None) -> str:
+    """A one-line label of the model behind `handle`, for banners and results."""
+    handle = handle or hub_handle()
+    if handle == MOBILENET_V2:
+        return "TF-Hub MobileNetV2 feature vector (ImageNet)"
+    marker = Path(handle) / STAND_IN_MARKER
+    if marker.is_file():
+        return json.loads(marker.read_text())["description"]
+    return f"SavedModel at {handle} (not the course's MobileNetV2)"
+
+
+def feature_layer(handle: str | None = None, trainable: bool = False, name: str = "hub_features"):
+    """A Keras 3 layer running a TF-Hub (TF2 SavedModel) feature-vector model.
+
+    Frozen by default; `trainable=True` lets training update its variables.
+    Inputs: float images in [0, 1], the TF-Hub image-model convention.
+    """
+    import keras
+
+    handle = handle or hub_handle()
+    if Path(handle).is_dir():
+        path = handle
+    else:
+        import tensorflow_hub as hub
+
+        path = hub.resolve(handle)  # downloads into the TF-Hub cache once
+    return keras.layers.TFSMLayer(path, call_endpoint="__call__", trainable=trainable, name=name)
+
+
+def export_stand_in(path: Path | str, weights_model: str = "vgg16") -> Path:
+    """Export a stand-in feature-vector SavedModel in the TF-Hub format.
+
+    The configured VGG16 base (see `models.weights_label`) with global average
+    pooling, taking images in [0, 1] of any size and returning 512 features.
+    Used offline, where no TF-Hub model can be downloaded.
+    """
+    import tensorflow as tf
+
+    from . import models
+
+    base = models.pretrained_base(weights_model, None)  # any input size
+    prepare = models.preprocess(weights_model)
+
+    class FeatureVector(tf.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
+        def __call__(self, images):
+            features = self.model(prepare(images * 255.0), training=False)
+            return tf.reduce_mean(features, axis=[1, 2])
+
+    path = Path(path)
+    tf.saved_model.save(FeatureVector(base), str(path))
+    description = (f"STAND-IN for MobileNetV2: VGG16 base + global average pooling, "
+                   f"weights: {models.weights_label(weights_model)}")
+    (path / STAND_IN_MARKER).write_text(json.dumps({"description": description}))
+    return path
+

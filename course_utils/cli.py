@@ -34,10 +34,21 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("name", choices=list(data.DATASETS))
     imp.add_argument("path", type=Path, help="a folder in the official layout, or the official archive")
 
+    hub_cmd = commands.add_parser("hub", help="TF-Hub models offline")
+    hub_sub = hub_cmd.add_subparsers(dest="action", required=True)
+    export = hub_sub.add_parser("export-stand-in", help="export a stand-in feature-vector SavedModel "
+                                "(the configured VGG16 + global pooling) for offline runs of notebook 06")
+    export.add_argument("path", type=Path)
+
     args = parser.parse_args(argv)
     try:
         if args.command == "run":
             run_course(args.profile, args.notebooks, args.only, args.build_dir)
+        elif args.command == "hub":
+            from . import hub
+
+            path = hub.export_stand_in(args.path)
+            print(f"Exported {hub.hub_label(str(path))}\nto {path}. Use it with: export COURSE_HUB_HANDLE={path}")
         elif args.action == "list":
             print(f"Data folder: {data.data_dir()}")
             for row in data.list_datasets():

@@ -50,6 +50,8 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "04_head_swap": {"image_size": 64, "head_epochs": 2,
                          "train_per_class": 8, "val_per_class": 4, "test_per_class": 4},
         "05_unfreezing_block5": {"image_size": 64, "head_epochs": 2, "fine_tune_epochs": 1},
+        "06_tfhub_mobilenet_cifar10": {"image_size": 64, "epochs": 1, "fine_tune_epochs": 1,
+                                       "train_per_class": 24, "val_per_class": 8, "test_per_class": 8},
     },
     # A laptop CPU: each notebook in about 15 minutes, the lesson still visible.
     "quick": {
@@ -66,13 +68,17 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "01_scratch_cnn_baseline": {"epochs": 30},
         "02_data_augmentation": {"epochs": 45},
         # The end-to-end variant runs the whole base every step: too slow for a CPU.
-        "03_vgg_feature_extraction": {"image_size": 150, "slow_images": 16, "head_epochs": 30,
+        "03_vgg_feature_extraction": {"image_size": 128, "slow_images": 16, "head_epochs": 30,
                                       "end_to_end_epochs": 0},
         # 17 flowers: 60 / 10 / 10 images per class, all of them.
-        "04_head_swap": {"image_size": 150, "head_epochs": 30,
+        "04_head_swap": {"image_size": 128, "head_epochs": 30,
                          "train_per_class": None, "val_per_class": None, "test_per_class": None},
-        # Phase two runs the whole base every step: a few epochs fit in 15 minutes.
-        "05_unfreezing_block5": {"image_size": 150, "head_epochs": 30, "fine_tune_epochs": 3},
+        # Phase two runs the whole base every step (VGG16 at 150x150 extracts about
+        # 12 images/s here, benchmarks/feature_extraction.py): two epochs fit.
+        "05_unfreezing_block5": {"image_size": 128, "head_epochs": 30, "fine_tune_epochs": 2},
+        # CIFAR-10 at 96x96, 200 training images per class, the whole test set.
+        "06_tfhub_mobilenet_cifar10": {"image_size": 96, "epochs": 1, "fine_tune_epochs": 0,
+                                       "train_per_class": 200, "val_per_class": 50, "test_per_class": None},
     },
     # A GPU: the protocols and data sizes of the original material.
     "full": {
@@ -92,6 +98,9 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "04_head_swap": {"image_size": 224, "head_epochs": 50,
                          "train_per_class": None, "val_per_class": None, "test_per_class": None},
         "05_unfreezing_block5": {"image_size": 150, "head_epochs": 30, "fine_tune_epochs": 50},
+        # The original lesson: 224x224, one epoch; here the whole training set, then fine-tuning.
+        "06_tfhub_mobilenet_cifar10": {"image_size": 224, "epochs": 1, "fine_tune_epochs": 1,
+                                       "train_per_class": None, "val_per_class": None, "test_per_class": None},
     },
 }
 
@@ -182,7 +191,7 @@ def setup(notebook: str, profile: str | None = None, seed: int | None = None) ->
     import keras
     import tensorflow as tf
 
-    from . import models
+    from . import hub, models
 
     # Our pipelines shuffle themselves; Keras' reminder about it is noise here.
     warnings.filterwarnings("ignore", message=".*shuffle=True` was passed")
@@ -200,7 +209,8 @@ def setup(notebook: str, profile: str | None = None, seed: int | None = None) ->
         "data_dir": data_dir(),
         "build_dir": build_dir(),
         "device": device,
-        "weights": {name: models.weights_label(name) for name in models.PRETRAINED},
+        "weights": {**{name: models.weights_label(name) for name in models.PRETRAINED},
+                    "hub": hub.hub_label()},
         "started": started,
     }
     mirror = mirror_dir()

@@ -4,7 +4,7 @@
 ("Only instances of keras.Layer can be added to a Sequential model").
 `feature_layer()` loads the same SavedModel into `keras.layers.TFSMLayer`, a
 real Keras 3 layer whose variables Keras tracks, so that `trainable=True`
-really fine-tunes them.
+really fine-tunes them. (With one fix, see `HubFeatures`.)
 
 The handle is a TF-Hub address (downloaded once and cached by
 `tensorflow_hub` in `$TFHUB_CACHE_DIR`, by default a `tfhub_modules` folder
@@ -19,6 +19,8 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+
+import keras
 
 MOBILENET_V2 = "https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5"
 STAND_IN_MARKER = "course_stand_in.json"
@@ -40,14 +42,27 @@ def hub_label(handle: str | None = None) -> str:
     return f"SavedModel at {handle} (not the course's MobileNetV2)"
 
 
+class HubFeatures(keras.layers.TFSMLayer):
+    """`TFSMLayer` whose variables are named without TensorFlow's `:0` suffix.
+
+    Keras 3.15 optimizers with state (Adam, RMSprop) name their slot variables
+    after the model variable, and `kernel:0_momentum` is not a valid
+    TensorFlow scope name: a stock `TFSMLayer` can only be fine-tuned with
+    plain SGD. `tests/test_hub.py` checks that Adam now updates the variables.
+    """
+
+    def _add_existing_weight(self, weight):
+        self._track_variable(keras.Variable(initializer=weight, trainable=weight.trainable,
+                                            dtype=weight.dtype, shape=weight.shape,
+                                            name=weight.name.split(":")[0].replace("/", "_")))
+
+
 def feature_layer(handle: str | None = None, trainable: bool = False, name: str = "hub_features"):
     """A Keras 3 layer running a TF-Hub (TF2 SavedModel) feature-vector model.
 
     Frozen by default; `trainable=True` lets training update its variables.
     Inputs: float images in [0, 1], the TF-Hub image-model convention.
     """
-    import keras
-
     handle = handle or hub_handle()
     if Path(handle).is_dir():
         path = handle
@@ -55,7 +70,7 @@ def feature_layer(handle: str | None = None, trainable: bool = False, name: str 
         import tensorflow_hub as hub
 
         path = hub.resolve(handle)  # downloads into the TF-Hub cache once
-    return keras.layers.TFSMLayer(path, call_endpoint="__call__", trainable=trainable, name=name)
+    return HubFeatures(path, call_endpoint="__call__", trainable=trainable, name=name)
 
 
 def export_stand_in(path: Path | str, weights_model: str = "vgg16") -> Path:
@@ -89,3 +104,40 @@ def export_stand_in(path: Path | str, weights_model: str = "vgg16") -> Path:
     (path / STAND_IN_MARKER).write_text(json.dumps({"description": description}))
     return path
 
+
+
+# Variables of the top of each network, for the fine-tuning phase (after `HubFeatures` renaming).
+TOP_VARIABLES = {MOBILENET_V2: r"expanded_conv_1[4-6]_|Conv_1_", "stand-in": r"block5_"}
+
+
+def train_top_only(layer, handle: str | None = None) -> list[str]:
+    """Make only the top block's variables of a hub layer trainable; return their names.
+
+    The rest stay frozen. Raises ValueError when no variable matches, rather than
+    silently training nothing.
+    """
+    import re
+
+    handle = handle or hub_handle()
+    is_stand_in = (Path(handle) / STAND_IN_MARKER).is_file()
+    pattern = TOP_VARIABLES["stand-in" if is_stand_in else MOBILENET_V2]
+    layer.trainable = True
+    names = []
+    for variable in layer.weights:
+        variable.trainable = bool(re.search(pattern, variable.name))
+        if variable.trainable:
+            names.append(variable.name)
+    if not names:
+        raise ValueError(f"no variable of {handle} matches {pattern!r}: nothing would train")
+    return names
+
+
+def to_model_input(dataset, size: int):
+    """Resize a batched (image in [0, 255], label) dataset to `size` and scale to [0, 1],
+    batch by batch inside the pipeline: the resized dataset never exists in memory."""
+    import tensorflow as tf
+
+    def prepare(images, labels):
+        return tf.image.resize(images, (size, size)) / 255.0, labels
+
+    return dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

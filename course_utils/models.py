@@ -153,11 +153,17 @@ def weights_argument(model: str) -> str | None:
 
 
 def preprocess(model: str):
-    """The model's own input preparation (VGG: caffe-style, BGR minus the ImageNet means)."""
-    import keras
+    """The model's own input preparation (VGG: caffe-style, BGR minus the ImageNet means).
 
-    return {"vgg16": keras.applications.vgg16.preprocess_input,
-            "vgg19": keras.applications.vgg19.preprocess_input}[model]
+    Keras' `preprocess_input` changes a float NumPy array in place; the
+    function returned here works on a copy, so the caller's images stay as they were.
+    """
+    import keras
+    import numpy as np
+
+    prepare = {"vgg16": keras.applications.vgg16.preprocess_input,
+               "vgg19": keras.applications.vgg19.preprocess_input}[model]
+    return lambda images: prepare(images.copy() if isinstance(images, np.ndarray) else images)
 
 
 def set_trainable_from(model, layer_name: str | None) -> None:

@@ -162,3 +162,10 @@ def test_weights_copied_by_name_round_trip_exactly(monkeypatch, tmp_path):
     clone = keras.models.clone_model(fresh)
     clone.load_weights(path)
     assert all(np.array_equal(a, b) for a, b in zip(clone.get_weights(), fresh.get_weights()))
+
+
+def test_preprocess_leaves_the_callers_images_alone():
+    images = np.full((1, 4, 4, 3), 100.0, dtype="float32")
+    prepared = np.asarray(models.preprocess("vgg16")(images))
+    assert np.all(images == 100.0)  # Keras' own preprocess_input would have changed them in place
+    assert np.allclose(prepared[0, 0, 0], [100 - 103.939, 100 - 116.779, 100 - 123.68])

@@ -1,0 +1,79 @@
+"""Peak resident memory of preparing CIFAR-10 for a 224x224 model, two ways,
+side by side at several dataset sizes:
+
+- `upfront`: the original lesson's way, resize every image to 224x224 in one
+  array first (float32 here; the original's float64 needs twice as much);
+- `streaming`: the course's way, resize batch by batch inside `tf.data`.
+
+Each measurement runs in a fresh process (peak RSS from getrusage) that loads
+N training images, prepares them, and reads every batch once.
+
+    python benchmarks/cifar_memory.py [--sizes 500 1000 2000] [--resolution 224]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def child(mode: str, count: int, resolution: int) -> None:
+    import numpy as np
+    import tensorflow as tf
+
+    import course_utils
+    from course_utils import hub
+
+    cfg = {"image_size": 32, "batch_size": 64, "seed": 0, "train_per_class": count // 10,
+           "val_per_class": 1, "test_per_class": 1}
+    train = course_utils.load_dataset("cifar10", cfg, image_size=32).train
+    if mode == "upfront":
+        images = np.concatenate([x.numpy() for x, _ in train])
+        resized = tf.image.resize(images, (resolution, resolution)).numpy() / 255.0
+        batches = (resized[i:i + 64] for i in range(0, len(resized), 64))
+    else:
+        batches = (x.numpy() for x, _ in hub.to_model_input(train, resolution))
+    seen = sum(len(b) for b in batches)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    print(f"{seen} {peak_mb:.0f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[500, 1000, 2000])
+    parser.add_argument("--resolution", type=int, default=224)
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child[0], int(args.child[1]), int(args.child[2]))
+        return
+
+    import course_utils
+
+    print(f"CIFAR-10 ({course_utils.data.describe('cifar10')}) resized to {args.resolution}x{args.resolution}; "
+          "peak resident memory of a fresh process")
+    print(f"{'images':>8} {'upfront MB':>11} {'streaming MB':>13}")
+    peaks = {"upfront": [], "streaming": []}
+    for count in args.sizes:
+        row = []
+        for mode in ("upfront", "streaming"):
+            out = subprocess.run([sys.executable, __file__, "--child", mode, str(count), str(args.resolution)],
+                                 check=True, capture_output=True, text=True).stdout.splitlines()[-1].split()
+            peaks[mode].append(float(out[1]))
+            row.append(float(out[1]))
+        print(f"{count:>8} {row[0]:>11.0f} {row[1]:>13.0f}")
+    first, last = args.sizes[0], args.sizes[-1]
+    for mode, values in peaks.items():
+        per_1000 = (values[-1] - values[0]) / (last - first) * 1000
+        at_50k = values[-1] + per_1000 * (50_000 - last) / 1000
+        print(f"{mode:>9}: grows {per_1000:7.0f} MB per 1,000 images; linear extrapolation to 50,000 images: "
+              f"{at_50k / 1024:6.1f} GB")
+
+
+if __name__ == "__main__":
+    main()

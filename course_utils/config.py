@@ -52,6 +52,8 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "05_unfreezing_block5": {"image_size": 64, "head_epochs": 2, "fine_tune_epochs": 1},
         "06_tfhub_mobilenet_cifar10": {"image_size": 64, "epochs": 1, "fine_tune_epochs": 1,
                                        "train_per_class": 24, "val_per_class": 8, "test_per_class": 8},
+        "07_visualizing_filters_and_activations": {"filter_size": 48, "filters": 8, "steps": 5,
+                                                   "study_filters": 8, "grad_cam_images": 4},
     },
     # A laptop CPU: each notebook in about 15 minutes, the lesson still visible.
     "quick": {
@@ -79,6 +81,8 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         # CIFAR-10 at 96x96, 200 training images per class, the whole test set.
         "06_tfhub_mobilenet_cifar10": {"image_size": 96, "epochs": 1, "fine_tune_epochs": 0,
                                        "train_per_class": 200, "val_per_class": 50, "test_per_class": None},
+        "07_visualizing_filters_and_activations": {"filter_size": 64, "filters": 64, "steps": 20,
+                                                   "study_filters": 32, "grad_cam_images": 6},
     },
     # A GPU: the protocols and data sizes of the original material.
     "full": {
@@ -101,6 +105,8 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         # The original lesson: 224x224, one epoch; here the whole training set, then fine-tuning.
         "06_tfhub_mobilenet_cifar10": {"image_size": 224, "epochs": 1, "fine_tune_epochs": 1,
                                        "train_per_class": None, "val_per_class": None, "test_per_class": None},
+        "07_visualizing_filters_and_activations": {"filter_size": 128, "filters": 64, "steps": 40,
+                                                   "study_filters": 64, "grad_cam_images": 8},
     },
 }
 

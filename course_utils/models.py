@@ -104,7 +104,9 @@ def augmentation(seed: int | None = None):
         layers.RandomRotation(40 / 360, fill_mode="nearest", seed=seed),
         layers.RandomTranslation(0.2, 0.2, fill_mode="nearest", seed=seed),
         layers.RandomZoom(0.2, fill_mode="nearest", seed=seed),
-        layers.RandomShear(x_factor=0.2, fill_mode="nearest", seed=seed),
+        # One-sided: Keras 3.15 cannot load a saved RandomShear(0.2) (it stores (-0.2, 0.2)
+        # and then refuses the negative bound); the random flip supplies the other direction.
+        layers.RandomShear(x_factor=(0.0, 0.2), fill_mode="nearest", seed=seed),
         layers.RandomFlip("horizontal", seed=seed),
     ], name="augmentation")
 

@@ -105,3 +105,35 @@ def confusion_matrix(labels, predicted, class_names: Sequence[str], title: str |
         ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def feature_maps(maps, title: str, limit: int = 32, columns: int = 8):
+    """The first `limit` channels of one image's feature maps (height, width, channels), one panel each."""
+    maps = np.asarray(maps)
+    count = min(limit, maps.shape[-1])
+    rows = math.ceil(count / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(1.4 * columns, 1.4 * rows + 0.4), squeeze=False)
+    for index, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if index < count:
+            ax.imshow(maps[..., index], cmap="viridis")
+    fig.suptitle(f"{title}: {count} of {maps.shape[-1]} channels, {maps.shape[0]}x{maps.shape[1]}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def heatmap_overlays(images, heatmaps, titles: Sequence[str], alpha: float = 0.4):
+    """Each image (values in [0, 255]) with its heatmap (values in [0, 1]) resized and laid over it."""
+    import tensorflow as tf
+
+    images = np.asarray(images, dtype="float32")
+    size = images.shape[1:3]
+    resized = tf.image.resize(np.asarray(heatmaps)[..., None], size).numpy()[..., 0]
+    fig, axes = plt.subplots(1, len(images), figsize=(2.4 * len(images), 2.8), squeeze=False)
+    for ax, image, heatmap, title in zip(axes.flat, images, resized, titles):
+        ax.imshow(image / 255.0)
+        ax.imshow(heatmap, cmap="jet", alpha=alpha, vmin=0.0, vmax=1.0)
+        ax.set_title(title, fontsize=8)
+        ax.axis("off")
+    fig.tight_layout()
+    return fig

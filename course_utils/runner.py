@@ -5,20 +5,18 @@
 Each notebook is executed with nbclient in the chosen profile; the executed
 copy goes to `<build>/notebooks/`. A failing cell stops the run with the
 notebook, the cell number and the error. Afterwards every result the
-notebooks recorded is collected into `<build>/report/results.json` and
-`<build>/report/report.md`.
+notebooks recorded is collected into the report (see `report.py`).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
 from pathlib import Path
 
 from .config import build_dir, resolve_profile
-from .results import load_results, markdown_table
+from .report import write_report
 
 
 class NotebookFailed(RuntimeError):
@@ -62,34 +60,6 @@ def execute_notebook(path: Path, out_dir: Path, timeout: int = 3600) -> float:
     finally:
         nbformat.write(nb, out_dir / path.name)
     return time.time() - started
-
-
-def write_report(build: Path, profile: str, timings: dict[str, float]) -> Path:
-    """Collect the recorded results into results.json and report.md; return the latter."""
-    report = build / "report"
-    report.mkdir(parents=True, exist_ok=True)
-    records = [r for r in load_results(build) if r["profile"] == profile]
-    (report / "results.json").write_text(json.dumps(records, indent=1))
-    figures = sorted((report / "figures").glob("*.png")) if (report / "figures").is_dir() else []
-    lines = [
-        f"# Transfer learning with Keras: course report ({profile} profile)",
-        "",
-        "Every number below was recorded by this run; each row names the profile,",
-        "the data and the weights that produced it.",
-        "",
-        markdown_table(records) if records else "No notebook recorded a result.",
-        "",
-        "## Notebook wall times",
-        "",
-        *[f"- {name}: {seconds:.0f} s" for name, seconds in timings.items()],
-        "",
-        "## Figures",
-        "",
-        *[f"![{f.stem}](figures/{f.name})\n\n*{f.stem.replace('__', ': ')}*\n" for f in figures],
-    ]
-    path = report / "report.md"
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 def run_course(profile: str | None = None, notebooks_dir: Path = Path("notebooks"),

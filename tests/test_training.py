@@ -103,3 +103,11 @@ def test_history_round_trip_is_per_profile(cfg):
     training.save_history(cfg, {"accuracy": [0.5]}, "run")
     assert training.load_history(cfg, "test", "run") == {"accuracy": [0.5]}
     assert training.load_history(dict(cfg, profile="full"), "test", "run") is None
+
+
+def test_augmented_model_saves_and_loads_back(tmp_path):
+    model = models.small_cnn(48, augment=models.augmentation(), dropout=0.5)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    x = np.random.default_rng(0).uniform(0, 255, (2, 48, 48, 3)).astype("float32")
+    assert np.allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))

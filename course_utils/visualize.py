@@ -1,0 +1,96 @@
+"""Looking inside networks (notebook 07): activations, filter patterns, Grad-CAM.
+
+Notebook 07 writes each of these out first; the functions here are the same
+ideas kept for reuse and for `benchmarks/filter_visualisation.py`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def activation_model(model, layer_names: list[str]):
+    """A model from `model`'s input to the outputs of the named layers (one output each)."""
+    import keras
+
+    return keras.Model(model.inputs, [model.get_layer(name).output for name in layer_names])
+
+
+def ascent_step(feature_model):
+    """A compiled gradient-ascent step for `feature_model` (maps prepared images to
+    one layer's activations): `step(images, select, shift, step_size)` returns the
+    images moved by `step_size` along each one's RMS-normalised gradient (plus 1e-5
+    in the norm), where image i climbs the mean activation of the filter chosen by
+    row i of the one-hot `select`, and `shift` rolls the images first (jitter)."""
+    import tensorflow as tf
+
+    @tf.function(reduce_retracing=True)
+    def step(images, select, shift, step_size):
+        with tf.GradientTape() as tape:
+            tape.watch(images)
+            activations = feature_model(tf.roll(images, shift, axis=(1, 2)), training=False)
+            loss = tf.reduce_sum(tf.reduce_mean(activations, axis=(1, 2)) * select)
+        grads = tape.gradient(loss, images)
+        grads /= tf.sqrt(tf.reduce_mean(tf.square(grads), axis=(1, 2, 3), keepdims=True)) + 1e-5
+        return images + step_size * grads
+
+    return step
+
+
+def filter_patterns(feature_model, filters: list[int], size: int, steps: int, step_size: float,
+                    seed: int = 0, jitter: int = 0, noise: float = 20.0,
+                    step=None) -> tuple[np.ndarray, np.ndarray]:
+    """Input images that maximise the mean activation of each filter, all filters in one batch.
+
+    Starts from grey (zero once prepared) plus uniform noise of +-`noise` and
+    takes `steps` steps of `ascent_step` (pass `step` to reuse a compiled one).
+    `jitter` shifts the image by up to that many pixels before every step.
+    Returns the images and each filter's final mean activation.
+    """
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    step = step or ascent_step(feature_model)
+    images = tf.constant(rng.uniform(-noise, noise, (len(filters), size, size, 3)).astype("float32"))
+    select = tf.one_hot(filters, depth=feature_model.output.shape[-1])
+    for _ in range(steps):
+        shift = tf.constant(rng.integers(-jitter, jitter + 1, size=2), dtype=tf.int32)
+        images = step(images, select, shift, tf.constant(step_size, tf.float32))
+    final = tf.reduce_sum(tf.reduce_mean(feature_model(images, training=False), axis=(1, 2)) * select, axis=1)
+    return images.numpy(), final.numpy()
+
+
+def to_displayable(image: np.ndarray) -> np.ndarray:
+    """Normalise a pattern to a displayable RGB image in [0, 1] (mean 0.5, std 0.1, clipped)."""
+    image = image - image.mean()
+    image = image / (image.std() + 1e-5) * 0.1 + 0.5
+    return np.clip(image, 0.0, 1.0)[..., ::-1]  # VGG inputs are BGR
+
+
+def grad_cam(conv_model, classifier_model, images, class_index: int | None = None) -> np.ndarray:
+    """Grad-CAM heatmaps, one per image, in [0, 1] at the conv map's resolution.
+
+    The two-model pattern that works with a nested base: `conv_model` maps
+    images to the last convolution's maps, `classifier_model` maps those maps
+    to the predictions. For one sigmoid output, class 1 is the positive class
+    and class 0 its complement; `class_index=None` explains the predicted class.
+    """
+    import tensorflow as tf
+
+    conv = tf.convert_to_tensor(conv_model(images, training=False))
+    with tf.GradientTape() as tape:
+        tape.watch(conv)
+        predictions = classifier_model(conv, training=False)
+        if predictions.shape[-1] == 1:
+            p = predictions[:, 0]
+            chosen = tf.cast(p >= 0.5, tf.int32) if class_index is None else tf.fill(tf.shape(p), class_index)
+            score = tf.where(chosen == 1, p, 1.0 - p)
+        else:
+            chosen = tf.argmax(predictions, axis=-1, output_type=tf.int32) if class_index is None \
+                else tf.fill(tf.shape(predictions)[:1], class_index)
+            score = tf.gather(predictions, chosen, axis=1, batch_dims=1)
+    grads = tape.gradient(score, conv)
+    weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
+    heatmap = tf.nn.relu(tf.reduce_sum(weights * conv, axis=-1)).numpy()
+    peak = heatmap.max(axis=(1, 2), keepdims=True)
+    return np.where(peak > 0, heatmap / np.where(peak > 0, peak, 1.0), 0.0)

@@ -1,0 +1,69 @@
+"""The course report, and the reproducibility of a recorded result."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from course_utils import data, report, runner
+
+TOLERANCE = 0.005  # test accuracy, same profile, seed and machine
+
+
+def _records(build, rows):
+    folder = build / "results"
+    folder.mkdir(parents=True, exist_ok=True)
+    for notebook, method, value, weights in rows:
+        record = {"notebook": notebook, "method": method, "metric": "test_accuracy", "value": value,
+                  "profile": "smoke", "data": "cats_vs_dogs: official files, sha256-verified",
+                  "weights": weights, "wall_time_s": 1.0}
+        with (folder / f"{notebook}.jsonl").open("a") as out:
+            out.write(json.dumps(record) + "\n")
+
+
+def test_report_has_table_summary_figure_and_captions(tmp_path):
+    _records(tmp_path, [("01_scratch_cnn_baseline", "small CNN", 0.61, "none (trained from scratch)"),
+                        ("05_unfreezing_block5", "block 5", 0.83, "STAND-IN, not ImageNet")])
+    figures = tmp_path / "report" / "figures"
+    figures.mkdir(parents=True)
+    (figures / "01_scratch_cnn_baseline__learning_curves.png").write_bytes(b"png")
+    md = report.write_report(tmp_path, "smoke", {"01_scratch_cnn_baseline": 12.0})
+    text = md.read_text()
+    assert "| 01_scratch_cnn_baseline | small CNN | test_accuracy | 0.6100 | smoke |" in text
+    assert "STAND-IN, not ImageNet" in text and "01_scratch_cnn_baseline: 12 s" in text
+    assert "*01_scratch_cnn_baseline: learning curves*" in text
+    assert (figures / "course__summary_cats_vs_dogs.png").stat().st_size > 1000
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert "<td>0.8300</td>" in page and "<figcaption>01_scratch_cnn_baseline: learning curves</figcaption>" in page
+    assert [r["value"] for r in json.loads((tmp_path / "report" / "results.json").read_text())] == [0.61, 0.83]
+
+
+def test_report_refuses_a_record_without_weights(tmp_path):
+    _records(tmp_path, [("01_scratch_cnn_baseline", "small CNN", 0.61, "")])
+    with pytest.raises(ValueError, match="weights"):
+        report.write_report(tmp_path, "smoke", {})
+
+
+def test_no_summary_figure_without_cats_results():
+    assert report.summary_figure([]) is None
+
+
+def test_rerun_reproduces_the_recorded_accuracy(tmp_path, monkeypatch):
+    """Notebook 01, smoke profile, twice: same seed, same machine, same result."""
+    try:
+        data.ensure_dataset("cats_vs_dogs")
+    except data.DataError as error:
+        pytest.skip(f"cats_vs_dogs is not available here: {error}")
+    monkeypatch.setattr(data, "DATASETS", {"cats_vs_dogs": data.DATASETS["cats_vs_dogs"]})
+    notebooks = Path(__file__).resolve().parents[1] / "notebooks"
+    runs = []
+    for attempt in ("a", "b"):
+        build = tmp_path / attempt
+        runner.run_course("smoke", notebooks, only=["01_scratch_cnn_baseline"], build=build)
+        record = json.loads((build / "results" / "01_scratch_cnn_baseline.jsonl").read_text().splitlines()[-1])
+        history = json.loads((build / "histories" / "01_scratch_cnn_baseline__scratch.json").read_text())
+        runs.append((record["value"], history["history"]["loss"]))
+    (first, first_loss), (second, second_loss) = runs
+    assert abs(first - second) <= TOLERANCE
+    assert second_loss == pytest.approx(first_loss, rel=1e-4)

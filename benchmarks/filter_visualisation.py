@@ -40,7 +40,8 @@ def main() -> None:
     batched_s = time.perf_counter() - start
 
     start = time.perf_counter()
-    single = [visualize.filter_patterns(feature_model, [f], **run)[0] for f in filters]
+    for f in filters:
+        visualize.filter_patterns(feature_model, [f], **run)
     single_s = time.perf_counter() - start
 
     print(f"Gradient ascent on VGG16 {args.layer}, {args.filters} filters, {args.steps} steps, "

@@ -25,9 +25,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
-import os
 import re
-import shutil
 import tarfile
 import tempfile
 import urllib.request
@@ -318,6 +316,12 @@ def _copy_image_folder(root: Path, staging: Path, name: str) -> dict[str, Any]:
                 (staging / split / class_name).mkdir(parents=True, exist_ok=True)
                 (staging / relative).write_bytes(data)
     report_skipped(skipped, root)
+    official = {"train": 5000, "test": 1000}
+    for split, expected in official.items():
+        found = sorted({n for key, n in counts.items() if key.startswith(f"{split}/")})
+        if found != [expected]:
+            print(f"Note: {split} has {', '.join(map(str, found))} images per class; "
+                  f"the official {name} has {expected}.")
     return {"files": files, "counts": counts, "skipped": [f"{p}: {r}" for p, r in skipped]}
 
 
@@ -553,7 +557,7 @@ def load_dataset(name: str, cfg: dict[str, Any], image_size: int | None = None) 
             {c: i[len(i) - len(i) // 10:] for c, i in train_idx.items()},
             {c: list(np.flatnonzero(y_test == c)) for c in range(10)},
         )
-        for (x, y), per_class, count in zip(((x_train, y_train), (x_train, y_train), (x_test, y_test)), parts, counts):
+        for x, per_class, count in zip((x_train, x_train, x_test), parts, counts):
             indices, labels = _take(per_class, count)
             splits.append((x[indices], labels))
     else:

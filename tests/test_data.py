@@ -235,7 +235,9 @@ def test_cifar_image_folder_import_skips_corrupt_images(data_home, tmp_path, cap
                 make_image(root / split / name / f"{i:04d}.jpg", size=(32, 32), seed=c * 10 + i)
     truncate(root / "train" / "cat" / "0001.jpg")
     data.import_dataset("cifar10", root)
-    assert "train/cat/0001.jpg" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "train/cat/0001.jpg" in out
+    assert "train has 2, 3 images per class; the official cifar10 has 5000" in out
     record = data.installed("cifar10")
     assert record["official"] is False and "NOT the official" in record["description"]
     assert record["counts"]["train/cat"] == 2 and len(record["skipped"]) == 1

@@ -1,7 +1,6 @@
 """The course report, and the reproducibility of a recorded result."""
 
 import json
-import os
 from pathlib import Path
 
 import pytest

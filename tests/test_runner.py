@@ -3,7 +3,6 @@
 import json
 
 import nbformat
-import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from course_utils import cli, runner

@@ -18,7 +18,7 @@ def image_grid(images: Sequence[Any], titles: Sequence[str], columns: int = 8,
     count = len(images)
     columns = min(columns, count)
     rows = math.ceil(count / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(1.8 * columns, 2.0 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, columns, figsize=(1.8 * columns, 2.3 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, image, title in zip(axes.flat, images, titles):

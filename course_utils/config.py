@@ -228,5 +228,9 @@ def setup(notebook: str, profile: str | None = None, seed: int | None = None) ->
         f"  data        {cfg['data_dir']}" + (f"  (mirror: {mirror})" if mirror else ""),
     ]
     lines += [f"  weights     {name}: {label}" for name, label in cfg["weights"].items()]
+    if profile == "full" and not gpus:
+        lines.append("  note        the full profile is sized for a GPU and TensorFlow sees none: on this CPU it "
+                     "takes hours (the quick profile is sized for a CPU; on Linux with an NVIDIA GPU, "
+                     "install with `make install EXTRAS=gpu`)")
     print("\n".join(lines))
     return cfg

@@ -565,6 +565,10 @@ def load_dataset(name: str, cfg: dict[str, Any], image_size: int | None = None) 
         for per_class, count in zip(_split_files(name, folder), counts):
             paths, labels = _take({index[c]: f for c, f in per_class.items()}, count)
             splits.append(([str(p) for p in paths], labels))
+    for part, (_, labels) in zip(("train", "validation", "test"), splits):
+        if not labels:
+            raise DataError(f"the {part} split of {name} is empty ({describe(name)}): "
+                            "the copy has too few images per class for the course's splits")
     seed = cfg["seed"]
     train, validation, test = (
         _pipeline(images, labels, size, cfg["batch_size"], shuffle=(i == 0), seed=seed)

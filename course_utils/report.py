@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,9 @@ def summary_figure(records: list[dict[str, Any]]):
     ax.set_title(f"Cats vs dogs, {profile} profile: from scratch to fine-tuning", fontsize=10)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
+    # A pretrained bar is only as good as its weights: say which ones, below the axes.
+    note = "\n".join(textwrap.fill(f"weights: {w}", 120) for w in sorted({r["weights"] for _, _, r in bars}))
+    fig.text(0.0, 0.0, note, fontsize=6.5, color="dimgray", ha="left", va="top")
     return fig
 
 

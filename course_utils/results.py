@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -79,10 +80,24 @@ def latest_result(cfg: dict[str, Any], notebook: str, metric: str = "test_accura
     return matches[-1] if matches else None
 
 
-def save_figure(cfg: dict[str, Any], fig, name: str) -> Path:
-    """Save `fig` as `<build>/report/figures/<notebook>__<name>.png` and return the path."""
+def save_figure(cfg: dict[str, Any], fig, name: str, *, dataset: str | None = None,
+                weights: str | None = None) -> Path:
+    """Save `fig` as `<build>/report/figures/<notebook>__<name>.png` and return the path.
+
+    The saved image carries a footer naming the notebook, profile and seed
+    and, when given, the data (a course dataset name, with the copy in use)
+    and the weights the figure's model started from, so that a figure copied
+    into a report still says what produced it. The figure shown in the
+    notebook gets the footer too.
+    """
     if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
         raise ValueError(f"figure name {name!r}: use letters, digits, '_' and '-' only")
+    lines = [f"{cfg['notebook']}, profile {cfg['profile']}, seed {cfg['seed']}"]
+    lines += [f"data: {describe(dataset)}"] if dataset else []
+    lines += [f"weights: {weights}"] if weights else []
+    width = max(30, int(fig.get_figwidth() * 16))  # characters that fit the figure's width
+    footer = "\n".join(textwrap.fill(line, width) for line in lines)
+    fig.text(0.0, 0.0, footer, fontsize=6.5, color="dimgray", ha="left", va="top")
     path = Path(cfg["build_dir"]) / "report" / "figures" / f"{cfg['notebook']}__{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")

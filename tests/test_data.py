@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from conftest import make_image, truncate
 from course_utils import data
@@ -250,6 +251,38 @@ def test_cifar_image_folder_with_wrong_classes_is_refused(data_home, tmp_path):
         make_image(root / split / "kittens" / "0.jpg")
     with pytest.raises(data.DataError, match="needs exactly"):
         data.import_dataset("cifar10", root)
+
+
+def test_cifar_image_folder_labels_follow_the_official_order(data_home, tmp_path, cfg):
+    # keras.datasets.cifar10 labels 0-9 in the order of the dataset's batches.meta.
+    official = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    root = tmp_path / "cifar10-jpeg"
+    for split, count in (("train", 10), ("test", 1)):  # 10: the last tenth validates
+        for name in reversed(official):  # folders created in another order
+            colour = np.full((32, 32, 3), 20 * official.index(name), dtype=np.uint8)
+            for i in range(count):
+                path = root / split / name / f"{i:04d}.jpg"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(colour).save(path, quality=100)
+    data.import_dataset("cifar10", root)
+    cfg.update(batch_size=10)
+    splits = data.load_dataset("cifar10", cfg, image_size=32)
+    assert splits.class_names == official
+    images, labels = next(iter(splits.test))
+    # Each image's grey level encodes its class folder: the label must be that class's official index.
+    assert sorted(labels.numpy().tolist()) == list(range(10))
+    for image, label in zip(images.numpy(), labels.numpy()):
+        assert abs(float(image.mean()) - 20 * int(label)) < 2
+
+
+def test_too_small_a_copy_gives_a_clear_error_not_a_crash(data_home, tmp_path, cfg):
+    root = tmp_path / "cifar10-jpeg"
+    for split in ("train", "test"):
+        for c, name in enumerate(data.CIFAR10_CLASSES):
+            make_image(root / split / name / "0000.jpg", size=(32, 32), seed=c)
+    data.import_dataset("cifar10", root)  # one training image per class: nothing left to validate on
+    with pytest.raises(data.DataError, match="validation split of cifar10 is empty"):
+        data.load_dataset("cifar10", cfg, image_size=32)
 
 
 # ---------------------------------------------------------------- loaders

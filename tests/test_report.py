@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from course_utils import data, report, runner
+from course_utils import data, report, results, runner
 
 TOLERANCE = 0.005  # test accuracy, same profile, seed and machine
 
@@ -42,6 +42,14 @@ def test_report_refuses_a_record_without_weights(tmp_path):
     _records(tmp_path, [("01_scratch_cnn_baseline", "small CNN", 0.61, "")])
     with pytest.raises(ValueError, match="weights"):
         report.write_report(tmp_path, "smoke", {})
+
+
+def test_summary_figure_names_the_weights_of_its_bars(tmp_path):
+    _records(tmp_path, [("01_scratch_cnn_baseline", "small CNN", 0.61, "none (trained from scratch)"),
+                        ("03_vgg_feature_extraction", "features", 0.8, "STAND-IN, not ImageNet")])
+    fig = report.summary_figure(results.load_results(tmp_path))
+    notes = "\n".join(text.get_text() for text in fig.texts)
+    assert "weights: STAND-IN, not ImageNet" in notes and "weights: none (trained from scratch)" in notes
 
 
 def test_no_summary_figure_without_cats_results():

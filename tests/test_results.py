@@ -31,3 +31,12 @@ def test_save_figure_uses_a_stable_name(cfg):
     assert path == cfg["build_dir"] / "report" / "figures" / "test__curves.png" and path.stat().st_size > 0
     with pytest.raises(ValueError):
         results.save_figure(cfg, fig, "../escape")
+
+
+def test_saved_figure_says_which_profile_data_and_weights_made_it(cfg):
+    fig, _ = plt.subplots(figsize=(4, 3))
+    results.save_figure(cfg, fig, "curves", dataset="flowers17", weights="STAND-IN, not ImageNet: VGG16 of HED")
+    footer = "\n".join(text.get_text() for text in fig.texts)
+    assert "test, profile smoke, seed 1" in footer
+    assert "data: flowers17: not installed" in footer
+    assert "weights: STAND-IN, not ImageNet: VGG16" in footer.replace("\n", " ")

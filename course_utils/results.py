@@ -31,12 +31,13 @@ def results_file(cfg: dict[str, Any]) -> Path:
 
 
 def record_result(cfg: dict[str, Any], metric: str, value: float, *, method: str,
-                  dataset: str, weights: str) -> dict[str, Any]:
+                  dataset: str | None, weights: str) -> dict[str, Any]:
     """Append one result of this notebook's run and return the record.
 
     `weights` says which weights the model started from (for a pretrained
     model, `cfg["weights"]["vgg16"]`); `dataset` is a course dataset name
-    and is recorded with the copy in use (official files or a stand-in).
+    and is recorded with the copy in use (official files or a stand-in),
+    or None for a measurement that used no data (a timing, say).
     """
     record = {
         "notebook": cfg["notebook"],
@@ -44,7 +45,7 @@ def record_result(cfg: dict[str, Any], metric: str, value: float, *, method: str
         "metric": metric,
         "value": float(value),
         "profile": cfg["profile"],
-        "data": describe(dataset),
+        "data": describe(dataset) if dataset else "none (no dataset used)",
         "weights": weights,
         "seed": cfg["seed"],
         "device": cfg["device"],

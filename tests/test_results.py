@@ -15,6 +15,8 @@ def test_record_and_read_back(cfg):
     assert results.latest_result(cfg, "test")["value"] == 0.75
     assert results.latest_result(cfg, "test", method="b") is None
     assert results.latest_result(dict(cfg, profile="full"), "test") is None  # other profiles don't count
+    timing = results.record_result(cfg, "seconds", 1.5, method="b", dataset=None, weights="none")
+    assert timing["data"] == "none (no dataset used)"
 
 
 def test_table_refuses_a_record_without_weights_or_profile(cfg):

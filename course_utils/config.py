@@ -230,8 +230,8 @@ def setup(notebook: str, profile: str | None = None, seed: int | None = None) ->
     ]
     lines += [f"  weights     {name}: {label}" for name, label in cfg["weights"].items()]
     if profile == "full" and not gpus:
-        lines.append("  note        the full profile is sized for a GPU and TensorFlow sees none: on this CPU it "
-                     "takes hours (the quick profile is sized for a CPU; on Linux with an NVIDIA GPU, "
+        lines.append("  note        the full profile is sized for a GPU and TensorFlow sees none: expect it to be "
+                     "very slow here (the quick profile is sized for a CPU; on Linux with an NVIDIA GPU, "
                      "install with `make install EXTRAS=gpu`)")
     print("\n".join(lines))
     return cfg

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from typing import Any, Sequence
 
 import matplotlib.pyplot as plt
@@ -29,6 +30,16 @@ def image_grid(images: Sequence[Any], titles: Sequence[str], columns: int = 8,
         fig.suptitle(suptitle)
     fig.tight_layout()
     return fig
+
+
+def footnote(fig, lines: Sequence[str]) -> None:
+    """Write `lines` in small grey type below the figure, wrapped to its width.
+
+    Used by `save_figure` (profile, data, weights) and the report's summary figure.
+    """
+    width = max(30, int(fig.get_figwidth() * 16))  # characters that fit the figure's width
+    text = "\n".join(textwrap.fill(line, width) for line in lines)
+    fig.text(0.0, 0.0, text, fontsize=6.5, color="dimgray", ha="left", va="top")
 
 
 def dataset_grid(dataset, class_names: Sequence[str], count: int, suptitle: str | None = None):

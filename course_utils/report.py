@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import html
 import json
-import textwrap
 from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
 
+from .plots import footnote
 from .results import check_record, load_results, markdown_table
 
 # The cats-vs-dogs lessons in order, with the original material's figure for each.
@@ -62,8 +62,7 @@ def summary_figure(records: list[dict[str, Any]]):
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     # A pretrained bar is only as good as its weights: say which ones, below the axes.
-    note = "\n".join(textwrap.fill(f"weights: {w}", 120) for w in sorted({r["weights"] for _, _, r in bars}))
-    fig.text(0.0, 0.0, note, fontsize=6.5, color="dimgray", ha="left", va="top")
+    footnote(fig, [f"weights: {w}" for w in sorted({r["weights"] for _, _, r in bars})])
     return fig
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -91,14 +90,14 @@ def save_figure(cfg: dict[str, Any], fig, name: str, *, dataset: str | None = No
     into a report still says what produced it. The figure shown in the
     notebook gets the footer too.
     """
+    from .plots import footnote  # here, not at the top: `import course_utils` stays free of pyplot
+
     if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
         raise ValueError(f"figure name {name!r}: use letters, digits, '_' and '-' only")
     lines = [f"{cfg['notebook']}, profile {cfg['profile']}, seed {cfg['seed']}"]
     lines += [f"data: {describe(dataset)}"] if dataset else []
     lines += [f"weights: {weights}"] if weights else []
-    width = max(30, int(fig.get_figwidth() * 16))  # characters that fit the figure's width
-    footer = "\n".join(textwrap.fill(line, width) for line in lines)
-    fig.text(0.0, 0.0, footer, fontsize=6.5, color="dimgray", ha="left", va="top")
+    footnote(fig, lines)
     path = Path(cfg["build_dir"]) / "report" / "figures" / f"{cfg['notebook']}__{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")

@@ -66,8 +66,8 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "test_per_class": 250,
             "samples_per_dataset": 16,
         },
-        # Measured on the course's 2-core build machine at 128x128: 20 to 27 s an epoch, with
-        # augmentation or without (02 took 1016 s with 45 epochs and 972 s with 35; 28 aim at 15 minutes).
+        # Measured on the course's 2-core build machine at 128x128: 10 to 27 s an epoch, with
+        # augmentation or without (02 took 1016 s with 45 epochs, 972 s with 35 and 478 s with 28).
         "01_scratch_cnn_baseline": {"epochs": 30},
         "02_data_augmentation": {"epochs": 28},
         # The end-to-end variant runs the whole base every step: too slow for a CPU.

@@ -132,12 +132,18 @@ def train_top_only(layer, handle: str | None = None) -> list[str]:
     return names
 
 
+def model_input(images, size: int):
+    """One batch of images in [0, 255] resized to `size` and scaled to [0, 1]: the
+    feature vector's input contract (notebook 06, through `to_model_input`)."""
+    import tensorflow as tf
+
+    return tf.image.resize(images, (size, size)) / 255.0
+
+
 def to_model_input(dataset, size: int):
     """Resize a batched (image in [0, 255], label) dataset to `size` and scale to [0, 1],
     batch by batch inside the pipeline: the resized dataset never exists in memory."""
     import tensorflow as tf
 
-    def prepare(images, labels):
-        return tf.image.resize(images, (size, size)) / 255.0, labels
-
-    return dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    return dataset.map(lambda images, labels: (model_input(images, size), labels),
+                       num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

@@ -228,13 +228,16 @@ def cut_at(model, layer_name: str):
     return keras.Model(model.input, model.get_layer(layer_name).output, name=f"{model.name}_to_{layer_name}")
 
 
-def dense_head(input_shape: tuple, classes: int, units: int = 256, dropout: float = 0.5):
-    """The classifier head of notebooks 03-05: Flatten, Dense(units, ReLU),
-    Dropout, then one sigmoid unit for two classes or a softmax over `classes`."""
+def dense_head(input_shape: tuple, classes: int, units: int = 256, dropout: float = 0.5,
+               normalize: bool = False):
+    """The classifier head of notebooks 03-05: Flatten, then BatchNormalization
+    when `normalize` (notebook 04's head), Dense(units, ReLU), Dropout, and one
+    sigmoid unit for two classes or a softmax over `classes`."""
     import keras
     from keras import layers
 
     output = layers.Dense(1, activation="sigmoid") if classes == 2 else layers.Dense(classes, activation="softmax")
     return keras.Sequential([keras.Input(shape=input_shape), layers.Flatten(),
+                             *([layers.BatchNormalization()] if normalize else []),
                              layers.Dense(units, activation="relu"), layers.Dropout(dropout), output],
                             name="head")

@@ -30,13 +30,19 @@ def fit_and_evaluate(model, splits, cfg: dict[str, Any], *, method: str, dataset
     return {k: [float(v) for v in vs] for k, vs in history.history.items()}, accuracy
 
 
-def predict_all(model, dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Images, true labels and predicted probabilities over a whole (batched) dataset."""
+def predict_all(model, dataset, prepare=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Images, true labels and predicted probabilities over a whole (batched) dataset.
+
+    `prepare`, when given, turns each batch into the model's input (notebook 06
+    resizes CIFAR-10 to 224x224 this way): the images returned are the batches as
+    the dataset gives them, so a large model input is never kept for the whole set.
+    """
     images, labels, probabilities = [], [], []
     for batch_images, batch_labels in dataset:
         images.append(batch_images.numpy())
         labels.append(batch_labels.numpy())
-        probabilities.append(np.asarray(model.predict_on_batch(batch_images)))
+        inputs = batch_images if prepare is None else prepare(batch_images)
+        probabilities.append(np.asarray(model.predict_on_batch(inputs)))
     return np.concatenate(images), np.concatenate(labels), np.concatenate(probabilities)
 
 

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 import keras
-from course_utils import hub
+from course_utils import hub, training
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +91,15 @@ def test_pipeline_resizes_batch_by_batch_into_unit_range():
     assert serialized < images.nbytes * 2 < 10 * 96 * 96 * 3 * 4
     upfront = tf.data.Dataset.from_tensor_slices((tf.image.resize(images, (96, 96)) / 255.0, np.arange(10))).batch(4)
     assert len(upfront._as_serialized_graph().numpy()) > 10 * 96 * 96 * 3 * 4  # what the check catches
+
+
+def test_predictions_on_resized_batches_keep_only_the_small_originals():
+    images = np.random.default_rng(1).integers(0, 256, (10, 32, 32, 3)).astype("float32")
+    source = tf.data.Dataset.from_tensor_slices((images, np.arange(10))).batch(4)
+    model = keras.Sequential([keras.Input((96, 96, 3)), keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(3, activation="softmax")])
+    kept, labels, probabilities = training.predict_all(model, source, prepare=lambda x: hub.model_input(x, 96))
+    assert kept.shape == (10, 32, 32, 3) and np.array_equal(kept, images)
+    assert labels.tolist() == list(range(10))
+    expected = model.predict(hub.model_input(images, 96), verbose=0)
+    np.testing.assert_allclose(probabilities, expected, rtol=1e-5, atol=1e-6)

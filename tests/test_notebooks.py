@@ -25,3 +25,11 @@ def test_first_code_cell_is_setup(path):
     assert cells[0]["cell_type"] == "markdown" and "".join(cells[0]["source"]).startswith("# ")
     first_code = next(c for c in cells if c["cell_type"] == "code")
     assert "".join(first_code["source"]).strip() == f'import course_utils\ncfg = course_utils.setup("{path.stem}")'
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_cell_has_a_unique_id(path):
+    # nbformat 4.5 requires cell ids; a cell added by hand without one is a warning today, an error later.
+    cells = json.loads(path.read_text())["cells"]
+    ids = [cell.get("id") for cell in cells]
+    assert None not in ids and len(set(ids)) == len(ids)

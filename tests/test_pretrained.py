@@ -135,6 +135,9 @@ def test_dense_head_outputs():
     cats = models.dense_head((4, 4, 512), 2)
     assert cats.output_shape == (None, 1) and cats.layers[-1].activation.__name__ == "sigmoid"
     assert [type(l).__name__ for l in cats.layers] == ["Flatten", "Dense", "Dropout", "Dense"]
+    normalized = models.dense_head((4, 4, 512), 17, normalize=True)
+    assert [type(l).__name__ for l in normalized.layers] == ["Flatten", "BatchNormalization", "Dense",
+                                                             "Dropout", "Dense"]
 
 
 def test_cut_at_a_named_layer(monkeypatch):

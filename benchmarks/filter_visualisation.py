@@ -52,8 +52,9 @@ def main() -> None:
     print(f"  speed-up             : {single_s / batched_s:7.1f}x")
     # Batching pays off where one image leaves the hardware idle (a GPU) or a call costs more than its
     # arithmetic; the time per filter and step shows how much of that this machine has to save.
-    per_step = 1000 / (args.filters * args.steps)
-    print(f"  per filter and step  : {single_s * per_step:7.1f} ms one at a time, {batched_s * per_step:.1f} ms batched")
+    ms_per_filter_step = 1000 / (args.filters * args.steps)
+    print(f"  per filter and step  : {single_s * ms_per_filter_step:7.1f} ms one at a time, "
+          f"{batched_s * ms_per_filter_step:.1f} ms batched")
 
 
 if __name__ == "__main__":

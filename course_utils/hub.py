@@ -63,13 +63,22 @@ def feature_layer(handle: str | None = None, trainable: bool = False, name: str 
     Frozen by default; `trainable=True` lets training update its variables.
     Inputs: float images in [0, 1], the TF-Hub image-model convention.
     """
+    from .data import DataNotAvailable
+
     handle = handle or hub_handle()
+    fix = ("offline, export the course's stand-in and point the course at it: `python -m course_utils hub "
+           "export-stand-in build/hub/vgg16-stand-in` then `export COURSE_HUB_HANDLE=$PWD/build/hub/vgg16-stand-in`")
     if Path(handle).is_dir():
         path = handle
+    elif "://" not in handle:
+        raise DataNotAvailable(f"no SavedModel folder at {handle} (COURSE_HUB_HANDLE); {fix}")
     else:
         import tensorflow_hub as hub
 
-        path = hub.resolve(handle)  # downloads into the TF-Hub cache once
+        try:
+            path = hub.resolve(handle)  # downloads into the TF-Hub cache once
+        except Exception as error:  # URLError offline; tensorflow_hub wraps others
+            raise DataNotAvailable(f"the TF-Hub model {handle} could not be downloaded ({error}); {fix}") from error
     return HubFeatures(path, call_endpoint="__call__", trainable=trainable, name=name)
 
 

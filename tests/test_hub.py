@@ -103,3 +103,20 @@ def test_predictions_on_resized_batches_keep_only_the_small_originals():
     assert labels.tolist() == list(range(10))
     expected = model.predict(hub.model_input(images, 96), verbose=0)
     np.testing.assert_allclose(probabilities, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_model_that_cannot_be_had_is_a_clear_error(monkeypatch, tmp_path):
+    import urllib.error
+
+    import tensorflow_hub
+
+    from course_utils.data import DataNotAvailable
+
+    def offline(handle):
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(tensorflow_hub, "resolve", offline)
+    with pytest.raises(DataNotAvailable, match="could not be downloaded.*export-stand-in"):
+        hub.feature_layer(hub.MOBILENET_V2)
+    with pytest.raises(DataNotAvailable, match="no SavedModel folder at .*missing.*export-stand-in"):
+        hub.feature_layer(str(tmp_path / "missing"))

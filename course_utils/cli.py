@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import data
-from .config import ProfileError
+from . import colab, data
+from .config import ProfileError, course_root
 from .models import WeightsError
 from .runner import NotebookFailed, run_course
 
@@ -40,10 +40,16 @@ def main(argv: list[str] | None = None) -> int:
                                 "(the configured VGG16 + global pooling) for offline runs of notebook 06")
     export.add_argument("path", type=Path)
 
+    commands.add_parser("badges", help="re-stamp every notebook's Colab badge and install cell from "
+                        "[project.urls] Repository in pyproject.toml")
+
     args = parser.parse_args(argv)
     try:
         if args.command == "run":
             run_course(args.profile, args.notebooks, args.only, args.build_dir)
+        elif args.command == "badges":
+            changed = colab.stamp_all(course_root() or Path.cwd())
+            print(f"{len(changed)} notebook(s) re-stamped" + "".join(f"\n  {path}" for path in changed))
         elif args.command == "hub":
             from . import hub
 

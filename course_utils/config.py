@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from . import compat
+
 SEED = 42
 
 # One entry per profile. "*" holds the defaults; a notebook's own entry
@@ -128,9 +130,19 @@ def resolve_profile(name: str | None = None) -> str:
     Raises `ProfileError` naming the valid profiles for an unknown name.
     Used by `setup()` and by the course runner.
     """
-    name = name or os.environ.get("COURSE_PROFILE") or None
-    if name is None:
-        return "full" if _gpu_visible() else "quick"
+    return choose_profile(name)[0]
+
+
+def choose_profile(name: str | None = None) -> tuple[str, str]:
+    """The profile to use and why, as `resolve_profile` picks it: ("full", "TensorFlow sees a GPU")."""
+    if name:
+        why = "chosen in setup()"
+    elif os.environ.get("COURSE_PROFILE"):
+        name, why = os.environ["COURSE_PROFILE"], "from COURSE_PROFILE"
+    elif _gpu_visible():
+        return "full", "TensorFlow sees a GPU"
+    else:
+        return "quick", "no GPU: sized for a CPU"
     name = name.strip().lower()
     if name not in PROFILES:
         valid = ", ".join(PROFILES)
@@ -138,7 +150,7 @@ def resolve_profile(name: str | None = None) -> str:
             f"unknown profile {name!r}: choose one of {valid} "
             "(set COURSE_PROFILE or pass --profile)"
         )
-    return name
+    return name, why
 
 
 def profile_settings(notebook: str, profile: str) -> dict[str, Any]:
@@ -198,12 +210,15 @@ def setup(notebook: str, profile: str | None = None, seed: int | None = None) ->
     import keras
     import tensorflow as tf
 
+    # Before anything else imports Keras' layers: a Keras 2 era TensorFlow fails here, with one message.
+    version_warnings = compat.check_versions(tf.__version__, keras.__version__)
+
     from . import hub, models
 
     # Our pipelines shuffle themselves; Keras' reminder about it is noise here.
     warnings.filterwarnings("ignore", message=".*shuffle=True` was passed")
     started = time.time()
-    profile = resolve_profile(profile)
+    profile, why = choose_profile(profile)
     seed = int(os.environ.get("COURSE_SEED", SEED)) if seed is None else seed
     seed_everything(seed)
     gpus = tf.config.list_physical_devices("GPU")
@@ -223,12 +238,14 @@ def setup(notebook: str, profile: str | None = None, seed: int | None = None) ->
     mirror = mirror_dir()
     lines = [
         f"Transfer learning with Keras: {notebook}",
-        f"  profile     {profile}  (seed {seed}; set COURSE_PROFILE to change)",
+        f"  profile     {profile}  ({why}; seed {seed}; change it with setup(..., profile=\"quick\") "
+        "or COURSE_PROFILE)",
         f"  versions    TensorFlow {tf.__version__}, Keras {keras.__version__}, Python {platform.python_version()}",
         f"  device      {device}",
         f"  data        {cfg['data_dir']}" + (f"  (mirror: {mirror})" if mirror else ""),
     ]
     lines += [f"  weights     {name}: {label}" for name, label in cfg["weights"].items()]
+    lines += [f"  warning     {text}" for text in version_warnings + compat.compatibility_notes()]
     if profile == "full" and not gpus:
         lines.append("  note        the full profile is sized for a GPU and TensorFlow sees none: expect it to be "
                      "very slow here (the quick profile is sized for a CPU; on Linux with an NVIDIA GPU, "

@@ -45,16 +45,20 @@ def hub_label(handle: str | None = None) -> str:
 class HubFeatures(keras.layers.TFSMLayer):
     """`TFSMLayer` whose variables are named without TensorFlow's `:0` suffix.
 
-    Keras 3.15 optimizers with state (Adam, RMSprop) name their slot variables
+    Keras 3 optimizers with state (Adam, RMSprop) name their slot variables
     after the model variable, and `kernel:0_momentum` is not a valid
     TensorFlow scope name: a stock `TFSMLayer` can only be fine-tuned with
     plain SGD. `tests/test_hub.py` checks that Adam now updates the variables.
     """
 
     def _add_existing_weight(self, weight):
-        self._track_variable(keras.Variable(initializer=weight, trainable=weight.trainable,
-                                            dtype=weight.dtype, shape=weight.shape,
-                                            name=weight.name.split(":")[0].replace("/", "_")))
+        variable = keras.Variable(initializer=weight, trainable=weight.trainable, dtype=weight.dtype,
+                                  shape=weight.shape, name=weight.name.split(":")[0].replace("/", "_"))
+        # Keras before 3.8 copies `weight` into a new TensorFlow variable that the SavedModel's
+        # functions never read, so training would update the copy only: share the original.
+        if variable._value is not weight:
+            variable._value = weight
+        self._track_variable(variable)
 
 
 def feature_layer(handle: str | None = None, trainable: bool = False, name: str = "hub_features"):

@@ -14,6 +14,8 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+from . import compat
+
 # The pretrained models the course uses, by the name used in settings.
 PRETRAINED = ("vgg16", "vgg19")
 
@@ -104,9 +106,7 @@ def augmentation(seed: int | None = None):
         layers.RandomRotation(40 / 360, fill_mode="nearest", seed=seed),
         layers.RandomTranslation(0.2, 0.2, fill_mode="nearest", seed=seed),
         layers.RandomZoom(0.2, fill_mode="nearest", seed=seed),
-        # One-sided: Keras 3.15 cannot load a saved RandomShear(0.2) (it stores (-0.2, 0.2)
-        # and then refuses the negative bound); the random flip supplies the other direction.
-        layers.RandomShear(x_factor=(0.0, 0.2), fill_mode="nearest", seed=seed),
+        compat.random_shear(0.2, seed),  # no shear before Keras 3.8 (the banner says so)
         layers.RandomFlip("horizontal", seed=seed),
     ], name="augmentation")
 

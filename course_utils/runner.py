@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -28,38 +29,91 @@ def course_notebooks(folder: Path) -> list[Path]:
     return sorted(Path(folder).glob("[0-9][0-9]_*.ipynb"))
 
 
-def execute_notebook(path: Path, out_dir: Path, timeout: int = 3600) -> float:
+class Progress:
+    """One line on the terminal for the notebook being executed: its position in the course,
+    the cell being run, the elapsed time and the current training epoch (Keras' "Epoch k/n")."""
+
+    EPOCH = re.compile(r"Epoch (\d+/\d+)")
+    EVERY = 30  # seconds between lines when the output is a log, not a terminal
+
+    def __init__(self, name: str, position: str, cells: int, stream=None):
+        self.name, self.position, self.cells = name, position, cells
+        self.stream = stream or sys.stdout
+        self.live = self.stream.isatty()  # rewrite one line in place; a log gets a line every EVERY s
+        self.started = self.shown = time.time()
+        self.cell, self.epoch = 0, ""
+
+    def update(self, cell: int | None = None, text: str = "") -> None:
+        """Note the cell now running, or read an epoch number from the kernel's `text` output."""
+        if cell is not None:
+            self.cell, self.epoch = cell, ""
+        epochs = self.EPOCH.findall(text)
+        self.epoch = epochs[-1] if epochs else self.epoch
+        if self.live or time.time() - self.shown >= self.EVERY:
+            self.shown = time.time()
+            line = (f"[{self.position}] {self.name}  cell {self.cell + 1}/{self.cells}  "
+                    f"{_clock(time.time() - self.started)}" + (f"  epoch {self.epoch}" if self.epoch else ""))
+            self.stream.write(f"\r\x1b[K{line}" if self.live else line + "\n")
+            self.stream.flush()
+
+    def done(self, seconds: float) -> None:
+        end = "\r\x1b[K" if self.live else ""
+        self.stream.write(f"{end}[{self.position}] {self.name} done in {_clock(seconds)} ({seconds:.0f} s)\n")
+        self.stream.flush()
+
+
+def _clock(seconds: float) -> str:
+    return f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
+
+
+def execute_notebook(path: Path, out_dir: Path, timeout: int = 3600, position: str = "1/1",
+                     log_dir: Path | None = None) -> float:
     """Execute one notebook (its folder as working directory), save the executed
     copy into `out_dir`, and return the wall time in seconds.
 
-    Raises `NotebookFailed` naming the cell that failed; the executed copy,
-    with the traceback, is saved all the same.
+    Shows a `Progress` line; the kernel's own output on the terminal (TensorFlow's
+    start-up notices, warnings) goes to `log_dir/<notebook>.log` instead, by default
+    `<out_dir>/../logs/`. Raises `NotebookFailed` naming the cell that failed; the
+    executed copy, with the traceback, is saved all the same.
     """
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
+    class ProgressClient(NotebookClient):
+        def output(self, outs, msg, display_id, cell_index):
+            if msg["msg_type"] == "stream":
+                progress.update(text=msg["content"].get("text", ""))
+            return super().output(outs, msg, display_id, cell_index)
+
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+    client = ProgressClient(nb, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
+    progress = Progress(path.stem, position, len(nb.cells))
     out_dir.mkdir(parents=True, exist_ok=True)
+    log_dir = log_dir or out_dir.parent / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
     try:
-        with client.setup_kernel():
+        with open(log_dir / f"{path.stem}.log", "w") as log, client.setup_kernel(stdout=log, stderr=log):
             for index, cell in enumerate(nb.cells):
+                progress.update(cell=index)
                 try:
                     client.execute_cell(cell, index)
                 except CellExecutionError as error:
                     first_line = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
                     text = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip()  # no terminal colours
                     summary = text.splitlines()[-1] if text else repr(error)
+                    progress.done(time.time() - started)
                     raise NotebookFailed(
                         f"{path.name} failed in cell {index} ({first_line!r}): {summary}\n"
                         f"The executed copy with the full traceback is {out_dir / path.name}"
                     ) from None
     finally:
         nbformat.write(nb, out_dir / path.name)
-    return time.time() - started
+    seconds = time.time() - started
+    progress.done(seconds)
+    return seconds
 
 
 def run_course(profile: str | None = None, notebooks_dir: Path = Path("notebooks"),
@@ -70,9 +124,13 @@ def run_course(profile: str | None = None, notebooks_dir: Path = Path("notebooks
     """
     from .data import DATASETS, ensure_dataset
 
+    # Picking the profile by device imports TensorFlow here: silence its C++ start-up messages
+    # (a `cuInit` error on a machine without a GPU) in this process; the kernels log theirs.
+    kernels_level = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     profile = resolve_profile(profile)
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = kernels_level
     os.environ["COURSE_PROFILE"] = profile  # the kernels inherit it
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the log
     build = Path(build or build_dir()).resolve()
     os.environ["COURSE_BUILD_DIR"] = str(build)
     paths = course_notebooks(notebooks_dir)
@@ -83,11 +141,12 @@ def run_course(profile: str | None = None, notebooks_dir: Path = Path("notebooks
     for name in DATASETS:
         ensure_dataset(name)
     timings = {}
-    for path in paths:
+    print(f"Running {len(paths)} notebook(s) in the {profile} profile; the kernels' own messages are "
+          f"in {build / 'logs'}", flush=True)
+    for number, path in enumerate(paths, start=1):
         (build / "results" / f"{path.stem}.jsonl").unlink(missing_ok=True)
-        print(f"[{profile}] executing {path.name} ...", flush=True)
-        timings[path.stem] = execute_notebook(path, build / "notebooks")
-        print(f"[{profile}] {path.name} done in {timings[path.stem]:.0f} s", flush=True)
+        timings[path.stem] = execute_notebook(path, build / "notebooks", position=f"{number}/{len(paths)}",
+                                              log_dir=build / "logs")
     report = write_report(build, profile, timings)
     print(f"Report: {report}")
     return report

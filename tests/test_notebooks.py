@@ -1,4 +1,4 @@
-"""Every notebook is stored clean and opens with the same set-up cell."""
+"""Every notebook is stored clean and opens with the same install and set-up cells."""
 
 import json
 from pathlib import Path
@@ -20,10 +20,12 @@ def test_stored_without_outputs(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_first_code_cell_is_setup(path):
+def test_opens_with_title_install_cell_then_setup(path):
+    """The title (under the Colab badge), the install cell (tests/test_colab.py), then setup()."""
     cells = json.loads(path.read_text())["cells"]
-    assert cells[0]["cell_type"] == "markdown" and "".join(cells[0]["source"]).startswith("# ")
-    first_code = next(c for c in cells if c["cell_type"] == "code")
+    assert cells[0]["cell_type"] == "markdown" and "".join(cells[0]["source"]).splitlines()[2].startswith("# ")
+    install, first_code = [c for c in cells if c["cell_type"] == "code"][:2]
+    assert install["id"] == "install-course"
     assert "".join(first_code["source"]).strip() == f'import course_utils\ncfg = course_utils.setup("{path.stem}")'
 
 

@@ -47,3 +47,19 @@ def test_failing_cell_is_named(tmp_path, monkeypatch, capsys):
 def test_unknown_profile_stops_before_anything_runs(tmp_path, capsys):
     assert cli.main(["run", "--profile", "turbo", "--notebooks", str(tmp_path)]) == 2
     assert "choose one of smoke, quick, full" in capsys.readouterr().err
+
+
+def test_progress_shows_position_cell_epoch_and_keeps_kernel_noise_in_a_log(data_home, tmp_path, monkeypatch, capsys):
+    notebooks = tmp_path / "notebooks"
+    _write(notebooks, "01_a.ipynb", "import sys\nprint('start-up noise', file=sys.__stderr__, flush=True)",
+           "print('Epoch 3/7')")
+    _write(notebooks, "02_b.ipynb", "x = 1")
+    monkeypatch.setattr("course_utils.data.DATASETS", {})
+    monkeypatch.setattr(runner.Progress, "EVERY", 0)  # a line for every update (the output is not a terminal)
+    runner.run_course("smoke", notebooks, build=tmp_path / "build")
+    out = capsys.readouterr().out
+    assert "[1/2] 01_a  cell 2/2" in out and "epoch 3/7" in out
+    assert "[1/2] 01_a done in" in out and "[2/2] 02_b done in" in out
+    assert "start-up noise" not in out
+    assert "start-up noise" in (tmp_path / "build" / "logs" / "01_a.log").read_text()
+

@@ -1,0 +1,78 @@
+"""course_utils.colab: every notebook's badge and install cell, and what the install cell does."""
+
+import importlib.metadata
+import importlib.util
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from course_utils import colab
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def _cells(path):
+    return json.loads(path.read_text(encoding="utf-8"))["cells"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_badge_and_install_cell_match_the_repository_address(path):
+    repository = colab.repository_url(ROOT)
+    cells = _cells(path)
+    assert "".join(cells[0]["source"]).splitlines()[0] == colab.badge(repository, path.name)
+    assert path.name in colab.badge(repository, path.name) and repository.split("github.com/")[1] in cells[0]["source"][0]
+    install = next(i for i, c in enumerate(cells) if c.get("id") == colab.INSTALL_CELL_ID)
+    assert "".join(cells[install]["source"]) == colab.install_cell(repository)
+    # The install cell comes first, then the one setup() cell every notebook opens with.
+    code = [c for c in cells if c["cell_type"] == "code"]
+    assert code[0]["id"] == colab.INSTALL_CELL_ID and "course_utils.setup(" in "".join(code[1]["source"])
+
+
+def test_stamping_follows_a_changed_address(tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    shutil.copy(NOTEBOOKS[1], tmp_path / "notebooks" / NOTEBOOKS[1].name)
+    text = (ROOT / "pyproject.toml").read_text().replace(colab.repository_url(ROOT), "https://github.com/someone/fork")
+    (tmp_path / "pyproject.toml").write_text(text)
+    assert colab.stamp_all(tmp_path) == [tmp_path / "notebooks" / NOTEBOOKS[1].name]
+    cells = _cells(tmp_path / "notebooks" / NOTEBOOKS[1].name)
+    assert "github/someone/fork/blob/main/notebooks/" in cells[0]["source"][0]
+    assert "git+https://github.com/someone/fork" in "".join(cells[1]["source"])
+    assert sum(c.get("id") == colab.INSTALL_CELL_ID for c in cells) == 1
+    assert colab.stamp_all(tmp_path) == []  # stamping twice changes nothing
+
+
+def _run_install_cell(monkeypatch, missing: bool, returncode: int = 0):
+    """Execute the install cell with pip replaced by a recorder; returns the pip calls."""
+    calls = []
+
+    def fake_run(command, **kwargs):
+        calls.append(command)
+        return subprocess.CompletedProcess(command, returncode, "", "ERROR: Could not find a version (no network)")
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    if missing:
+        real = importlib.util.find_spec
+        monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "course_utils" else real(name, *a))
+    exec(colab.install_cell(colab.repository_url(ROOT)), {})
+    return calls
+
+
+def test_install_cell_is_a_no_op_where_the_course_is_installed(monkeypatch):
+    assert _run_install_cell(monkeypatch, missing=False) == []
+
+
+def test_install_cell_keeps_this_machines_tensorflow(monkeypatch):
+    monkeypatch.setenv("COURSE_INSTALL_SOURCE", "/somewhere/course")
+    [command] = _run_install_cell(monkeypatch, missing=True)
+    assert command[-2:] == ["/somewhere/course", f"tensorflow=={importlib.metadata.version('tensorflow')}"]
+
+
+def test_install_cell_offline_says_what_to_do(monkeypatch):
+    with pytest.raises(SystemExit) as stop:
+        _run_install_cell(monkeypatch, missing=True, returncode=1)
+    message = str(stop.value)
+    assert "no network" in message and "COURSE_INSTALL_SOURCE" in message and "Traceback" not in message

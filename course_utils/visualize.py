@@ -1,19 +1,13 @@
 """Looking inside networks (notebook 07): activations, filter patterns, Grad-CAM.
 
-Notebook 07 writes each of these out first; the functions here are the same
-ideas kept for reuse and for `benchmarks/filter_visualisation.py`.
+Notebook 07 writes the activation model and one gradient-ascent step out in
+full; the functions here are the batched versions it then uses, kept for
+reuse and for `benchmarks/filter_visualisation.py`.
 """
 
 from __future__ import annotations
 
 import numpy as np
-
-
-def activation_model(model, layer_names: list[str]):
-    """A model from `model`'s input to the outputs of the named layers (one output each)."""
-    import keras
-
-    return keras.Model(model.inputs, [model.get_layer(name).output for name in layer_names])
 
 
 def ascent_step(feature_model):

@@ -1,0 +1,99 @@
+"""Where a notebook writes a piece out and `course_utils` keeps it for later notebooks, both are
+the same network: same layers, same settings, same parameter counts (STYLE.md, d2l's rule)."""
+
+import ast
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from keras import layers
+
+from course_utils import compat, models, visualize
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def notebook_value(notebook: str, name: str, **namespace):
+    """Evaluate the first assignment to `name` (or definition of a function `name`) in `notebook`'s
+    code cells, with `namespace` standing in for what the cells before it computed."""
+    cells = json.loads((NOTEBOOKS / f"{notebook}.ipynb").read_text(encoding="utf-8"))["cells"]
+    for cell in cells:
+        if cell["cell_type"] != "code" or cell.get("id") == "install-course":
+            continue
+        for statement in ast.parse("".join(cell["source"])).body:
+            targets = statement.targets if isinstance(statement, ast.Assign) else [statement]
+            if any(getattr(t, "id", getattr(t, "name", None)) == name for t in targets):
+                scope = {"keras": keras, "layers": layers, "tf": tf, "course_utils": __import__("course_utils"),
+                         **namespace}
+                exec(compile(ast.Module([statement], []), notebook, "exec"), scope)
+                return scope[name]
+    raise AssertionError(f"{notebook} assigns no {name!r}")
+
+
+def architecture(model):
+    """Each layer's type and its settings that change what the network computes."""
+    keep = ("filters", "kernel_size", "units", "activation", "rate", "pool_size", "scale", "factor",
+            "height_factor", "width_factor", "x_factor", "fill_mode", "mode")
+    rows = []
+    for layer in model.layers:
+        config = layer.get_config()
+        rows.append((type(layer).__name__, {key: config[key] for key in keep if key in config}))
+    return rows, model.count_params()
+
+
+class Stub:
+    """Stands in for an object a notebook computed earlier (a base, a split) by the attributes used."""
+
+    def __init__(self, **attributes):
+        self.__dict__.update(attributes)
+
+
+def test_notebook_01_network_is_models_small_cnn():
+    model = notebook_value("01_scratch_cnn_baseline", "model", size=64)
+    assert architecture(model) == architecture(models.small_cnn(64))
+
+
+def test_notebook_02_augmentation_is_models_augmentation():
+    augment, kept = notebook_value("02_data_augmentation", "augment"), models.augmentation()
+    for stack in (augment, kept):
+        stack.build((None, 32, 32, 3))
+    assert architecture(augment) == architecture(kept)
+    assert type(augment.layers[3]) is type(compat.random_shear(0.2))
+
+
+def test_notebook_03_head_is_models_dense_head():
+    x_train = Stub(shape=(8, 4, 4, 512))
+    head = notebook_value("03_vgg_feature_extraction", "head", x_train=x_train)
+    assert architecture(head) == architecture(models.dense_head((4, 4, 512), classes=2))
+
+
+def test_notebook_04_head_is_models_dense_head_normalized():
+    base = Stub(output=Stub(shape=(None, 4, 4, 512)))
+    head = notebook_value("04_head_swap", "head", base=base, splits=Stub(class_names=[str(i) for i in range(17)]))
+    assert architecture(head) == architecture(models.dense_head((4, 4, 512), classes=17, normalize=True))
+
+
+def test_notebook_04_cut_is_models_cut_at():
+    full = keras.applications.VGG16(include_top=True, weights=None)
+    cut = notebook_value("04_head_swap", "cut", full=full)
+    assert architecture(cut) == architecture(models.cut_at(full, "block5_pool"))
+
+
+def test_notebook_07_ascent_step_is_visualize_ascent_step(monkeypatch):
+    monkeypatch.setenv("COURSE_WEIGHTS_VGG16", "none")
+    keras.utils.set_random_seed(0)
+    feature_model = models.cut_at(models.pretrained_base("vgg16", 32), "block2_conv1")
+    ascend = notebook_value("07_visualizing_filters_and_activations", "ascend", feature_model=feature_model)
+    image = tf.random.uniform((1, 32, 32, 3), -20.0, 20.0, seed=1)
+    written_out, _ = ascend(image, 5, step_size=10.0)
+    kept = visualize.ascent_step(feature_model)(image, tf.one_hot([5], 128), tf.constant([0, 0]), 10.0)
+    assert np.allclose(written_out, kept, atol=1e-3)
+
+
+@pytest.mark.parametrize("notebook, name", [("03_vgg_feature_extraction", "head"), ("04_head_swap", "head")])
+def test_a_missing_piece_is_an_error_not_a_pass(notebook, name):
+    with pytest.raises(AssertionError, match="assigns no"):
+        notebook_value(notebook, name + "_that_does_not_exist")

@@ -5,27 +5,20 @@ Every notebook starts with
     import course_utils
     cfg = course_utils.setup("01_scratch_cnn_baseline")
 
-Modules: `config` (profiles, folders, `setup`), `data` (datasets and loaders),
-`models` (pretrained weights), `results` (recording numbers and figures),
-`plots`, `runner` (executing the course), `cli` (`python -m course_utils`).
+Modules, from the bottom up (each imports only modules above it in this list):
+`compat` (the supported TensorFlow and Keras versions), `config` (profiles and
+folders), `data` (datasets and loaders), `models` (pretrained weights, bases,
+heads, surgery), `hub` (TF-Hub models as Keras 3 layers), `plots`, `results`
+(recording numbers and figures), `training`, `visualize` (activations, filter
+patterns, Grad-CAM), `report` (the course report), `session` (`setup()`, the
+banner), `colab` (badges and the install cell), `runner` (executing the
+course), `cli` (`python -m course_utils`).
 """
 
-from .config import PROFILES, ProfileError, resolve_profile, setup
+from .config import PROFILES, ProfileError, resolve_profile
 from .data import (DATASETS, DataError, DataNotAvailable, ChecksumError, ensure_dataset,
                    import_dataset, load_dataset, load_image_folder)
 from .results import latest_result, record_result, save_figure
-
-# The figures the course sets out to beat, from the material it grew from
-# (test accuracy; cats vs dogs with 2,000 training images unless noted).
-# These are the original material's numbers, shown as reference marks only.
-SEED_RESULTS = {
-    "from scratch": 0.733,
-    "data augmentation": 0.818,
-    "VGG19 feature extraction": 0.884,
-    "block-5 fine-tuning": 0.941,
-    "VGG16 new head, 17 flowers": 0.94,
-    "TF-Hub MobileNetV2, CIFAR-10, one epoch": 0.838,
-}
 
 __all__ = [
     "PROFILES", "ProfileError", "resolve_profile", "setup",
@@ -33,3 +26,15 @@ __all__ = [
     "import_dataset", "load_dataset", "load_image_folder",
     "latest_result", "record_result", "save_figure", "SEED_RESULTS",
 ]
+
+
+def __getattr__(name: str):
+    """`setup` and `SEED_RESULTS` on first use: they load TensorFlow and matplotlib, which
+    `import course_utils` (and so every `python -m course_utils` command) should not."""
+    if name == "setup":
+        from .session import setup
+        return setup
+    if name == "SEED_RESULTS":
+        from .report import SEED_RESULTS
+        return SEED_RESULTS
+    raise AttributeError(f"module 'course_utils' has no attribute {name!r}")

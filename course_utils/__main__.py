@@ -1,3 +1,5 @@
+"""`python -m course_utils`: the command line (see `cli`)."""
+
 import sys
 
 from .cli import main

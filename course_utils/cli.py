@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             changed = colab.stamp_all(course_root() or Path.cwd())
             print(f"{len(changed)} notebook(s) re-stamped" + "".join(f"\n  {path}" for path in changed))
         elif args.command == "hub":
-            from . import hub
+            from . import hub  # only here: it loads TensorFlow, which the data commands do not need
 
             path = hub.export_stand_in(args.path)
             print(f"Exported {hub.hub_label(str(path))}\nto {path}. Use it with: export COURSE_HUB_HANDLE={path}")

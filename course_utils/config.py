@@ -1,4 +1,4 @@
-"""Run profiles, folders and the `setup()` call that opens every notebook.
+"""Run profiles and folders: the settings every other module builds on.
 
 Every setting a notebook uses (sample counts, image size, epochs, batch size)
 comes from `PROFILES` below, never from literals in the notebooks. A profile
@@ -27,8 +27,6 @@ import platform
 import time
 from pathlib import Path
 from typing import Any
-
-from . import compat
 
 SEED = 42
 
@@ -188,67 +186,3 @@ def build_dir() -> Path:
         return Path(value).expanduser()
     root = course_root()
     return (root or Path.cwd()) / "build"
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and Keras (and through Keras, TensorFlow)."""
-    import keras
-
-    keras.utils.set_random_seed(seed)
-
-
-def setup(notebook: str, profile: str | None = None, seed: int | None = None) -> dict[str, Any]:
-    """Open a notebook: pick the profile, seed everything, print a banner.
-
-    Returns the notebook's settings (see `PROFILES`) plus `notebook`,
-    `profile`, `seed`, `data_dir`, `build_dir`, `device`, `weights` (a label
-    for each pretrained model's weights) and `started` (for wall times).
-    Every notebook's first code cell calls it.
-    """
-    import warnings
-
-    import keras
-    import tensorflow as tf
-
-    # Before anything else imports Keras' layers: a Keras 2 era TensorFlow fails here, with one message.
-    version_warnings = compat.check_versions(tf.__version__, keras.__version__)
-
-    from . import hub, models
-
-    # Our pipelines shuffle themselves; Keras' reminder about it is noise here.
-    warnings.filterwarnings("ignore", message=".*shuffle=True` was passed")
-    started = time.time()
-    profile, why = choose_profile(profile)
-    seed = int(os.environ.get("COURSE_SEED", SEED)) if seed is None else seed
-    seed_everything(seed)
-    gpus = tf.config.list_physical_devices("GPU")
-    device = f"GPU x{len(gpus)}" if gpus else f"CPU ({platform.machine()}, {os.cpu_count()} cores)"
-    cfg = {
-        **profile_settings(notebook, profile),
-        "notebook": notebook,
-        "profile": profile,
-        "seed": seed,
-        "data_dir": data_dir(),
-        "build_dir": build_dir(),
-        "device": device,
-        "weights": {**{name: models.weights_label(name) for name in models.PRETRAINED},
-                    "hub": hub.hub_label()},
-        "started": started,
-    }
-    mirror = mirror_dir()
-    lines = [
-        f"Transfer learning with Keras: {notebook}",
-        f"  profile     {profile}  ({why}; seed {seed}; change it with setup(..., profile=\"quick\") "
-        "or COURSE_PROFILE)",
-        f"  versions    TensorFlow {tf.__version__}, Keras {keras.__version__}, Python {platform.python_version()}",
-        f"  device      {device}",
-        f"  data        {cfg['data_dir']}" + (f"  (mirror: {mirror})" if mirror else ""),
-    ]
-    lines += [f"  weights     {name}: {label}" for name, label in cfg["weights"].items()]
-    lines += [f"  warning     {text}" for text in version_warnings + compat.compatibility_notes()]
-    if profile == "full" and not gpus:
-        lines.append("  note        the full profile is sized for a GPU and TensorFlow sees none: expect it to be "
-                     "very slow here (the quick profile is sized for a CPU; on Linux with an NVIDIA GPU, "
-                     "install with `make install EXTRAS=gpu`)")
-    print("\n".join(lines))
-    return cfg

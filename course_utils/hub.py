@@ -22,6 +22,9 @@ from pathlib import Path
 
 import keras
 
+from . import models
+from .data import DataNotAvailable
+
 MOBILENET_V2 = "https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5"
 STAND_IN_MARKER = "course_stand_in.json"
 
@@ -67,8 +70,6 @@ def feature_layer(handle: str | None = None, trainable: bool = False, name: str 
     Frozen by default; `trainable=True` lets training update its variables.
     Inputs: float images in [0, 1], the TF-Hub image-model convention.
     """
-    from .data import DataNotAvailable
-
     handle = handle or hub_handle()
     fix = ("offline, export the course's stand-in and point the course at it: `python -m course_utils hub "
            "export-stand-in build/hub/vgg16-stand-in` then `export COURSE_HUB_HANDLE=$PWD/build/hub/vgg16-stand-in`")
@@ -94,8 +95,6 @@ def export_stand_in(path: Path | str, weights_model: str = "vgg16") -> Path:
     Used offline, where no TF-Hub model can be downloaded.
     """
     import tensorflow as tf
-
-    from . import models
 
     base = models.pretrained_base(weights_model, None)  # any input size
     prepare = models.preprocess(weights_model)

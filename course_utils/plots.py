@@ -84,11 +84,26 @@ def learning_curves(histories: dict[str, dict[str, list[float]]], title: str | N
     return fig
 
 
+def predicted_classes(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted class and its probability, for one sigmoid unit or a softmax."""
+    probabilities = np.asarray(probabilities, dtype="float64")
+    if probabilities.ndim == 1 or probabilities.shape[-1] == 1:
+        p = probabilities.reshape(-1)
+        predicted = (p >= 0.5).astype(int)
+        return predicted, np.where(predicted == 1, p, 1.0 - p)
+    return probabilities.argmax(axis=-1), probabilities.max(axis=-1)
+
+
+def misclassified(labels: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    """Indices of the wrong predictions, the most confidently wrong first (may be empty)."""
+    predicted, confidence = predicted_classes(probabilities)
+    wrong = np.flatnonzero(predicted != np.asarray(labels).reshape(-1))
+    return wrong[np.argsort(-confidence[wrong], kind="stable")]
+
+
 def misclassified_grid(images, labels, probabilities, class_names: Sequence[str], limit: int = 16):
     """The misclassified images, most confidently wrong first, each titled with
     true label, predicted label and the predicted class's probability."""
-    from .training import misclassified, predicted_classes
-
     wrong = misclassified(labels, probabilities)[:limit]
     if len(wrong) == 0:
         fig, ax = plt.subplots(figsize=(4, 1))

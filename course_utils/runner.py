@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from . import data
 from .config import build_dir, resolve_profile
 from .report import write_report
 
@@ -122,8 +123,6 @@ def run_course(profile: str | None = None, notebooks_dir: Path = Path("notebooks
 
     Returns the report's path. Used by the README's first command.
     """
-    from .data import DATASETS, ensure_dataset
-
     # Picking the profile by device imports TensorFlow here: silence its C++ start-up messages
     # (a `cuInit` error on a machine without a GPU) in this process; the kernels log theirs.
     kernels_level = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -138,8 +137,8 @@ def run_course(profile: str | None = None, notebooks_dir: Path = Path("notebooks
         paths = [p for p in paths if p.stem in only or p.name in only]
     if not paths:
         raise FileNotFoundError(f"no course notebooks to run in {notebooks_dir} (only={only})")
-    for name in DATASETS:
-        ensure_dataset(name)
+    for name in data.DATASETS:
+        data.ensure_dataset(name)
     timings = {}
     print(f"Running {len(paths)} notebook(s) in the {profile} profile; the kernels' own messages are "
           f"in {build / 'logs'}", flush=True)

@@ -46,23 +46,6 @@ def predict_all(model, dataset, prepare=None) -> tuple[np.ndarray, np.ndarray, n
     return np.concatenate(images), np.concatenate(labels), np.concatenate(probabilities)
 
 
-def predicted_classes(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Predicted class and its probability, for one sigmoid unit or a softmax."""
-    probabilities = np.asarray(probabilities, dtype="float64")
-    if probabilities.ndim == 1 or probabilities.shape[-1] == 1:
-        p = probabilities.reshape(-1)
-        predicted = (p >= 0.5).astype(int)
-        return predicted, np.where(predicted == 1, p, 1.0 - p)
-    return probabilities.argmax(axis=-1), probabilities.max(axis=-1)
-
-
-def misclassified(labels: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
-    """Indices of the wrong predictions, the most confidently wrong first (may be empty)."""
-    predicted, confidence = predicted_classes(probabilities)
-    wrong = np.flatnonzero(predicted != np.asarray(labels).reshape(-1))
-    return wrong[np.argsort(-confidence[wrong], kind="stable")]
-
-
 def save_history(cfg: dict[str, Any], history: dict[str, list[float]], name: str) -> Path:
     """Save a training history as `<build>/histories/<notebook>__<name>.json`."""
     path = Path(cfg["build_dir"]) / "histories" / f"{cfg['notebook']}__{name}.json"

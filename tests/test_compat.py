@@ -3,7 +3,7 @@
 import keras
 import pytest
 
-from course_utils import compat, config
+from course_utils import compat, config, session
 
 
 def test_keras_2_era_tensorflow_is_one_clear_error():
@@ -28,7 +28,7 @@ def test_the_tested_range_runs_quietly_and_newer_runs_with_a_warning():
 def test_setup_refuses_a_keras_2_environment(monkeypatch, data_home):
     monkeypatch.setattr(keras, "__version__", "2.15.0")
     with pytest.raises(compat.VersionError, match="Keras 2.15.0"):
-        config.setup("00_start_here", profile="smoke")
+        session.setup("00_start_here", profile="smoke")
 
 
 def test_random_shear_falls_back_to_identity_on_keras_without_it(monkeypatch):
@@ -45,5 +45,5 @@ def test_banner_says_which_profile_and_why(monkeypatch, data_home, capsys):
     monkeypatch.setattr(config, "_gpu_visible", lambda: True)
     assert config.choose_profile() == ("full", "TensorFlow sees a GPU")
     monkeypatch.setenv("COURSE_PROFILE", "smoke")
-    config.setup("00_start_here", profile="quick")
+    session.setup("00_start_here", profile="quick")
     assert "profile     quick  (chosen in setup()" in capsys.readouterr().out

@@ -1,8 +1,5 @@
-"""Profiles, folders and setup()."""
+"""course_utils.config: profiles and folders."""
 
-import random
-
-import numpy as np
 import pytest
 
 from course_utils import config
@@ -39,19 +36,6 @@ def test_notebook_settings_override_the_defaults(monkeypatch):
     settings = config.profile_settings("99_test", "smoke")
     assert settings["epochs"] == 7
     assert settings["batch_size"] == config.PROFILES["smoke"]["*"]["batch_size"]
-
-
-def test_setup_seeds_and_returns_the_settings(data_home, monkeypatch, capsys):
-    monkeypatch.setenv("COURSE_PROFILE", "smoke")
-    monkeypatch.setenv("COURSE_WEIGHTS_VGG16", "none")
-    cfg = config.setup("00_start_here", seed=3)
-    draws = (random.random(), np.random.rand())
-    config.setup("00_start_here", seed=3)
-    assert (random.random(), np.random.rand()) == draws
-    banner = capsys.readouterr().out
-    assert "profile     smoke" in banner and "vgg16: none (random initialisation)" in banner
-    assert cfg["profile"] == "smoke" and cfg["data_dir"] == data_home
-    assert cfg["batch_size"] == config.PROFILES["smoke"]["*"]["batch_size"]
 
 
 def test_build_dir_defaults_to_the_checkout(monkeypatch, tmp_path):

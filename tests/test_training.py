@@ -48,15 +48,15 @@ def test_model_rescales_raw_pixels_to_unit_range():
 def test_misclassified_orders_by_confidence_binary_and_multiclass():
     labels = np.array([0, 1, 1, 0, 1])
     probabilities = np.array([[0.9], [0.2], [0.6], [0.55], [0.01]])  # wrong: 0 (0.9), 1 (0.8), 3 (0.55), 4 (0.99)
-    assert training.misclassified(labels, probabilities).tolist() == [4, 0, 1, 3]
+    assert plots.misclassified(labels, probabilities).tolist() == [4, 0, 1, 3]
     multi = np.array([[0.1, 0.7, 0.2], [0.8, 0.1, 0.1], [0.2, 0.2, 0.6]])
-    assert training.misclassified(np.array([0, 0, 1]), multi).tolist() == [0, 2]
+    assert plots.misclassified(np.array([0, 0, 1]), multi).tolist() == [0, 2]
 
 
 def test_no_mistakes_gives_empty_selection_and_a_figure():
     labels = np.array([0, 1])
     probabilities = np.array([0.1, 0.9])
-    assert training.misclassified(labels, probabilities).size == 0
+    assert plots.misclassified(labels, probabilities).size == 0
     fig = plots.misclassified_grid(np.zeros((2, 8, 8, 3)), labels, probabilities, ["cat", "dog"])
     assert "no misclassified images" in [t.get_text() for ax in fig.axes for t in ax.texts]
     plt.close(fig)

@@ -1,0 +1,79 @@
+"""The notebook session: `setup()`, the call that opens every notebook.
+
+It checks the TensorFlow and Keras versions, picks the profile, seeds
+everything and prints the banner (profile, versions, device, data, weights),
+then returns the notebook's settings.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+import warnings
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from . import compat
+from .config import SEED, build_dir, choose_profile, data_dir, mirror_dir, profile_settings
+
+# Checked before the modules below build on Keras 3's classes: a Keras 2 era TensorFlow stops
+# here with one message naming the versions, not with an AttributeError from deep inside.
+compat.check_versions(tf.__version__, keras.__version__)
+
+from . import hub, models  # noqa: E402  (after the version check, on purpose)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and Keras (and through Keras, TensorFlow)."""
+    keras.utils.set_random_seed(seed)
+
+
+def setup(notebook: str, profile: str | None = None, seed: int | None = None) -> dict[str, Any]:
+    """Open a notebook: pick the profile, seed everything, print a banner.
+
+    Returns the notebook's settings (see `PROFILES`) plus `notebook`,
+    `profile`, `seed`, `data_dir`, `build_dir`, `device`, `weights` (a label
+    for each pretrained model's weights) and `started` (for wall times).
+    Every notebook's first code cell calls it.
+    """
+    version_warnings = compat.check_versions(tf.__version__, keras.__version__)
+    # Our pipelines shuffle themselves; Keras' reminder about it is noise here.
+    warnings.filterwarnings("ignore", message=".*shuffle=True` was passed")
+    started = time.time()
+    profile, why = choose_profile(profile)
+    seed = int(os.environ.get("COURSE_SEED", SEED)) if seed is None else seed
+    seed_everything(seed)
+    gpus = tf.config.list_physical_devices("GPU")
+    device = f"GPU x{len(gpus)}" if gpus else f"CPU ({platform.machine()}, {os.cpu_count()} cores)"
+    cfg = {
+        **profile_settings(notebook, profile),
+        "notebook": notebook,
+        "profile": profile,
+        "seed": seed,
+        "data_dir": data_dir(),
+        "build_dir": build_dir(),
+        "device": device,
+        "weights": {**{name: models.weights_label(name) for name in models.PRETRAINED},
+                    "hub": hub.hub_label()},
+        "started": started,
+    }
+    mirror = mirror_dir()
+    lines = [
+        f"Transfer learning with Keras: {notebook}",
+        f"  profile     {profile}  ({why}; seed {seed}; change it with setup(..., profile=\"quick\") "
+        "or COURSE_PROFILE)",
+        f"  versions    TensorFlow {tf.__version__}, Keras {keras.__version__}, Python {platform.python_version()}",
+        f"  device      {device}",
+        f"  data        {cfg['data_dir']}" + (f"  (mirror: {mirror})" if mirror else ""),
+    ]
+    lines += [f"  weights     {name}: {label}" for name, label in cfg["weights"].items()]
+    lines += [f"  warning     {text}" for text in version_warnings + compat.compatibility_notes()]
+    if profile == "full" and not gpus:
+        lines.append("  note        the full profile is sized for a GPU and TensorFlow sees none: expect it to be "
+                     "very slow here (the quick profile is sized for a CPU; on Linux with an NVIDIA GPU, "
+                     "install with `make install EXTRAS=gpu`)")
+    print("\n".join(lines))
+    return cfg

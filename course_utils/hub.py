@@ -123,19 +123,20 @@ TOP_VARIABLES = {MOBILENET_V2: r"expanded_conv_1[4-6]_|Conv_1_", "stand-in": r"b
 
 
 def train_top_only(layer, handle: str | None = None) -> list[str]:
-    """Make only the top block's variables of a hub layer trainable; return their names.
+    """Make only the top block's trainable variables of a hub layer trainable; return their names.
 
-    The rest stay frozen. Raises ValueError when no variable matches, rather than
-    silently training nothing.
+    The rest stay frozen, and so do the top's batch-norm moving statistics
+    (MobileNetV2 has them): the optimizer has no gradient for them. Raises
+    ValueError when no variable matches, rather than silently training nothing.
     """
     import re
 
     handle = handle or hub_handle()
     is_stand_in = (Path(handle) / STAND_IN_MARKER).is_file()
     pattern = TOP_VARIABLES["stand-in" if is_stand_in else MOBILENET_V2]
-    layer.trainable = True
+    layer.trainable = True  # every variable the SavedModel trains; not its batch-norm statistics
     names = []
-    for variable in layer.weights:
+    for variable in layer.trainable_weights:
         variable.trainable = bool(re.search(pattern, variable.name))
         if variable.trainable:
             names.append(variable.name)

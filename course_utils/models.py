@@ -111,6 +111,30 @@ def augmentation(seed: int | None = None):
     ], name="augmentation")
 
 
+def xla_note(model) -> str:
+    """One line for a notebook: does Keras compile `model` with XLA on a GPU, and if not, why.
+
+    With a GPU, Keras compiles `fit`, `evaluate` and `predict` with XLA
+    (`jit_compile="auto"`) unless a layer declares it cannot be compiled
+    (`supports_jit=False`); then the whole model runs without XLA. This is the
+    course's one XLA fallback, and Keras makes it: the random rotation, shift,
+    zoom and shear of `augmentation()` run on TensorFlow's
+    `ImageProjectiveTransformV3`, which has no XLA kernel, so a model with them
+    in front (notebooks 02, 03 and 05) trains without XLA rather than failing to
+    compile. `tests/test_xla.py` compiles every other notebook model with XLA.
+    """
+    def within(layer):
+        for inner in getattr(layer, "layers", ()):
+            yield inner
+            yield from within(inner)
+
+    blockers = sorted({type(layer).__name__ for layer in within(model) if not layer.supports_jit})
+    if not blockers:
+        return "XLA: Keras compiles this model with XLA on a GPU (not on a CPU)."
+    return (f"XLA: not for this model, on a GPU either: {', '.join(blockers)} cannot be compiled with XLA "
+            "(Keras' random image transformations have no XLA kernel), so Keras runs it without XLA.")
+
+
 def small_cnn(image_size: int, augment=None, dropout: float = 0.0):
     """The small network notebook 01 writes out, uncompiled.
 

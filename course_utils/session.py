@@ -31,6 +31,40 @@ def seed_everything(seed: int) -> None:
     keras.utils.set_random_seed(seed)
 
 
+def enable_memory_growth() -> list[str]:
+    """Let processes share the GPUs: memory growth on every visible GPU; returns banner lines.
+
+    By default TensorFlow reserves nearly all of a GPU's memory in the first
+    process that uses it, and the next one (an nbval kernel after pytest's own
+    process, a second JupyterLab kernel) runs out of memory. With growth, each
+    process takes what it uses. TensorFlow accepts the setting only before it
+    initialises the GPU; after that (TensorFlow ran before `setup()` in this
+    kernel), the banner says so instead of failing. No GPU: nothing to do.
+    """
+    gpus = tf.config.list_physical_devices("GPU")
+    for gpu in gpus:
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:  # "Physical devices cannot be modified after being initialized"
+            return ["  gpu memory  all reserved by this process: TensorFlow had already initialised the GPU "
+                    "before setup(), so other kernels cannot share it (restart the kernel, run this cell first)"]
+    return ["  gpu memory  taken as needed (memory growth): other kernels can share the GPU"] if gpus else []
+
+
+def deterministic_ops() -> list[str]:
+    """With `COURSE_DETERMINISTIC=1`, enable TensorFlow's op determinism; returns banner lines.
+
+    Ops then use only deterministic algorithms (on a GPU, no floating-point
+    atomic adds and none of cuDNN's nondeterministic convolution algorithms) and
+    raise an error where they have none; Keras compiles without XLA then. Slower;
+    see the README's "Reproducible runs on a GPU". Call it before anything runs.
+    """
+    if os.environ.get("COURSE_DETERMINISTIC", "").strip() != "1":
+        return []
+    tf.config.experimental.enable_op_determinism()
+    return ["  determinism on (COURSE_DETERMINISTIC=1): TensorFlow op determinism, no XLA; slower"]
+
+
 def setup(notebook: str, profile: str | None = None, seed: int | None = None) -> dict[str, Any]:
     """Open a notebook: pick the profile, seed everything, print a banner.
 
@@ -45,6 +79,8 @@ def setup(notebook: str, profile: str | None = None, seed: int | None = None) ->
     started = time.time()
     profile, why = choose_profile(profile)
     seed = int(os.environ.get("COURSE_SEED", SEED)) if seed is None else seed
+    # Before anything runs on a GPU: TensorFlow takes these settings only until it initialises one.
+    device_lines = enable_memory_growth() + deterministic_ops()
     seed_everything(seed)
     gpus = tf.config.list_physical_devices("GPU")
     device = f"GPU x{len(gpus)}" if gpus else f"CPU ({platform.machine()}, {os.cpu_count()} cores)"
@@ -71,6 +107,7 @@ def setup(notebook: str, profile: str | None = None, seed: int | None = None) ->
     ]
     lines += [f"  weights     {name}: {label}" for name, label in cfg["weights"].items()]
     lines += [f"  warning     {text}" for text in version_warnings + compat.compatibility_notes()]
+    lines += device_lines
     if profile == "full" and not gpus:
         lines.append("  note        the full profile is sized for a GPU and TensorFlow sees none: expect it to be "
                      "very slow here (the quick profile is sized for a CPU; on Linux with an NVIDIA GPU, "

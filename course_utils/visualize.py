@@ -69,6 +69,16 @@ def grad_cam(conv_model, classifier_model, images, class_index: int | None = Non
     to the predictions. For one sigmoid output, class 1 is the positive class
     and class 0 its complement; `class_index=None` explains the predicted class.
     """
+    heatmap = grad_cam_maps(conv_model, classifier_model, images, class_index).numpy()
+    peak = heatmap.max(axis=(1, 2), keepdims=True)
+    return np.where(peak > 0, heatmap / np.where(peak > 0, peak, 1.0), 0.0)
+
+
+def grad_cam_maps(conv_model, classifier_model, images, class_index: int | None = None):
+    """The TensorFlow part of `grad_cam`: the unnormalised heatmaps, as a tensor.
+
+    Tensor operations only, so that it also runs inside `tf.function`, with XLA
+    too (`tests/test_xla.py` compiles it)."""
     import tensorflow as tf
 
     conv = tf.convert_to_tensor(conv_model(images, training=False))
@@ -85,6 +95,4 @@ def grad_cam(conv_model, classifier_model, images, class_index: int | None = Non
             score = tf.gather(predictions, chosen, axis=1, batch_dims=1)
     grads = tape.gradient(score, conv)
     weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
-    heatmap = tf.nn.relu(tf.reduce_sum(weights * conv, axis=-1)).numpy()
-    peak = heatmap.max(axis=(1, 2), keepdims=True)
-    return np.where(peak > 0, heatmap / np.where(peak > 0, peak, 1.0), 0.0)
+    return tf.nn.relu(tf.reduce_sum(weights * conv, axis=-1))

@@ -13,6 +13,12 @@ from PIL import Image
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+# This process runs TensorFlow before the nbval kernels start: on a GPU it must not
+# reserve all of the GPU's memory (see session.enable_memory_growth).
+from course_utils.session import enable_memory_growth  # noqa: E402
+
+enable_memory_growth()
+
 
 def make_image(path: Path, mode: str = "RGB", size=(40, 30), fmt: str = "JPEG", seed: int = 0) -> Path:
     """Write a small random image in `mode` and `fmt` at `path`."""

@@ -63,6 +63,17 @@ def random_shear(factor: float, seed: int | None = None):
     return layers.RandomShear(x_factor=(0.0, factor), fill_mode="nearest", seed=seed)
 
 
+def xla_with_determinism() -> bool:
+    """Whether Keras still compiles with XLA once TensorFlow's op determinism is on.
+
+    Keras 3.7 and newer turn XLA off then (not every XLA kernel is deterministic);
+    before 3.7 they do not, so a GPU run may still vary slightly.
+    """
+    import keras
+
+    return _minor(keras.__version__) < (3, 7)
+
+
 def compatibility_notes() -> list[str]:
     """What this environment's versions change in the course, for the banner."""
     from keras import layers

@@ -62,6 +62,9 @@ def deterministic_ops() -> list[str]:
     if os.environ.get("COURSE_DETERMINISTIC", "").strip() != "1":
         return []
     tf.config.experimental.enable_op_determinism()
+    if compat.xla_with_determinism():
+        return [f"  determinism on (COURSE_DETERMINISTIC=1): TensorFlow op determinism; slower. Keras "
+                f"{keras.__version__} still compiles with XLA on a GPU (3.7 and newer do not), so runs may vary slightly"]
     return ["  determinism on (COURSE_DETERMINISTIC=1): TensorFlow op determinism, no XLA; slower"]
 
 

@@ -74,3 +74,14 @@ def test_rerun_reproduces_the_recorded_accuracy(tmp_path, monkeypatch):
     (first, first_loss), (second, second_loss) = runs
     assert abs(first - second) <= TOLERANCE
     assert second_loss == pytest.approx(first_loss, rel=1e-4)
+
+
+def test_readme_figures_to_beat_are_the_report_s_seed_results():
+    from pathlib import Path
+
+    from course_utils.report import SEED_RESULTS, seed_table
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert seed_table() in readme
+    assert f"| 05 | block-5 fine-tuning | VGG19, block 5 unfrozen |" in seed_table()
+    assert all(entry["value"] < 1 for entry in SEED_RESULTS.values())

@@ -5,14 +5,18 @@ Every notebook starts with
     import course_utils
     cfg = course_utils.setup("01_scratch_cnn_baseline")
 
-Modules: `config` (profiles, folders, `setup`), `data` (datasets and loaders),
+Modules: `errors` (`CourseError`, the parent of every error a user can fix),
+`config` (profiles, folders, `artifact_path`, `setup`), `files` (writing
+without half-written files), `archives` (downloads), `images` (which images
+can be read), `install` (installing datasets), `data` (the loaders),
 `models` (pretrained weights), `results` (recording numbers and figures),
 `plots`, `runner` (executing the course), `cli` (`python -m course_utils`).
 """
 
-from .config import PROFILES, ProfileError, resolve_profile, setup
+from .config import PROFILES, ProfileError, artifact_path, resolve_profile, setup
 from .data import (DATASETS, DataError, DataNotAvailable, ChecksumError, ensure_dataset,
                    import_dataset, load_dataset, load_image_folder)
+from .errors import CourseError, SettingError
 from .results import latest_result, record_result, save_figure
 
 # The figures the course sets out to beat, from the material it grew from
@@ -28,7 +32,7 @@ SEED_RESULTS = {
 }
 
 __all__ = [
-    "PROFILES", "ProfileError", "resolve_profile", "setup",
+    "CourseError", "SettingError", "PROFILES", "ProfileError", "artifact_path", "resolve_profile", "setup",
     "DATASETS", "DataError", "DataNotAvailable", "ChecksumError", "ensure_dataset",
     "import_dataset", "load_dataset", "load_image_folder",
     "latest_result", "record_result", "save_figure", "SEED_RESULTS",

@@ -63,13 +63,16 @@ def feature_layer(handle: str | None = None, trainable: bool = False, name: str 
     Frozen by default; `trainable=True` lets training update its variables.
     Inputs: float images in [0, 1], the TF-Hub image-model convention.
     """
-    from .data import DataNotAvailable
+    from .errors import DataNotAvailable
 
     handle = handle or hub_handle()
     fix = ("offline, export the course's stand-in and point the course at it: `python -m course_utils hub "
            "export-stand-in build/hub/vgg16-stand-in` then `export COURSE_HUB_HANDLE=$PWD/build/hub/vgg16-stand-in`")
     if Path(handle).is_dir():
         path = handle
+        if not any((Path(handle) / name).is_file() for name in ("saved_model.pb", "saved_model.pbtxt")):
+            raise DataNotAvailable(f"{handle} (COURSE_HUB_HANDLE) is a folder but not a SavedModel "
+                                   f"(it has no saved_model.pb); {fix}")
     elif "://" not in handle:
         raise DataNotAvailable(f"no SavedModel folder at {handle} (COURSE_HUB_HANDLE); {fix}")
     else:

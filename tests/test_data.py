@@ -230,12 +230,18 @@ def test_folder_without_class_folders_is_a_clear_error(tmp_path):
         data.load_image_folder(tmp_path / "mine", image_size=24, batch_size=4)
 
 
-def test_cifar_image_folder_import_skips_corrupt_images(data_home, tmp_path, capsys):
+def _cifar_folder(tmp_path: Path, per_class: int) -> Path:
+    """An image-folder CIFAR-10 (train/<class>, test/<class>) of `per_class` small JPEGs per class."""
     root = tmp_path / "cifar10-jpeg"
     for split in ("train", "test"):
         for c, name in enumerate(data.CIFAR10_CLASSES):
-            for i in range(3):
+            for i in range(per_class):
                 make_image(root / split / name / f"{i:04d}.jpg", size=(32, 32), seed=c * 10 + i)
+    return root
+
+
+def test_cifar_image_folder_import_skips_corrupt_images(data_home, tmp_path, capsys):
+    root = _cifar_folder(tmp_path, 3)
     truncate(root / "train" / "cat" / "0001.jpg")
     data.import_dataset("cifar10", root)
     out = capsys.readouterr().out
@@ -388,11 +394,7 @@ def test_a_deleted_flowers_image_moves_no_other_image_to_another_class(tmp_path)
 
 
 def test_image_folder_class_with_no_readable_image_is_refused(data_home, tmp_path, capsys):
-    root = tmp_path / "cifar10-jpeg"
-    for split in ("train", "test"):
-        for c, name in enumerate(data.CIFAR10_CLASSES):
-            for i in range(2):
-                make_image(root / split / name / f"{i:04d}.jpg", size=(32, 32), seed=c * 10 + i)
+    root = _cifar_folder(tmp_path, 2)
     for path in (root / "train" / "frog").iterdir():
         truncate(path)
     code, _, err = _cli(capsys, "data", "import", "cifar10", str(root))

@@ -8,7 +8,7 @@ Every notebook starts with
 Modules: `errors` (`CourseError`, the parent of every error a user can fix),
 `config` (profiles, folders, `artifact_path`, `setup`), `files` (writing
 without half-written files), `archives` (downloads), `images` (which images
-can be read), `install` (installing datasets), `data` (the loaders),
+can be read), `registry` (the datasets), `install` (installing them), `data` (the loaders),
 `models` (pretrained weights), `results` (recording numbers and figures),
 `plots`, `runner` (executing the course), `cli` (`python -m course_utils`).
 """

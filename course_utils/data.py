@@ -16,8 +16,9 @@ from typing import Any, NamedTuple
 
 from .errors import ChecksumError, DataError, DataNotAvailable
 from .images import IMAGE_SUFFIXES, check_image, class_folders, natural_key, report_skipped, scan_images
-from .install import (CIFAR10_CLASSES, DATASETS, MARKER, _load_cifar10_arrays, _spec, data_dir, describe,
-                      ensure_dataset, import_dataset, installed, list_datasets, verify_dataset)
+from .install import (MARKER, _load_cifar10_arrays, data_dir, describe, ensure_dataset, import_dataset, installed,
+                      list_datasets, verify_dataset)
+from .registry import CIFAR10_CLASSES, DATASETS, dataset_spec
 
 __all__ = ["CIFAR10_CLASSES", "DATASETS", "MARKER", "IMAGE_SUFFIXES", "ChecksumError", "DataError",
            "DataNotAvailable", "Splits", "check_image", "class_folders", "data_dir", "describe",
@@ -32,8 +33,6 @@ class Splits(NamedTuple):
     validation: Any
     test: Any
     class_names: list[str]
-
-
 
 
 def _pipeline(images, labels, image_size: int, batch_size: int, shuffle: bool, seed: int):
@@ -107,7 +106,7 @@ def load_dataset(name: str, cfg: dict[str, Any], image_size: int | None = None) 
     """
     import numpy as np
 
-    spec = _spec(name)
+    spec = dataset_spec(name)
     size = image_size or cfg["image_size"]
     counts = (cfg["train_per_class"], cfg["val_per_class"], cfg["test_per_class"])
     folder = ensure_dataset(name)

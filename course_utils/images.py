@@ -22,8 +22,6 @@ def natural_key(path: Path) -> list:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
 
 
-
-
 def check_image(path: Path) -> str | None:
     """Why `path` cannot be used as a training image, or None when it can.
 

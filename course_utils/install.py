@@ -31,59 +31,9 @@ from .config import data_dir, mirror_dir
 from .errors import ChecksumError, DataError, DataNotAvailable
 from .files import changed_files, file_stats, remove_abandoned_staging, staging_prefix
 from .images import class_folders, report_skipped, scan_images
+from .registry import DATASETS, dataset_spec, fix_hint
 
-MANIFESTS = Path(__file__).with_name("manifests")
 MARKER = ".course_dataset.json"
-
-CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer",
-                   "dog", "frog", "horse", "ship", "truck"]
-
-DATASETS: dict[str, dict[str, Any]] = {
-    "cats_vs_dogs": {
-        "title": "Cats vs dogs: cats_and_dogs_filtered, 2,000 train and 1,000 validation JPEGs",
-        "url": "https://storage.googleapis.com/mledu-datasets/cats_and_dogs_filtered.zip",
-        "archive": "cats_and_dogs_filtered.zip",
-        "mirror_names": ["cats_and_dogs_filtered", "cats_and_dogs_filtered.zip"],
-        "manifest": MANIFESTS / "cats_vs_dogs.sha256",
-        "class_names": ["cats", "dogs"],
-    },
-    "flowers17": {
-        "title": "Oxford 17 Category Flower Dataset: 1,360 JPEGs, 80 per class",
-        "url": "https://www.robots.ox.ac.uk/~vgg/data/flowers/17/17flowers.tgz",
-        "archive": "17flowers.tgz",
-        "mirror_names": ["17flowers", "17flowers.tgz"],
-        "manifest": MANIFESTS / "flowers17.sha256",
-        # Class = file number: image_0001-0080.jpg are class 0, image_0081-0160.jpg class 1, ...
-        "class_names": ["daffodil", "snowdrop", "lily valley", "bluebell", "crocus",
-                        "iris", "tigerlily", "tulip", "fritillary", "sunflower",
-                        "daisy", "colts foot", "dandelion", "cowslip", "buttercup",
-                        "windflower", "pansy"],
-    },
-    "cifar10": {
-        "title": "CIFAR-10: 32x32 colour images in 10 classes (keras.datasets.cifar10)",
-        "url": None,  # the official arrays come from keras.datasets.cifar10
-        "mirror_names": ["cifar10-jpeg", "cifar10"],
-        "manifest": None,  # a local copy is an image folder: train/<class>, test/<class>
-        "class_names": CIFAR10_CLASSES,
-    },
-}
-
-
-def _spec(name: str) -> dict[str, Any]:
-    if name not in DATASETS:
-        raise DataError(f"unknown dataset {name!r}: the course has {', '.join(DATASETS)}")
-    return DATASETS[name]
-
-
-def _fix_hint(name: str) -> str:
-    names = " or ".join(_spec(name)["mirror_names"])
-    return (
-        f"To use a local copy (a lab without internet), run\n"
-        f"    python -m course_utils data import {name} PATH\n"
-        f"with PATH the copy ({names}), or set COURSE_DATA_MIRROR to a folder that holds it."
-    )
-
-
 
 
 def _find_root(source: Path, marker: str) -> Path | None:
@@ -140,7 +90,7 @@ def _copy_image_folder(root: Path, staging: Path, name: str) -> dict[str, Any]:
     Raises `DataError` for a class folder none of whose images can be read:
     the course would then train on fewer classes than it tests on.
     """
-    classes = _spec(name)["class_names"]
+    classes = dataset_spec(name)["class_names"]
     files, skipped, counts = {}, [], {}
     for split in ("train", "test"):
         by_class = class_folders(root / split)
@@ -219,7 +169,7 @@ def import_dataset(name: str, source: Path | str) -> Path:
     is the copy installed, replacing any earlier installation. Returns the
     installed folder. Used by `ensure_dataset` and `python -m course_utils data import`.
     """
-    spec = _spec(name)
+    spec = dataset_spec(name)
     source = Path(source).expanduser().resolve()
     if not source.exists():
         raise DataError(f"nothing at {source}")
@@ -274,14 +224,17 @@ def _reinstall_hint(name: str) -> str:
 
 def _read_record(name: str) -> tuple[dict[str, Any] | None, str | None]:
     """The install record of `name` and, when it exists but cannot be read, why."""
-    _spec(name)
+    dataset_spec(name)
     marker = data_dir() / name / MARKER
     try:
-        return json.loads(marker.read_text()), None
+        record = json.loads(marker.read_text())
     except (FileNotFoundError, NotADirectoryError):
         return None, None
     except (OSError, ValueError) as error:  # JSONDecodeError is a ValueError
         return None, f"its install record {marker} is damaged ({error})"
+    if not isinstance(record, dict) or not {"official", "description", "files"} <= record.keys():
+        return None, f"its install record {marker} is damaged (fields missing)"
+    return record, None
 
 
 def installed(name: str) -> dict[str, Any] | None:
@@ -303,7 +256,7 @@ def ensure_dataset(name: str, reinstall: bool = False) -> Path | None:
     changed since install (size or modification time) is a `DataError`
     naming the file. Raises `DataNotAvailable` naming the command that fixes it.
     """
-    spec = _spec(name)
+    spec = dataset_spec(name)
     target = checked_data_dir() / name
     if target.parent.is_dir():
         _remove_leftovers(target.parent)
@@ -330,7 +283,7 @@ def ensure_dataset(name: str, reinstall: bool = False) -> Path | None:
             download(spec["url"], archive)
         return import_dataset(name, archive)
     except DataNotAvailable as error:
-        raise DataNotAvailable(f"no copy of {name} is available: {error}\n{_fix_hint(name)}") from error
+        raise DataNotAvailable(f"no copy of {name} is available: {error}\n{fix_hint(name)}") from error
     except DataError as error:
         # Damaged, incomplete (a server that sent no length) or not the dataset: never kept for a retry.
         archive.unlink(missing_ok=True)
@@ -340,7 +293,7 @@ def ensure_dataset(name: str, reinstall: bool = False) -> Path | None:
 
 def verify_dataset(name: str) -> list[str]:
     """Re-check an installed dataset's files (full sha256); returns the problems (empty: intact)."""
-    spec = _spec(name)
+    spec = dataset_spec(name)
     record, damaged = _read_record(name)
     if record is None:
         return [f"{name} is not installed in {data_dir()}" + (f": {damaged}; {_reinstall_hint(name)}" if damaged else "")]
@@ -361,7 +314,7 @@ def describe(name: str) -> str:
     record = installed(name)
     if record:
         return record["description"]
-    if _spec(name)["url"] is None:
+    if dataset_spec(name)["url"] is None:
         return f"{name}: official keras.datasets arrays"
     return f"{name}: not installed"
 
@@ -385,5 +338,5 @@ def _load_cifar10_arrays(name: str = "cifar10"):
     except Exception as error:  # Keras raises a bare Exception on a failed download
         raise DataNotAvailable(
             f"no copy of {name} is available: the official arrays could not be "
-            f"downloaded ({error})\n{_fix_hint(name)}"
+            f"downloaded ({error})\n{fix_hint(name)}"
         ) from error

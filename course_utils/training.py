@@ -9,8 +9,10 @@ from typing import Any
 
 import numpy as np
 
+from . import models
 from .config import artifact_path
 from .files import atomic_path
+from .install import describe
 from .results import record_result
 
 # What a cache or model file cut short by an interrupted run raises when it is read.
@@ -99,8 +101,6 @@ def model_path(cfg: dict[str, Any], name: str, weights: str | None = None, suffi
     from scratch. A model saved in another profile or with other weights is
     thus never found in place of this one.
     """
-    from . import models
-
     key = f"{weights}-{models.weights_fingerprint(weights)[:16]}" if weights else "from-scratch"
     return artifact_path(cfg, "models", f"{name}{suffix}", key=key)
 
@@ -146,9 +146,6 @@ def cached_features(base, dataset, cfg: dict[str, Any], *, model: str, data: str
     is recomputed with a one-line notice. Used by notebooks 03-05.
     """
     import hashlib
-
-    from . import models
-    from .data import describe
 
     count = cfg[{"train": "train_per_class", "validation": "val_per_class", "test": "test_per_class"}[split]]
     key = {"model": model, "weights": models.weights_fingerprint(model),

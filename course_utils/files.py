@@ -57,10 +57,12 @@ def remove_abandoned_staging(folder: Path) -> list[Path]:
     if not Path(folder).is_dir():
         return removed
     for path in Path(folder).iterdir():
-        if path.name.startswith(".import-"):
+        if path.name.startswith(".import-"):  # .import-<name>-<pid>-<random>; before pids, .import-<name>-<random>
             pid = path.name.split("-")[-2] if path.name.count("-") >= 3 else ""
-        elif ".tmp-" in path.name:
+        elif path.name.startswith(".") and ".tmp-" in path.name:  # .<stem>.tmp-<pid><suffix> (atomic_path)
             pid = path.name.split(".tmp-")[1].split(".")[0]
+            if not pid.isdigit():
+                continue  # not one of ours
         else:
             continue
         if pid.isdigit() and _alive(int(pid)):

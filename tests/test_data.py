@@ -532,3 +532,17 @@ def test_fetch_tries_every_dataset_and_fails_if_any_failed(data_home, fake_cats,
     assert "flowers17: FAILED: no copy of flowers17 is available" in err
     assert "cats_vs_dogs: cats_vs_dogs: official files" in out  # tried after the failure, and installed
     assert "1 of 2 dataset(s) not available: flowers17" in err
+
+
+def test_only_the_course_s_own_leftovers_of_dead_processes_are_removed(tmp_path):
+    dead, alive = _dead_pid(), __import__("os").getpid()
+    names = {f".model.tmp-{dead}.keras": False, f".model.tmp-{alive}.keras": True, "notes.tmp-old": True,
+             f".import-flowers17-{dead}-ab_c": False, ".import-flowers17-abc": False, "cats_vs_dogs": True}
+    for name in names:  # staging and dataset folders; temporary and other files
+        if name.startswith(".import-") or name == "cats_vs_dogs":
+            (tmp_path / name).mkdir()
+        else:
+            (tmp_path / name).write_text("x")
+    removed = files.remove_abandoned_staging(tmp_path)
+    assert sorted(p.name for p in removed) == sorted(n for n, kept in names.items() if not kept)
+    assert all((tmp_path / n).exists() == kept for n, kept in names.items())

@@ -105,3 +105,37 @@ def test_bad_seed_stops_the_run_with_the_variable_and_range(tmp_path, monkeypatc
     assert code == 2 and "Traceback" not in err
     assert "COURSE_SEED='abc' is not a seed: use a whole number from 0 to 4294967295" in err
     assert not (tmp_path / "b" / "notebooks").exists()  # stopped before any notebook ran
+
+
+def test_a_run_killed_midway_then_rerun_needs_no_cleanup(data_home, tmp_path, monkeypatch):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    notebooks, build = tmp_path / "notebooks", tmp_path / "build"
+    setup = "import course_utils\ncfg = course_utils.setup('{}')"
+    record = "course_utils.record_result(cfg, 'test_accuracy', {}, method='m', dataset=None, weights='none')"
+    _write(notebooks, "01_a.ipynb", setup.format("01_a"), record.format(0.5))
+    _write(notebooks, "02_b.ipynb", setup.format("02_b"), record.format(0.25), "import time\ntime.sleep(120)")
+    script = ("import sys\nfrom course_utils import data, runner\ndata.DATASETS.clear()\n"
+              "runner.run_course('smoke', sys.argv[1], build=sys.argv[2])\n")
+    env = dict(os.environ, COURSE_WEIGHTS_VGG16="none")
+    run = subprocess.Popen([sys.executable, "-c", script, str(notebooks), str(build)], env=env,
+                           start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    partial = build / "results" / "02_b.jsonl"
+    deadline = time.time() + 120
+    while not partial.is_file() and time.time() < deadline and run.poll() is None:
+        time.sleep(0.5)
+    os.killpg(run.pid, signal.SIGKILL)  # the whole run, its kernel included, mid-notebook
+    run.wait()
+    assert partial.is_file(), "the first run never got as far as notebook 02_b"
+
+    monkeypatch.setenv("COURSE_WEIGHTS_VGG16", "none")
+    monkeypatch.setattr("course_utils.data.DATASETS", {})
+    report = runner.run_course("smoke", notebooks, only=["01_a"], build=build)
+    this_run, older = report.read_text().split("## Older results, not from this run")
+    assert "| 01_a | m | test_accuracy | 0.5000 |" in this_run and "02_b" not in this_run
+    assert "interrupted: partial results" in older and "| 02_b |" in older
+    assert [r["notebook"] for r in json.loads((report.parent / "results.json").read_text())] == ["01_a"]

@@ -291,7 +291,8 @@ def setup(notebook: str, profile: str | None = None, seed: int | None = None) ->
     ]
     lines += [f"  weights     {name}: {label}" for name, label in cfg["weights"].items()]
     # A bad weights setting stops only the notebooks that load those weights (03-07): here, a warning.
-    lines += [f"  warning     {label}" for label in cfg["weights"].values() if label.startswith(models.UNUSABLE)]
+    lines += [f"  warning     {name}'s weights cannot be used (see above): the notebooks that load them stop"
+              for name, label in cfg["weights"].items() if label.startswith(models.UNUSABLE)]
     if profile == "full" and not gpus:
         lines.append("  note        the full profile is sized for a GPU and TensorFlow sees none: expect it to be "
                      "very slow here (the quick profile is sized for a CPU; on Linux with an NVIDIA GPU, "

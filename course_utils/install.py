@@ -265,7 +265,7 @@ def ensure_dataset(name: str, reinstall: bool = False) -> Path | None:
         changed = changed_files(target, record.get("stats", {}))
         if changed:
             more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
-            raise DataError(f"the installed {name} changed after it was installed: {'; '.join(changed[:3])}{more}. "
+            raise DataError(f"the installed {name} is not as it was installed: {'; '.join(changed[:3])}{more}. "
                             f"The course does not use altered files; {_reinstall_hint(name)}")
         return target
     mirror = mirror_dir()

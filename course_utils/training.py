@@ -127,7 +127,9 @@ def load_saved_model(cfg: dict[str, Any], name: str, weights: str | None = None)
     try:
         model = keras.models.load_model(path)
     except (*DAMAGED_FILE, TypeError) as error:  # cut short, or saved by a Keras that this one cannot read
-        print(f"The saved {name} at {path} cannot be opened ({type(error).__name__}: {error}): ignored.")
+        # Keras says "file not found" for a file cut short: name the likely causes instead.
+        print(f"The saved {name} at {path} cannot be opened ({type(error).__name__}; damaged by an "
+              "interrupted save, or written by another Keras version): ignored.")
         return None
     print(f"Loaded {name} from {path}")
     return model

@@ -78,7 +78,8 @@ def test_missing_weights_file_is_a_banner_warning_not_a_failure(data_home, monke
     monkeypatch.setenv("COURSE_WEIGHTS_VGG16", str(tmp_path / "gone.weights.h5"))
     cfg = config.setup("00_start_here")  # notebooks 00-02 use no pretrained weights: they run
     banner = capsys.readouterr().out
-    assert "  warning     NOT USABLE: COURSE_WEIGHTS_VGG16=" in banner and "gone.weights.h5" in banner
+    assert "  weights     vgg16: NOT USABLE: COURSE_WEIGHTS_VGG16=" in banner and "gone.weights.h5': no such file" in banner
+    assert "  warning     vgg16's weights cannot be used" in banner
     assert cfg["weights"]["vgg16"].startswith("NOT USABLE")
 
 

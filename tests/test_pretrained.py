@@ -177,6 +177,7 @@ def test_preprocess_leaves_the_callers_images_alone():
 # ---------------------------------------------------------------- faults: weights, caches, saved models
 
 
+@pytest.mark.filterwarnings("ignore:Skipping nested container")  # Keras' own, on the way to its error
 def test_weights_of_another_architecture_name_the_variable_and_the_cli_prints_no_traceback(
         tmp_path, monkeypatch, capsys):
     from course_utils import cli

@@ -277,18 +277,23 @@ def ensure_dataset(name: str, reinstall: bool = False) -> Path | None:
     if spec["url"] is None:
         _load_cifar10_arrays(name)  # downloads once into Keras' cache
         return None
+    # A fresh download takes the archive's name only once its import has passed: a server that
+    # sends no length cannot tell a download that ended early from a whole one.
     archive = writable_data_dir() / "downloads" / spec["archive"]
+    candidate = archive if archive.is_file() else archive.with_name(archive.name + ".unverified")
     try:
-        if not archive.is_file():
-            download(spec["url"], archive)
-        return import_dataset(name, archive)
+        if candidate != archive:
+            download(spec["url"], candidate)
+        target = import_dataset(name, candidate)
     except DataNotAvailable as error:
         raise DataNotAvailable(f"no copy of {name} is available: {error}\n{fix_hint(name)}") from error
     except DataError as error:
-        # Damaged, incomplete (a server that sent no length) or not the dataset: never kept for a retry.
-        archive.unlink(missing_ok=True)
-        raise type(error)(f"{error}\nThe downloaded archive {archive} failed this check and was removed; "
+        # Damaged, incomplete or not the dataset: never kept for a retry.
+        candidate.unlink(missing_ok=True)
+        raise type(error)(f"{error}\nThe downloaded archive {candidate} failed this check and was removed; "
                           f"download it again with: python -m course_utils data fetch {name}") from error
+    candidate.replace(archive)  # kept for a later --reinstall
+    return target
 
 
 def verify_dataset(name: str) -> list[str]:

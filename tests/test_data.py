@@ -462,11 +462,12 @@ def test_download_without_length_ending_early_is_never_kept(data_home, fake_cats
     code, _, err = _cli(capsys, "data", "fetch", "cats_vs_dogs")
     archive = data_home / "downloads" / "cats_and_dogs_filtered.zip"
     assert code == 1 and "Traceback" not in err
-    assert f"The downloaded archive {archive} failed this check and was removed" in err
-    assert not archive.exists() and not archive.with_name(archive.name + ".part").exists()
+    assert "failed this check and was removed" in err
+    assert not list(archive.parent.iterdir())  # neither under the archive's name nor as a part
     handler.cut = False  # the next try downloads again, rather than reusing a part
     assert _cli(capsys, "data", "fetch", "cats_vs_dogs")[0] == 0
     assert data.verify_dataset("cats_vs_dogs") == []
+    assert [p.name for p in archive.parent.iterdir()] == [archive.name]  # the verified archive, kept
 
 
 def test_leftover_staging_folders_are_removed_on_the_next_run(data_home, fake_cats, monkeypatch, capsys):
@@ -546,3 +547,22 @@ def test_only_the_course_s_own_leftovers_of_dead_processes_are_removed(tmp_path)
     removed = files.remove_abandoned_staging(tmp_path)
     assert sorted(p.name for p in removed) == sorted(n for n, kept in names.items() if not kept)
     assert all((tmp_path / n).exists() == kept for n, kept in names.items())
+
+
+def test_a_download_takes_the_archive_name_only_once_it_has_passed(data_home, fake_cats, tmp_path, server,
+                                                                 monkeypatch):
+    from course_utils import install
+
+    handler, url = server
+    monkeypatch.setitem(data.DATASETS, "cats_vs_dogs", dict(data.DATASETS["cats_vs_dogs"], url=url))
+    handler.payload, handler.no_length = _zip_of(fake_cats, tmp_path / "whole.zip"), True
+    archive = data_home / "downloads" / "cats_and_dogs_filtered.zip"
+    archive.parent.mkdir(parents=True)
+    archive.with_name(archive.name + ".unverified").write_bytes(b"PK\x03\x04 cut")  # a run killed mid-import
+    while_checked = []
+    real_import = install.import_dataset
+    monkeypatch.setattr(install, "import_dataset",
+                        lambda name, source: while_checked.append(archive.exists()) or real_import(name, source))
+    data.ensure_dataset("cats_vs_dogs")
+    assert while_checked == [False]  # not under the archive's name while it was being checked
+    assert archive.read_bytes() == handler.payload and data.verify_dataset("cats_vs_dogs") == []

@@ -6,22 +6,26 @@ Every notebook starts with
     cfg = course_utils.setup("01_scratch_cnn_baseline")
 
 Modules, from the bottom up (each imports only modules above it in this list):
-`compat` (the supported TensorFlow and Keras versions), `config` (profiles and
-folders), `data` (datasets and loaders), `models` (pretrained weights, bases,
-heads, surgery), `hub` (TF-Hub models as Keras 3 layers), `plots`, `results`
-(recording numbers and figures), `training`, `visualize` (activations, filter
-patterns, Grad-CAM), `report` (the course report), `session` (`setup()`, the
-banner), `colab` (badges and the install cell), `runner` (executing the
-course), `cli` (`python -m course_utils`).
+`errors` (`CourseError`, the parent of every error a user can fix), `compat`
+(the supported TensorFlow and Keras versions), `config` (profiles, folders,
+`artifact_path`), `files` (writing without half-written files), `archives`
+(downloads), `images` (which images can be read), `registry` (the datasets),
+`install` (installing them), `data` (the loaders), `models` (pretrained
+weights, bases, heads, surgery), `hub` (TF-Hub models as Keras 3 layers),
+`plots`, `results` (recording numbers and figures), `training`, `visualize`
+(activations, filter patterns, Grad-CAM), `report` (the course report),
+`session` (`setup()`, the banner), `colab` (badges and the install cell),
+`runner` (executing the course), `cli` (`python -m course_utils`).
 """
 
-from .config import PROFILES, ProfileError, resolve_profile
+from .config import PROFILES, ProfileError, artifact_path, resolve_profile
 from .data import (DATASETS, DataError, DataNotAvailable, ChecksumError, ensure_dataset,
                    import_dataset, load_dataset, load_image_folder)
+from .errors import CourseError, SettingError
 from .results import latest_result, record_result, save_figure
 
 __all__ = [
-    "PROFILES", "ProfileError", "resolve_profile", "setup",
+    "CourseError", "SettingError", "PROFILES", "ProfileError", "artifact_path", "resolve_profile", "setup",
     "DATASETS", "DataError", "DataNotAvailable", "ChecksumError", "ensure_dataset",
     "import_dataset", "load_dataset", "load_image_folder",
     "latest_result", "record_result", "save_figure", "SEED_RESULTS",

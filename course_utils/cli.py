@@ -6,10 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import colab, data
-from .config import ProfileError, course_root
-from .models import WeightsError
-from .runner import NotebookFailed, run_course
+from . import colab, data, install
+from .config import course_root
+from .errors import CourseError
+from .runner import run_course
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     verify.add_argument("names", nargs="*", help="default: every installed dataset")
     fetch = data_sub.add_parser("fetch", help="make datasets available (data folder, mirror, download)")
     fetch.add_argument("names", nargs="*", help="default: every dataset")
+    fetch.add_argument("--reinstall", action="store_true",
+                       help="install afresh even if installed (repairs a copy whose files changed)")
     imp = data_sub.add_parser("import", help="check a local copy and install it into the data folder")
     imp.add_argument("name", choices=list(data.DATASETS))
     imp.add_argument("path", type=Path, help="a folder in the official layout, or the official archive")
@@ -60,21 +62,44 @@ def main(argv: list[str] | None = None) -> int:
             for row in data.list_datasets():
                 print(f"  {row['name']:<13} {row['state']}\n  {'':<13} {row['title']}")
         elif args.action == "verify":
-            failed = False
-            for name in args.names or [n for n in data.DATASETS if data.installed(n)]:
-                problems = data.verify_dataset(name)
-                failed |= bool(problems)
-                print(f"{name}: " + ("intact" if not problems else f"{len(problems)} problem(s)"))
-                for problem in problems[:20]:
-                    print(f"  {problem}")
-            return 1 if failed else 0
+            return _verify(args.names)
         elif args.action == "fetch":
-            for name in args.names or list(data.DATASETS):
-                data.ensure_dataset(name)
-                print(f"{name}: {data.describe(name)}")
+            return _fetch(args.names or list(data.DATASETS), args.reinstall)
         elif args.action == "import":
             data.import_dataset(args.name, args.path)
-    except (data.DataError, ProfileError, WeightsError, NotebookFailed, FileNotFoundError) as error:
+    except CourseError as error:  # a problem the user can fix: its message, no traceback
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+def _verify(names: list[str]) -> int:
+    """`data verify`: re-check the named (or every installed) dataset; returns the exit code."""
+    folder = install.checked_data_dir()
+    names = names or [n for n in data.DATASETS if (folder / n).exists()]
+    if not names:
+        print(f"No dataset is installed in {folder}: install them with: python -m course_utils data fetch")
+        return 1
+    failed = False
+    for name in names:
+        problems = data.verify_dataset(name)
+        failed |= bool(problems)
+        print(f"{name}: " + ("intact" if not problems else f"{len(problems)} problem(s)"))
+        for problem in problems[:20]:
+            print(f"  {problem}")
+    return 1 if failed else 0
+
+
+def _fetch(names: list[str], reinstall: bool) -> int:
+    """`data fetch`: try every dataset, report each; returns 1 if any failed."""
+    failed = []
+    for name in names:
+        try:
+            data.ensure_dataset(name, reinstall=reinstall)
+            print(f"{name}: {data.describe(name)}")
+        except CourseError as error:
+            failed.append(name)
+            print(f"{name}: FAILED: {error}", file=sys.stderr)
+    if failed:
+        print(f"error: {len(failed)} of {len(names)} dataset(s) not available: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0

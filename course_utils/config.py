@@ -18,17 +18,21 @@ Environment variables (all optional):
 - `COURSE_WEIGHTS_VGG16`, `COURSE_WEIGHTS_VGG19`: `imagenet` (default), `none`
   or the path of a local `.weights.h5` file.
 - `COURSE_SEED`: the random seed (default 42).
+- `COURSE_RUN_ID`: set by the course runner for its notebooks, so that every
+  result names the run that produced it.
 """
 
 from __future__ import annotations
 
 import os
-import platform
 import time
 from pathlib import Path
 from typing import Any
 
+from .errors import SettingError
+
 SEED = 42
+MAX_SEED = 2**32 - 1  # NumPy's seed range
 
 # One entry per profile. "*" holds the defaults; a notebook's own entry
 # overrides them. `None` for a per-class count means "every image".
@@ -112,7 +116,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-class ProfileError(ValueError):
+class ProfileError(SettingError):
     """An unknown profile name."""
 
 
@@ -186,3 +190,57 @@ def build_dir() -> Path:
         return Path(value).expanduser()
     root = course_root()
     return (root or Path.cwd()) / "build"
+
+
+# What lives under build/, by kind. Models and feature caches are keyed by profile (and by
+# the caller, by weights): a run never opens one made in another profile or with other weights.
+ARTIFACT_KINDS = {"results", "histories", "notebooks", "logs", "report", "figures", "models", "features", "runs"}
+KEYED_BY_PROFILE = {"models", "features"}
+
+
+def artifact_path(where: dict[str, Any] | str | Path, kind: str, name: str = "", key: str = "") -> Path:
+    """Where an artefact of `kind` named `name` lives under the build folder: the one
+    place that knows the layout of `build/` (its folder is created).
+
+    `where` is the settings from `setup()` (their `build_dir` and `profile`),
+    a profile name (the build folder is then `build_dir()`), or a build folder
+    (for the kinds not keyed by profile). Models and feature caches go to
+    `<kind>/<profile>/<key>/`, where `key` names what else they depend on (the
+    pretrained weights' fingerprint); figures go to `report/figures/`; every
+    other kind to `<kind>/`. Returns the file's path, or the folder's when
+    `name` is empty.
+    """
+    if kind not in ARTIFACT_KINDS:
+        raise ValueError(f"unknown artefact kind {kind!r}: one of {', '.join(sorted(ARTIFACT_KINDS))}")
+    if isinstance(where, dict):
+        build, profile = Path(where["build_dir"]), where["profile"]
+    elif isinstance(where, str):
+        build, profile = build_dir(), where
+    else:
+        build, profile = Path(where), None
+    folder = build / "report" / "figures" if kind == "figures" else build / kind
+    if kind in KEYED_BY_PROFILE:
+        if profile is None:
+            raise ValueError(f"{kind} are kept per profile: pass the settings or the profile, not a folder")
+        folder = folder / profile / key if key else folder / profile
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / name if name else folder
+
+
+def seed_setting() -> int:
+    """The seed from `$COURSE_SEED` (default 42).
+
+    Raises `SettingError` naming the variable and the valid range for anything else.
+    """
+    value = os.environ.get("COURSE_SEED", "").strip()
+    if not value:
+        return SEED
+    if not value.isdigit() or int(value) > MAX_SEED:
+        raise SettingError(f"COURSE_SEED={value!r} is not a seed: use a whole number from 0 to {MAX_SEED}, "
+                           f"e.g. export COURSE_SEED={SEED} (or unset it for the default, {SEED})")
+    return int(value)
+
+
+def new_run_id() -> str:
+    """A fresh run id: the start time and the process id, e.g. `20261124-142501-8123`."""
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"

@@ -23,7 +23,7 @@ from pathlib import Path
 import keras
 
 from . import models
-from .data import DataNotAvailable
+from .errors import DataNotAvailable
 
 MOBILENET_V2 = "https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5"
 STAND_IN_MARKER = "course_stand_in.json"
@@ -75,6 +75,9 @@ def feature_layer(handle: str | None = None, trainable: bool = False, name: str 
            "export-stand-in build/hub/vgg16-stand-in` then `export COURSE_HUB_HANDLE=$PWD/build/hub/vgg16-stand-in`")
     if Path(handle).is_dir():
         path = handle
+        if not any((Path(handle) / name).is_file() for name in ("saved_model.pb", "saved_model.pbtxt")):
+            raise DataNotAvailable(f"{handle} (COURSE_HUB_HANDLE) is a folder but not a SavedModel "
+                                   f"(it has no saved_model.pb); {fix}")
     elif "://" not in handle:
         raise DataNotAvailable(f"no SavedModel folder at {handle} (COURSE_HUB_HANDLE); {fix}")
     else:

@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from . import compat
+from .errors import SettingError
 
 # The pretrained models the course uses, by the name used in settings.
 PRETRAINED = ("vgg16", "vgg19")
@@ -34,14 +35,25 @@ KNOWN_STAND_INS = {
 }
 
 
-class WeightsError(ValueError):
+# How `weights_label` begins for a setting that cannot be used (the banner shows it as a warning).
+UNUSABLE = "NOT USABLE:"
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+class WeightsError(SettingError):
     """A weights setting that cannot be used."""
+
+
+def _expected(model: str) -> str:
+    return (f"'imagenet', 'none' or the path of a {model.upper()} no-top weights file "
+            f"(.h5 or .weights.h5, as keras.applications.{model.upper()}(include_top=False) saves them)")
 
 
 def weights_setting(model: str) -> str | Path | None:
     """What `COURSE_WEIGHTS_<MODEL>` asks for: "imagenet", None (no weights) or a file.
 
-    Raises `WeightsError` for a file that does not exist.
+    Raises `WeightsError` naming the variable, the file and what was expected
+    for a file that does not exist or is not an HDF5 file.
     """
     variable = f"COURSE_WEIGHTS_{model.upper()}"
     value = (os.environ.get(variable) or "imagenet").strip()
@@ -51,10 +63,11 @@ def weights_setting(model: str) -> str | Path | None:
         return None
     path = Path(value).expanduser()
     if not path.is_file():
-        raise WeightsError(
-            f"{variable}={value!r}: no such file. Set it to 'imagenet', 'none' "
-            "or the path of a .weights.h5 file."
-        )
+        raise WeightsError(f"{variable}={value!r}: no such file. Set it to {_expected(model)}.")
+    with path.open("rb") as file:
+        if file.read(len(HDF5_SIGNATURE)) != HDF5_SIGNATURE:
+            raise WeightsError(f"{variable}={value!r}: {path.name} is not an HDF5 weights file "
+                               f"(damaged, or another format). Set it to {_expected(model)}.")
     return path
 
 
@@ -83,8 +96,16 @@ def _sha256_of(path: Path) -> str:
 
 
 def weights_label(model: str) -> str:
-    """A one-line label of the weights `model` will use, for banners and results."""
-    setting = weights_setting(model)
+    """A one-line label of the weights `model` will use, for banners and results.
+
+    A setting that cannot be used gives a label starting with `UNUSABLE` and
+    the reason, rather than an error: only the notebooks that load these
+    weights (through `pretrained_base`) fail, the others run.
+    """
+    try:
+        setting = weights_setting(model)
+    except WeightsError as error:
+        return f"{UNUSABLE} {error}"
     if setting == "imagenet":
         return "imagenet (Keras download)"
     if setting is None:
@@ -163,13 +184,21 @@ def pretrained_base(model: str, image_size: int | None):
     `model` is "vgg16" or "vgg19"; the weights follow `COURSE_WEIGHTS_<MODEL>`
     (see `weights_setting`). `image_size=None` accepts any input size. The
     base expects inputs prepared by `preprocess(model)`.
-    Used by notebooks 03-05 and 07.
+    Raises `WeightsError` for a file that does not hold this model's weights
+    (another architecture). Used by notebooks 03-05 and 07.
     """
     import keras
 
     constructor = {"vgg16": keras.applications.VGG16, "vgg19": keras.applications.VGG19}[model]
-    return constructor(include_top=False, weights=weights_argument(model),
-                       input_shape=(image_size, image_size, 3))
+    weights = weights_argument(model)
+    try:
+        return constructor(include_top=False, weights=weights, input_shape=(image_size, image_size, 3))
+    except (ValueError, KeyError, OSError, TypeError) as error:
+        if weights in ("imagenet", None):
+            raise  # Keras' own download or a bug: not a setting the user can fix
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise WeightsError(f"COURSE_WEIGHTS_{model.upper()}={weights!r}: the file does not hold "
+                           f"{model.upper()}'s weights ({first_line}). Set it to {_expected(model)}.") from error
 
 
 def weights_argument(model: str) -> str | None:

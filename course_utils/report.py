@@ -1,21 +1,25 @@
 """The course report: every recorded result and figure of one profile's run.
 
-`write_report(build, profile, timings)` writes `<build>/report/results.json`,
+`write_report(build, profile, timings, run_id)` writes `<build>/report/results.json`,
 `report.md` and `report.html`, and the summary figure that tells the course's
-story on cats vs dogs. The only numbers in it are the records the notebooks
-wrote during the run; the original material's figures appear as labelled
-reference marks.
+story on cats vs dogs. The numbers presented as the run's are the records the
+notebooks wrote during that run (same run id); records an earlier run left
+for notebooks this one did not execute are shown apart, as older, with their
+date and run id, and never enter the summary figure. The original material's
+figures appear as labelled reference marks.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
 
+from .config import artifact_path
 from .plots import footnote
 from .results import check_record, load_results, markdown_table
 
@@ -89,29 +93,64 @@ def summary_figure(records: list[dict[str, Any]]):
     return fig
 
 
-def write_report(build: Path, profile: str, timings: dict[str, float]) -> Path:
-    """Write results.json, report.md, report.html and the summary figure; return report.md."""
-    report = Path(build) / "report"
-    figures_dir = report / "figures"
-    figures_dir.mkdir(parents=True, exist_ok=True)
-    records = [r for r in load_results(build) if r["profile"] == profile]
+def _older(records: list[dict[str, Any]], build: Path) -> list[dict[str, Any]]:
+    """Older records with a `run` column: the run id, the date and, when that run
+    did not finish the notebook, that it was interrupted or failed."""
+    rows = []
+    for record in records:
+        run_id = record.get("run_id", "unknown")
+        try:
+            state = json.loads(artifact_path(build, "runs", f"{run_id}.json").read_text())["notebooks"].get(
+                record["notebook"], "done")
+        except (OSError, ValueError, KeyError):
+            state = "done"
+        note = "" if state == "done" else f", {state}: partial results"
+        rows.append({**record, "run": f"{record.get('recorded_at', '?')}, run {run_id}{note}"})
+    return rows
+
+
+def write_report(build: Path, profile: str, timings: dict[str, float], run_id: str | None = None) -> Path:
+    """Write results.json, report.md, report.html and the summary figure; return report.md.
+
+    With `run_id`, only that run's records and the figures of the notebooks it
+    executed (those in `timings`) are presented as the run's; everything else
+    of this profile is listed after them as older. Without, every record of
+    the profile is the run's.
+    """
+    build = Path(build)
+    report = artifact_path(build, "report")
+    figures_dir = artifact_path(build, "figures")
+    everything = [r for r in load_results(build) if r["profile"] == profile]
+    records = [r for r in everything if run_id is None or r.get("run_id") == run_id]
+    older = _older([r for r in everything if r not in records], build)
     for record in records:
         check_record(record)
     (report / "results.json").write_text(json.dumps(records, indent=1))
     summary = summary_figure(records)
+    summary_path = figures_dir / "course__summary_cats_vs_dogs.png"
+    summary_path.unlink(missing_ok=True)  # an earlier run's summary is not this run's
     if summary is not None:
-        summary.savefig(figures_dir / "course__summary_cats_vs_dogs.png", dpi=110, bbox_inches="tight")
+        summary.savefig(summary_path, dpi=110, bbox_inches="tight")
         plt.close(summary)
-    figures = sorted(figures_dir.glob("*.png"))
-    captions = {f: caption(f) for f in figures}
-    intro = ("Every number below was recorded by this run; each row names the profile, the data and the "
-             "weights that produced it. Dashed marks in the summary figure are the original material's "
-             "figures, for reference.")
+    all_figures = sorted(figures_dir.glob("*.png"))
+    this_run = {"course", *timings} if run_id else None
+    figures = [f for f in all_figures if this_run is None or f.name.split("__")[0] in this_run]
+    old_figures = [f for f in all_figures if f not in figures]
+    captions = {f: caption(f) for f in all_figures}
+    intro = ("Every number below was recorded by this run" + (f" (run {run_id})" if run_id else "") +
+             "; each row names the profile, the data and the weights that produced it. Dashed marks in the "
+             "summary figure are the original material's figures, for reference.")
+    older_intro = ("## Older results, not from this run\n\nRecorded by earlier runs of notebooks this run did "
+                   "not execute, with the date and run id of each; run those notebooks again to replace them.")
     md = [f"# Transfer learning with Keras: course report ({profile} profile)", "", intro, "",
           markdown_table(records) if records else "No notebook recorded a result.", "",
           "## Notebook wall times", "", *[f"- {name}: {seconds:.0f} s" for name, seconds in timings.items()],
           "", "## Figures", ""]
     md += [f"![{captions[f]}](figures/{f.name})\n\n*{captions[f]}*\n" for f in figures]
+    if older or old_figures:
+        md += [older_intro, "", markdown_table(older, extra="run") if older else "", ""]
+        md += [f"- figures/{f.name} ({time.strftime('%Y-%m-%d %H:%M', time.localtime(f.stat().st_mtime))})"
+               for f in old_figures]
     (report / "report.md").write_text("\n".join(md) + "\n")
 
     rows = "".join(
@@ -131,5 +170,10 @@ def write_report(build: Path, profile: str, timings: dict[str, float]) -> Path:
             *[f"<li>{html.escape(n)}: {s:.0f} s</li>" for n, s in timings.items()], "</ul><h2>Figures</h2>",
             *[f"<figure><img src='figures/{html.escape(f.name)}' alt='{html.escape(captions[f])}'>"
               f"<figcaption>{html.escape(captions[f])}</figcaption></figure>" for f in figures]]
+    if older or old_figures:
+        page += ["<h2>Older results, not from this run</h2><ul>",
+                 *[f"<li>{html.escape(r['notebook'])}, {html.escape(r['method'])}: {r['value']:.4f} "
+                   f"({html.escape(r['run'])})</li>" for r in older],
+                 *[f"<li>figures/{html.escape(f.name)}</li>" for f in old_figures], "</ul>"]
     (report / "report.html").write_text("\n".join(page) + "\n")
     return report / "report.md"

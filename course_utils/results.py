@@ -20,13 +20,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .data import describe
+from .config import artifact_path
+from .install import describe
 
 REQUIRED = ("notebook", "method", "metric", "value", "profile", "data", "weights")
 
 
 def results_file(cfg: dict[str, Any]) -> Path:
-    return Path(cfg["build_dir"]) / "results" / f"{cfg['notebook']}.jsonl"
+    """The file this notebook's records are appended to: `<build>/results/<notebook>.jsonl`."""
+    return artifact_path(cfg, "results", f"{cfg['notebook']}.jsonl")
 
 
 def record_result(cfg: dict[str, Any], metric: str, value: float, *, method: str,
@@ -48,6 +50,8 @@ def record_result(cfg: dict[str, Any], metric: str, value: float, *, method: str
         "weights": weights,
         "seed": cfg["seed"],
         "device": cfg["device"],
+        # Which course run produced it: the report shows only its own run's records as this run's.
+        "run_id": cfg.get("run_id", "unknown"),
         "wall_time_s": round(time.time() - cfg["started"], 1),
         "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
@@ -60,11 +64,18 @@ def record_result(cfg: dict[str, Any], metric: str, value: float, *, method: str
 
 
 def load_results(build: Path, notebook: str | None = None) -> list[dict[str, Any]]:
-    """Every record under `<build>/results` (or one notebook's), in notebook order."""
+    """Every record under `<build>/results` (or one notebook's), in notebook order.
+
+    A line cut short by an interrupted run is skipped, with a notice.
+    """
     pattern = f"{notebook}.jsonl" if notebook else "*.jsonl"
     records = []
-    for path in sorted((Path(build) / "results").glob(pattern)):
-        records += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    for path in sorted(artifact_path(Path(build), "results").glob(pattern)):
+        for line in filter(str.strip, path.read_text().splitlines()):
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                print(f"Skipped a damaged record in {path} (a run interrupted while writing it)")
     return records
 
 
@@ -98,8 +109,7 @@ def save_figure(cfg: dict[str, Any], fig, name: str, *, dataset: str | None = No
     lines += [f"data: {describe(dataset)}"] if dataset else []
     lines += [f"weights: {weights}"] if weights else []
     footnote(fig, lines)
-    path = Path(cfg["build_dir"]) / "report" / "figures" / f"{cfg['notebook']}__{name}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = artifact_path(cfg, "figures", f"{cfg['notebook']}__{name}.png")
     fig.savefig(path, dpi=110, bbox_inches="tight")
     return path
 
@@ -111,12 +121,15 @@ def check_record(record: dict[str, Any]) -> None:
         raise ValueError(f"result record {record} lacks {', '.join(missing)}")
 
 
-def markdown_table(records: list[dict[str, Any]]) -> str:
-    """The results as a Markdown table (one row per record)."""
+def markdown_table(records: list[dict[str, Any]], extra: str | None = None) -> str:
+    """The results as a Markdown table (one row per record), with the field `extra`
+    as a last column when given (the report's older results add their run)."""
     header = "| notebook | method | metric | value | profile | data | weights | wall time (s) |"
-    rows = [header, "|" + " --- |" * 8]
+    header += f" {extra} |" if extra else ""
+    rows = [header, "|" + " --- |" * (9 if extra else 8)]
     for r in records:
         check_record(r)
         rows.append(f"| {r['notebook']} | {r['method']} | {r['metric']} | {r['value']:.4f} | "
-                    f"{r['profile']} | {r['data']} | {r['weights']} | {r.get('wall_time_s', '')} |")
+                    f"{r['profile']} | {r['data']} | {r['weights']} | {r.get('wall_time_s', '')} |"
+                    + (f" {r[extra]} |" if extra else ""))
     return "\n".join(rows)

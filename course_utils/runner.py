@@ -10,6 +10,7 @@ notebooks recorded is collected into the report (see `report.py`).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -17,12 +18,14 @@ import time
 from pathlib import Path
 
 from . import data
-from .config import build_dir, resolve_profile
+from .config import artifact_path, build_dir, new_run_id, resolve_profile, seed_setting
+from .errors import CourseError
+from .files import atomic_path, remove_abandoned_staging
 from .report import write_report
 
 
-class NotebookFailed(RuntimeError):
-    """A notebook cell raised: the message names the notebook and the cell."""
+class NotebookFailed(CourseError):
+    """A notebook cell raised: the message names the notebook, the cell and the error."""
 
 
 def course_notebooks(folder: Path) -> list[Path]:
@@ -67,15 +70,15 @@ def _clock(seconds: float) -> str:
     return f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
 
 
-def execute_notebook(path: Path, out_dir: Path, timeout: int = 3600, position: str = "1/1",
-                     log_dir: Path | None = None) -> float:
+def execute_notebook(path: Path, out_dir: Path, log_dir: Path, timeout: int = 3600,
+                     position: str = "1/1") -> float:
     """Execute one notebook (its folder as working directory), save the executed
     copy into `out_dir`, and return the wall time in seconds.
 
     Shows a `Progress` line; the kernel's own output on the terminal (TensorFlow's
-    start-up notices, warnings) goes to `log_dir/<notebook>.log` instead, by default
-    `<out_dir>/../logs/`. Raises `NotebookFailed` naming the cell that failed; the
-    executed copy, with the traceback, is saved all the same.
+    start-up notices, warnings) goes to `log_dir/<notebook>.log` instead. Raises
+    `NotebookFailed` naming the cell that failed; the executed copy, with the
+    traceback, is saved all the same.
     """
     import nbformat
     from nbclient import NotebookClient
@@ -92,8 +95,6 @@ def execute_notebook(path: Path, out_dir: Path, timeout: int = 3600, position: s
                             resources={"metadata": {"path": str(path.parent)}})
     progress = Progress(path.stem, position, len(nb.cells))
     out_dir.mkdir(parents=True, exist_ok=True)
-    log_dir = log_dir or out_dir.parent / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
     try:
         with open(log_dir / f"{path.stem}.log", "w") as log, client.setup_kernel(stdout=log, stderr=log):
@@ -103,8 +104,10 @@ def execute_notebook(path: Path, out_dir: Path, timeout: int = 3600, position: s
                     client.execute_cell(cell, index)
                 except CellExecutionError as error:
                     first_line = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
-                    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip()  # no terminal colours
-                    summary = text.splitlines()[-1] if text else repr(error)
+                    # The exception's type and whole message (the traceback's last line may be a
+                    # fragment of a multi-line message); no terminal colours.
+                    text = f"{error.ename}: {error.evalue}" if error.ename else str(error).strip().splitlines()[-1]
+                    summary = re.sub(r"\x1b\[[0-9;]*m", "", text).strip()
                     progress.done(time.time() - started)
                     raise NotebookFailed(
                         f"{path.name} failed in cell {index} ({first_line!r}): {summary}\n"
@@ -117,11 +120,20 @@ def execute_notebook(path: Path, out_dir: Path, timeout: int = 3600, position: s
     return seconds
 
 
+def _write_status(build: Path, status: dict) -> None:
+    """Record how far the run got (`<build>/runs/<run id>.json`), whole or not at all."""
+    with atomic_path(artifact_path(build, "runs", f"{status['run_id']}.json")) as temporary:
+        temporary.write_text(json.dumps(status, indent=1))
+
+
 def run_course(profile: str | None = None, notebooks_dir: Path = Path("notebooks"),
                only: list[str] | None = None, build: Path | None = None) -> Path:
     """Make the data available, execute the notebooks in order and write the report.
 
-    Returns the report's path. Used by the README's first command.
+    Every run gets a run id (`COURSE_RUN_ID`, passed to the notebooks, which
+    put it in every record); the report shows this run's records as this
+    run's, and any older ones apart, with their date and run id. Returns the
+    report's path. Used by the README's first command.
     """
     # Picking the profile by device imports TensorFlow here: silence its C++ start-up messages
     # (a `cuInit` error on a machine without a GPU) in this process; the kernels log theirs.
@@ -129,6 +141,7 @@ def run_course(profile: str | None = None, notebooks_dir: Path = Path("notebooks
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     profile = resolve_profile(profile)
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = kernels_level
+    seed_setting()  # a bad COURSE_SEED stops the run here, not in every notebook
     os.environ["COURSE_PROFILE"] = profile  # the kernels inherit it
     build = Path(build or build_dir()).resolve()
     os.environ["COURSE_BUILD_DIR"] = str(build)
@@ -136,16 +149,38 @@ def run_course(profile: str | None = None, notebooks_dir: Path = Path("notebooks
     if only:
         paths = [p for p in paths if p.stem in only or p.name in only]
     if not paths:
-        raise FileNotFoundError(f"no course notebooks to run in {notebooks_dir} (only={only})")
+        raise CourseError(f"no course notebooks to run in {notebooks_dir} (only={only}): "
+                          "run from the course folder, or pass --notebooks PATH")
     for name in data.DATASETS:
         data.ensure_dataset(name)
+    run_id = os.environ["COURSE_RUN_ID"] = new_run_id()
+    # Temporary files of saves that an earlier, killed run never finished.
+    for kind in ("models", "features"):
+        root = artifact_path(profile, kind)  # COURSE_BUILD_DIR is `build` now
+        for folder in (root, *root.rglob("*")):
+            if folder.is_dir():
+                remove_abandoned_staging(folder)
+    status = {"run_id": run_id, "profile": profile, "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+              "notebooks": {p.stem: "not run yet" for p in paths}}
     timings = {}
-    print(f"Running {len(paths)} notebook(s) in the {profile} profile; the kernels' own messages are "
-          f"in {build / 'logs'}", flush=True)
+    print(f"Running {len(paths)} notebook(s) in the {profile} profile (run {run_id}); the kernels' own "
+          f"messages are in {artifact_path(build, 'logs')}", flush=True)
     for number, path in enumerate(paths, start=1):
-        (build / "results" / f"{path.stem}.jsonl").unlink(missing_ok=True)
-        timings[path.stem] = execute_notebook(path, build / "notebooks", position=f"{number}/{len(paths)}",
-                                              log_dir=build / "logs")
-    report = write_report(build, profile, timings)
+        # This notebook's earlier records and figures go: what it records now replaces them.
+        artifact_path(build, "results", f"{path.stem}.jsonl").unlink(missing_ok=True)
+        for figure in artifact_path(build, "figures").glob(f"{path.stem}__*.png"):
+            figure.unlink()
+        status["notebooks"][path.stem] = "interrupted"  # until it finishes
+        _write_status(build, status)
+        try:
+            timings[path.stem] = execute_notebook(path, artifact_path(build, "notebooks"),
+                                                  artifact_path(build, "logs"), position=f"{number}/{len(paths)}")
+        except NotebookFailed:
+            status["notebooks"][path.stem] = "failed"
+            _write_status(build, status)
+            raise
+        status["notebooks"][path.stem] = "done"
+        _write_status(build, status)
+    report = write_report(build, profile, timings, run_id)
     print(f"Report: {report}")
     return report

@@ -17,7 +17,7 @@ import keras
 import tensorflow as tf
 
 from . import compat
-from .config import SEED, build_dir, choose_profile, data_dir, mirror_dir, profile_settings
+from .config import build_dir, choose_profile, data_dir, mirror_dir, new_run_id, profile_settings, seed_setting
 
 # Checked before the modules below build on Keras 3's classes: a Keras 2 era TensorFlow stops
 # here with one message naming the versions, not with an AttributeError from deep inside.
@@ -73,7 +73,8 @@ def setup(notebook: str, profile: str | None = None, seed: int | None = None) ->
 
     Returns the notebook's settings (see `PROFILES`) plus `notebook`,
     `profile`, `seed`, `data_dir`, `build_dir`, `device`, `weights` (a label
-    for each pretrained model's weights) and `started` (for wall times).
+    for each pretrained model's weights), `run_id` (the course runner's, or a
+    new one for a notebook opened by hand) and `started` (for wall times).
     Every notebook's first code cell calls it.
     """
     version_warnings = compat.check_versions(tf.__version__, keras.__version__)
@@ -81,7 +82,7 @@ def setup(notebook: str, profile: str | None = None, seed: int | None = None) ->
     warnings.filterwarnings("ignore", message=".*shuffle=True` was passed")
     started = time.time()
     profile, why = choose_profile(profile)
-    seed = int(os.environ.get("COURSE_SEED", SEED)) if seed is None else seed
+    seed = seed_setting() if seed is None else seed
     # Before anything runs on a GPU: TensorFlow takes these settings only until it initialises one.
     device_lines = enable_memory_growth() + deterministic_ops()
     seed_everything(seed)
@@ -97,6 +98,7 @@ def setup(notebook: str, profile: str | None = None, seed: int | None = None) ->
         "device": device,
         "weights": {**{name: models.weights_label(name) for name in models.PRETRAINED},
                     "hub": hub.hub_label()},
+        "run_id": os.environ.get("COURSE_RUN_ID") or new_run_id(),
         "started": started,
     }
     mirror = mirror_dir()
@@ -109,6 +111,9 @@ def setup(notebook: str, profile: str | None = None, seed: int | None = None) ->
         f"  data        {cfg['data_dir']}" + (f"  (mirror: {mirror})" if mirror else ""),
     ]
     lines += [f"  weights     {name}: {label}" for name, label in cfg["weights"].items()]
+    # A bad weights setting stops only the notebooks that load those weights (03-07): here, a warning.
+    lines += [f"  warning     {name}'s weights cannot be used (see above): the notebooks that load them stop"
+              for name, label in cfg["weights"].items() if label.startswith(models.UNUSABLE)]
     lines += [f"  warning     {text}" for text in version_warnings + compat.compatibility_notes()]
     lines += device_lines
     if profile == "full" and not gpus:

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from . import models
+from .config import artifact_path
+from .files import atomic_path
+from .install import describe
 from .results import record_result
+
+# What a cache or model file cut short by an interrupted run raises when it is read.
+DAMAGED_FILE = (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError)
 
 
 def fit_and_evaluate(model, splits, cfg: dict[str, Any], *, method: str, dataset: str,
@@ -47,28 +55,67 @@ def predict_all(model, dataset, prepare=None) -> tuple[np.ndarray, np.ndarray, n
 
 
 def save_history(cfg: dict[str, Any], history: dict[str, list[float]], name: str) -> Path:
-    """Save a training history as `<build>/histories/<notebook>__<name>.json`."""
-    path = Path(cfg["build_dir"]) / "histories" / f"{cfg['notebook']}__{name}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"profile": cfg["profile"], "history": history}))
+    """Save a training history as `<build>/histories/<notebook>__<name>.json`; returns the path."""
+    path = artifact_path(cfg, "histories", f"{cfg['notebook']}__{name}.json")
+    with atomic_path(path) as temporary:
+        temporary.write_text(json.dumps({"profile": cfg["profile"], "history": history}))
     return path
 
 
 def load_history(cfg: dict[str, Any], notebook: str, name: str) -> dict[str, list[float]] | None:
-    """An earlier notebook's saved history in this profile, or None."""
-    path = Path(cfg["build_dir"]) / "histories" / f"{notebook}__{name}.json"
-    if not path.is_file():
+    """An earlier notebook's saved history in this profile, or None (none saved, or unreadable)."""
+    path = artifact_path(cfg, "histories", f"{notebook}__{name}.json")
+    try:
+        saved = json.loads(path.read_text())
+    except FileNotFoundError:
         return None
-    saved = json.loads(path.read_text())
+    except ValueError:
+        print(f"The saved history {path} is damaged (an interrupted run): ignored")
+        return None
     return saved["history"] if saved["profile"] == cfg["profile"] else None
 
 
-def model_path(cfg: dict[str, Any], name: str) -> Path:
-    """Where a trained model is saved for later notebooks: `<build>/models/<name>.keras`
-    (the folder is created)."""
-    path = Path(cfg["build_dir"]) / "models" / f"{name}.keras"
-    path.parent.mkdir(parents=True, exist_ok=True)
+def model_path(cfg: dict[str, Any], name: str, weights: str | None = None, suffix: str = ".keras") -> Path:
+    """Where a trained model is saved for later notebooks:
+    `<build>/models/<profile>/<weights key>/<name><suffix>` (the folder is created).
+
+    `weights` names the pretrained model the network started from ("vgg16"),
+    whose weights' fingerprint keys the folder; None for a network trained
+    from scratch. A model saved in another profile or with other weights is
+    thus never found in place of this one.
+    """
+    key = f"{weights}-{models.weights_fingerprint(weights)[:16]}" if weights else "from-scratch"
+    return artifact_path(cfg, "models", f"{name}{suffix}", key=key)
+
+
+def save_model(model, cfg: dict[str, Any], name: str, weights: str | None = None) -> Path:
+    """Save `model` where `model_path` says, all at once (a temporary file renamed into
+    place, so an interrupted save never leaves half a model); returns the path."""
+    path = model_path(cfg, name, weights)
+    with atomic_path(path) as temporary:
+        model.save(temporary)
+    print(f"Saved {name} to {path}")
     return path
+
+
+def load_saved_model(cfg: dict[str, Any], name: str, weights: str | None = None):
+    """The model an earlier notebook saved with `save_model` in this profile and with these
+    weights, or None (with a line saying why) when there is none or it cannot be opened."""
+    import keras
+
+    path = model_path(cfg, name, weights)
+    if not path.is_file():
+        print(f"No saved {name} for profile {cfg['profile']} and these weights (looked for {path}).")
+        return None
+    try:
+        model = keras.models.load_model(path)
+    except (*DAMAGED_FILE, TypeError) as error:  # cut short, or saved by a Keras that this one cannot read
+        # Keras says "file not found" for a file cut short: name the likely causes instead.
+        print(f"The saved {name} at {path} cannot be opened ({type(error).__name__}; damaged by an "
+              "interrupted save, or written by another Keras version): ignored.")
+        return None
+    print(f"Loaded {name} from {path}")
+    return model
 
 
 def cached_features(base, dataset, cfg: dict[str, Any], *, model: str, data: str,
@@ -76,34 +123,36 @@ def cached_features(base, dataset, cfg: dict[str, Any], *, model: str, data: str
     """Features of a frozen `base` over one split, and the labels, computed once.
 
     One batched pass over the `tf.data` split (never one `predict` per image).
-    The result is cached in `<build>/features/`, keyed by the model, its
+    The result is cached in `<build>/features/<profile>/`, keyed by the model, its
     weights (the file's sha256 for a local file), the base's output shape, the
     image size, the dataset and the split with its size in this profile: a
     second call with the same key loads it from disk, a change to any part
-    recomputes. Used by notebooks 03-05.
+    recomputes. The cache file is written whole or not at all; a damaged one
+    is recomputed with a one-line notice. Used by notebooks 03-05.
     """
     import hashlib
-
-    from . import models
-    from .data import describe
 
     count = cfg[{"train": "train_per_class", "validation": "val_per_class", "test": "test_per_class"}[split]]
     key = {"model": model, "weights": models.weights_fingerprint(model),
            "output": [int(d) if d else None for d in base.output_shape[1:]],
            "image_size": cfg["image_size"], "data": describe(data), "split": split, "per_class": count}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-    path = Path(cfg["build_dir"]) / "features" / f"{model}_{data}_{split}_{digest}.npz"
+    path = artifact_path(cfg, "features", f"{model}_{data}_{split}_{digest}.npz")
     if path.is_file():
-        cached = np.load(path)
-        print(f"{split}: features loaded from the cache ({path.name})")
-        return cached["features"], cached["labels"]
+        try:
+            with np.load(path) as cached:
+                features, labels = cached["features"], cached["labels"]
+            print(f"{split}: features loaded from the cache ({path.name})")
+            return features, labels
+        except DAMAGED_FILE as error:  # cut short by an interrupted run: compute it again
+            print(f"{split}: the cached features {path.name} are damaged ({type(error).__name__}): recomputing")
     prepare = models.preprocess(model)
     features, labels = [], []
     for images, batch_labels in dataset:
         features.append(np.asarray(base(prepare(images), training=False)))
         labels.append(batch_labels.numpy())
     features, labels = np.concatenate(features), np.concatenate(labels)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, features=features, labels=labels, key=json.dumps(key))
+    with atomic_path(path) as temporary:
+        np.savez(temporary, features=features, labels=labels, key=json.dumps(key))
     print(f"{split}: computed features {features.shape}, cached as {path.name}")
     return features, labels

@@ -2,6 +2,7 @@
 
 import pytest
 
+import course_utils
 from course_utils import config
 
 
@@ -44,3 +45,52 @@ def test_build_dir_defaults_to_the_checkout(monkeypatch, tmp_path):
     (tmp_path / "pyproject.toml").touch()
     monkeypatch.chdir(tmp_path / "notebooks")
     assert config.build_dir() == tmp_path / "build"
+
+
+def test_a_seed_that_is_not_a_number_names_the_variable_and_range(data_home, monkeypatch):
+    monkeypatch.setenv("COURSE_PROFILE", "smoke")
+    for value in ("abc", "-1", "4294967296"):
+        monkeypatch.setenv("COURSE_SEED", value)
+        with pytest.raises(course_utils.CourseError, match=rf"COURSE_SEED='{value}'.*from 0 to 4294967295"):
+            config.setup("01_scratch_cnn_baseline")
+    monkeypatch.setenv("COURSE_SEED", " 7 ")
+    assert config.setup("01_scratch_cnn_baseline")["seed"] == 7
+
+
+def test_missing_weights_file_is_a_banner_warning_not_a_failure(data_home, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("COURSE_PROFILE", "smoke")
+    monkeypatch.setenv("COURSE_WEIGHTS_VGG16", str(tmp_path / "gone.weights.h5"))
+    cfg = config.setup("00_start_here")  # notebooks 00-02 use no pretrained weights: they run
+    banner = capsys.readouterr().out
+    assert "  weights     vgg16: NOT USABLE: COURSE_WEIGHTS_VGG16=" in banner and "gone.weights.h5': no such file" in banner
+    assert "  warning     vgg16's weights cannot be used" in banner
+    assert cfg["weights"]["vgg16"].startswith("NOT USABLE")
+
+
+def test_every_user_fixable_error_shares_one_base():
+    from course_utils import data, models, runner
+
+    for error in (data.DataError, data.DataNotAvailable, data.ChecksumError, config.ProfileError,
+                  models.WeightsError, runner.NotebookFailed, course_utils.SettingError):
+        assert issubclass(error, course_utils.CourseError), error
+
+
+def test_artifact_path_keys_models_and_features_by_profile(tmp_path):
+    cfg = {"build_dir": tmp_path, "profile": "quick"}
+    assert config.artifact_path(cfg, "models", "m.keras", key="vgg16-ab") == tmp_path / "models/quick/vgg16-ab/m.keras"
+    assert config.artifact_path(cfg, "features", "f.npz") == tmp_path / "features/quick/f.npz"
+    assert config.artifact_path(tmp_path, "figures", "a.png") == tmp_path / "report/figures/a.png"
+    assert config.artifact_path(tmp_path, "results") == tmp_path / "results"
+    with pytest.raises(ValueError, match="per profile"):
+        config.artifact_path(tmp_path, "models", "m.keras")
+
+
+def test_only_artifact_path_knows_the_layout_of_build():
+    import re
+    from pathlib import Path
+
+    root = Path(config.__file__).resolve().parents[1]
+    joins = re.compile(r'build_dir[^/\n]{0,6}/ |build / "|build / kind')
+    places = [f"{path.name}:{n}" for path in [*root.glob("course_utils/*.py"), *root.glob("notebooks/*.ipynb")]
+              for n, line in enumerate(path.read_text().splitlines(), 1) if joins.search(line)]
+    assert len(places) == 1 and places[0].startswith("config.py:"), places

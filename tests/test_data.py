@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from conftest import make_image, truncate
-from course_utils import data
+from course_utils import archives, data, files
 
 
 # ---------------------------------------------------------------- a local web server
@@ -22,10 +22,12 @@ from course_utils import data
 class _Handler(http.server.BaseHTTPRequestHandler):
     payload = b""
     cut = False  # declare the whole length, send half, hang up
+    no_length = False  # send no Content-Length: the end of the connection is the end of the file
 
     def do_GET(self):
         self.send_response(200)
-        self.send_header("Content-Length", str(len(self.payload)))
+        if not self.no_length:
+            self.send_header("Content-Length", str(len(self.payload)))
         self.end_headers()
         self.wfile.write(self.payload[: len(self.payload) // 2] if self.cut else self.payload)
 
@@ -116,7 +118,7 @@ def test_unknown_dataset_name(data_home):
 
 def test_mirror_is_tried_before_any_download(data_home, fake_cats, monkeypatch):
     monkeypatch.setenv("COURSE_DATA_MIRROR", str(fake_cats.parent))
-    monkeypatch.setattr(data, "download", lambda *a: pytest.fail("downloaded despite the mirror"))
+    monkeypatch.setattr("course_utils.install.download", lambda *a: pytest.fail("downloaded despite the mirror"))
     assert data.ensure_dataset("cats_vs_dogs") == data_home / "cats_vs_dogs"
     assert data.ensure_dataset("cats_vs_dogs") == data_home / "cats_vs_dogs"  # installed: no re-import
 
@@ -157,7 +159,7 @@ def test_leftover_part_file_is_never_used(data_home, tmp_path, server):
     handler.payload = b"0123456789" * 100
     dest = tmp_path / "file.bin"
     dest.with_name("file.bin.part").write_bytes(b"01234")  # from a killed process
-    data.download(url, dest)
+    archives.download(url, dest)
     assert dest.read_bytes() == handler.payload
     assert not dest.with_name("file.bin.part").exists()
 
@@ -228,12 +230,18 @@ def test_folder_without_class_folders_is_a_clear_error(tmp_path):
         data.load_image_folder(tmp_path / "mine", image_size=24, batch_size=4)
 
 
-def test_cifar_image_folder_import_skips_corrupt_images(data_home, tmp_path, capsys):
+def _cifar_folder(tmp_path: Path, per_class: int) -> Path:
+    """An image-folder CIFAR-10 (train/<class>, test/<class>) of `per_class` small JPEGs per class."""
     root = tmp_path / "cifar10-jpeg"
     for split in ("train", "test"):
         for c, name in enumerate(data.CIFAR10_CLASSES):
-            for i in range(3):
+            for i in range(per_class):
                 make_image(root / split / name / f"{i:04d}.jpg", size=(32, 32), seed=c * 10 + i)
+    return root
+
+
+def test_cifar_image_folder_import_skips_corrupt_images(data_home, tmp_path, capsys):
+    root = _cifar_folder(tmp_path, 3)
     truncate(root / "train" / "cat" / "0001.jpg")
     data.import_dataset("cifar10", root)
     out = capsys.readouterr().out
@@ -321,3 +329,240 @@ def test_flowers_split_is_stratified(tmp_path):
     assert {len(v) for v in train.values()} == {60}
     assert {len(v) for v in validation.values()} == {10} == {len(v) for v in test.values()}
     assert folder / "jpg" / "image_0081.jpg" in train["snowdrop"]  # class = position in the list
+
+
+# ---------------------------------------------------------------- faults (issue 12)
+
+
+def _cli(capsys, *argv):
+    """Run the command line; returns (exit code, stdout, stderr)."""
+    from course_utils import cli
+
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _dead_pid() -> int:
+    """The id of a process that has finished (a staging folder's owner killed earlier)."""
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_installed_file_changed_after_install_is_named_with_the_repair(data_home, fake_cats, cfg, monkeypatch,
+                                                                       capsys):
+    monkeypatch.setenv("COURSE_DATA_MIRROR", str(fake_cats.parent))
+    target = data.ensure_dataset("cats_vs_dogs")
+    truncate(target / "train" / "cats" / "cat.2.jpg")
+    with pytest.raises(data.DataError) as error:
+        data.load_dataset("cats_vs_dogs", cfg)
+    message = str(error.value)
+    assert "changed: train/cats/cat.2.jpg (size" in message
+    assert message.endswith("python -m course_utils data fetch --reinstall cats_vs_dogs")
+    code, _, err = _cli(capsys, "data", "fetch", "cats_vs_dogs")
+    assert code == 1 and "train/cats/cat.2.jpg" in err and "Traceback" not in err
+    # The repair command named in the message repairs it.
+    assert _cli(capsys, "data", "fetch", "--reinstall", "cats_vs_dogs")[0] == 0
+    assert data.load_dataset("cats_vs_dogs", cfg).class_names == ["cats", "dogs"]
+
+
+def test_installed_file_altered_in_place_at_same_size_is_noticed(data_home, fake_cats, cfg):
+    target = data.import_dataset("cats_vs_dogs", fake_cats)
+    path = target / "validation" / "dogs" / "dog.3.jpg"
+    raw = bytearray(path.read_bytes())
+    raw[-10] ^= 0xFF  # same size, other bytes (and a newer modification time)
+    path.write_bytes(bytes(raw))
+    with pytest.raises(data.DataError, match=r"changed: validation/dogs/dog\.3\.jpg \(modified after install\)"):
+        data.load_dataset("cats_vs_dogs", cfg)
+
+
+def test_a_deleted_flowers_image_moves_no_other_image_to_another_class(tmp_path):
+    folder = tmp_path / "flowers17"
+    (folder / "jpg").mkdir(parents=True)
+    for i in range(1, 1361):
+        (folder / "jpg" / f"image_{i:04d}.jpg").touch()
+    (folder / "jpg" / "image_0005.jpg").unlink()
+    train, validation, test = data._split_files("flowers17", folder)
+    by_file = {p.name: c for split in (train, validation, test) for c, files in split.items() for p in files}
+    assert by_file["image_0080.jpg"] == "daffodil" and by_file["image_0081.jpg"] == "snowdrop"
+    assert by_file["image_1360.jpg"] == "pansy" and "image_0005.jpg" not in by_file
+    assert folder / "jpg" / "image_0088.jpg" in test["snowdrop"]  # the split, too, follows the number
+
+
+def test_image_folder_class_with_no_readable_image_is_refused(data_home, tmp_path, capsys):
+    root = _cifar_folder(tmp_path, 2)
+    for path in (root / "train" / "frog").iterdir():
+        truncate(path)
+    code, _, err = _cli(capsys, "data", "import", "cifar10", str(root))
+    assert code == 2 and "Traceback" not in err
+    assert "train/frog has no usable image: all 2 file(s) are unreadable" in err
+    assert data.installed("cifar10") is None and not (data_home / "cifar10").exists()
+
+
+def test_check_image_uses_the_decoder_training_uses(tmp_path):
+    pixels = np.random.default_rng(0).integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    one_bit = tmp_path / "one_bit.bmp"  # PIL reads it; TensorFlow's decoder cannot
+    Image.fromarray(pixels).convert("1").save(one_bit)
+    palette = tmp_path / "palette.bmp"  # TensorFlow reads its palette indices as grey levels
+    Image.fromarray(pixels).convert("P").save(palette)
+    for path in (one_bit, palette):
+        Image.open(path).load()  # what the old check asked
+        assert "BMP" in data.check_image(path)
+    tiff = tmp_path / "scan.png"  # a TIFF under an image suffix
+    Image.fromarray(pixels).save(tiff, "TIFF")
+    assert "unreadable image" in data.check_image(tiff)
+    good = tmp_path / "rgb.bmp"
+    Image.fromarray(pixels).save(good)
+    assert data.check_image(good) is None
+
+
+def test_what_the_check_accepts_trains(tmp_path):
+    root = tmp_path / "mine"
+    pixels = np.random.default_rng(1).integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    for class_name in ("a", "b"):
+        make_image(root / class_name / "ok.jpg")
+        Image.fromarray(pixels).convert("1").save(root / class_name / "one_bit.bmp")
+        Image.fromarray(pixels).convert("P").save(root / class_name / "palette.bmp")
+        Image.fromarray(pixels).save(root / class_name / "rgb.bmp")
+    ds, _ = data.load_image_folder(root, image_size=16, batch_size=8)
+    assert sum(int(x.shape[0]) for x, _ in ds) == 4  # the 8 odd BMPs skipped, nothing fails mid-epoch
+
+
+@pytest.mark.parametrize("damage", ["bad CRC", "truncated tgz"])
+def test_damaged_archive_is_a_clear_error_without_traceback(data_home, fake_cats, tmp_path, capsys, damage):
+    import tarfile
+
+    if damage == "bad CRC":
+        archive = tmp_path / "cats_and_dogs_filtered.zip"
+        raw = bytearray(_zip_of(fake_cats, archive))
+        member = raw.find(b"\xff\xd8\xff")  # inside the first stored JPEG
+        raw[member + 100] ^= 0xFF
+        archive.write_bytes(bytes(raw))
+    else:
+        archive = tmp_path / "cats_and_dogs_filtered.tgz"
+        with tarfile.open(archive, "w:gz") as tarred:
+            tarred.add(fake_cats, arcname=fake_cats.name)
+        truncate(archive)
+    code, _, err = _cli(capsys, "data", "import", "cats_vs_dogs", str(archive))
+    assert code == 2 and "Traceback" not in err
+    assert f"{archive} is damaged" in err
+    assert not list(data_home.glob(".import-*"))
+
+
+def test_download_without_length_ending_early_is_never_kept(data_home, fake_cats, tmp_path, server, monkeypatch,
+                                                            capsys):
+    handler, url = server
+    monkeypatch.setitem(data.DATASETS, "cats_vs_dogs", dict(data.DATASETS["cats_vs_dogs"], url=url))
+    whole = _zip_of(fake_cats, tmp_path / "whole.zip")
+    handler.payload, handler.cut, handler.no_length = whole, True, True
+    code, _, err = _cli(capsys, "data", "fetch", "cats_vs_dogs")
+    archive = data_home / "downloads" / "cats_and_dogs_filtered.zip"
+    assert code == 1 and "Traceback" not in err
+    assert "failed this check and was removed" in err
+    assert not list(archive.parent.iterdir())  # neither under the archive's name nor as a part
+    handler.cut = False  # the next try downloads again, rather than reusing a part
+    assert _cli(capsys, "data", "fetch", "cats_vs_dogs")[0] == 0
+    assert data.verify_dataset("cats_vs_dogs") == []
+    assert [p.name for p in archive.parent.iterdir()] == [archive.name]  # the verified archive, kept
+
+
+def test_leftover_staging_folders_are_removed_on_the_next_run(data_home, fake_cats, monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_DATA_MIRROR", str(fake_cats.parent))
+    data.ensure_dataset("cats_vs_dogs")
+    killed = data_home / f".import-cats_vs_dogs-{_dead_pid()}-x1y2"
+    (killed / "staging" / "train").mkdir(parents=True)
+    (killed / "staging" / "train" / "cat.0.jpg").write_bytes(b"x" * 1000)
+    running = data_home / files.staging_prefix("flowers17")  # this process's: still in use
+    running.mkdir()
+    data.ensure_dataset("cats_vs_dogs")
+    assert not killed.exists() and running.exists()
+    assert f"Removed {killed.name}" in capsys.readouterr().out
+
+
+def test_damaged_install_record_means_not_installed_with_the_fix(data_home, fake_cats, monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_DATA_MIRROR", str(fake_cats.parent))
+    target = data.ensure_dataset("cats_vs_dogs")
+    (target / data.MARKER).write_text('{"official": tr')  # cut short
+    code, out, err = _cli(capsys, "data", "list")
+    assert code == 0 and "Traceback" not in err
+    assert "cats_vs_dogs  not installed: its install record" in out and "is damaged" in out
+    assert "data fetch --reinstall cats_vs_dogs" in out
+    code, out, err = _cli(capsys, "data", "verify")
+    assert code == 1 and "damaged" in out and "Traceback" not in err
+    assert _cli(capsys, "data", "fetch", "cats_vs_dogs")[0] == 0  # reinstalled from the mirror
+    assert data.installed("cats_vs_dogs")["official"] is True
+
+
+def test_data_folder_that_is_a_file_or_read_only_is_a_clear_error(data_home, fake_cats, tmp_path, monkeypatch,
+                                                                  capsys):
+    import os
+
+    monkeypatch.setenv("COURSE_DATA_MIRROR", str(fake_cats.parent))
+    a_file = tmp_path / "data.txt"
+    a_file.write_text("not a folder")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(a_file))
+    for command in (["data", "fetch", "cats_vs_dogs"], ["data", "verify"], ["data", "import", "cats_vs_dogs",
+                                                                             str(fake_cats)]):
+        code, _, err = _cli(capsys, *command)
+        assert code != 0 and "Traceback" not in err, command
+        assert f"the data folder {a_file} is a file, not a folder" in err and "COURSE_DATA_DIR" in err
+    if os.geteuid() == 0:  # root writes through permissions: use a folder no one can write to
+        read_only = Path("/sys")
+    else:
+        read_only = tmp_path / "read-only"
+        read_only.mkdir()
+        read_only.chmod(0o555)
+    monkeypatch.setenv("COURSE_DATA_DIR", str(read_only))
+    code, _, err = _cli(capsys, "data", "fetch", "cats_vs_dogs")
+    assert code == 1 and "Traceback" not in err
+    assert f"cannot write into the data folder {read_only}" in err and "COURSE_DATA_DIR" in err
+    code, out, _ = _cli(capsys, "data", "verify")  # nothing installed there: not a silent success
+    assert code == 1 and "No dataset is installed" in out and "data fetch" in out
+
+
+def test_fetch_tries_every_dataset_and_fails_if_any_failed(data_home, fake_cats, monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_DATA_MIRROR", str(fake_cats.parent))
+    monkeypatch.setitem(data.DATASETS, "flowers17",
+                        dict(data.DATASETS["flowers17"], url="http://127.0.0.1:9/17flowers.tgz"))
+    code, out, err = _cli(capsys, "data", "fetch", "flowers17", "cats_vs_dogs")
+    assert code == 1 and "Traceback" not in err
+    assert "flowers17: FAILED: no copy of flowers17 is available" in err
+    assert "cats_vs_dogs: cats_vs_dogs: official files" in out  # tried after the failure, and installed
+    assert "1 of 2 dataset(s) not available: flowers17" in err
+
+
+def test_only_the_course_s_own_leftovers_of_dead_processes_are_removed(tmp_path):
+    dead, alive = _dead_pid(), __import__("os").getpid()
+    names = {f".model.tmp-{dead}.keras": False, f".model.tmp-{alive}.keras": True, "notes.tmp-old": True,
+             f".import-flowers17-{dead}-ab_c": False, ".import-flowers17-abc": False, "cats_vs_dogs": True}
+    for name in names:  # staging and dataset folders; temporary and other files
+        if name.startswith(".import-") or name == "cats_vs_dogs":
+            (tmp_path / name).mkdir()
+        else:
+            (tmp_path / name).write_text("x")
+    removed = files.remove_abandoned_staging(tmp_path)
+    assert sorted(p.name for p in removed) == sorted(n for n, kept in names.items() if not kept)
+    assert all((tmp_path / n).exists() == kept for n, kept in names.items())
+
+
+def test_a_download_takes_the_archive_name_only_once_it_has_passed(data_home, fake_cats, tmp_path, server,
+                                                                 monkeypatch):
+    from course_utils import install
+
+    handler, url = server
+    monkeypatch.setitem(data.DATASETS, "cats_vs_dogs", dict(data.DATASETS["cats_vs_dogs"], url=url))
+    handler.payload, handler.no_length = _zip_of(fake_cats, tmp_path / "whole.zip"), True
+    archive = data_home / "downloads" / "cats_and_dogs_filtered.zip"
+    archive.parent.mkdir(parents=True)
+    archive.with_name(archive.name + ".unverified").write_bytes(b"PK\x03\x04 cut")  # a run killed mid-import
+    while_checked = []
+    real_import = install.import_dataset
+    monkeypatch.setattr(install, "import_dataset",
+                        lambda name, source: while_checked.append(archive.exists()) or real_import(name, source))
+    data.ensure_dataset("cats_vs_dogs")
+    assert while_checked == [False]  # not under the archive's name while it was being checked
+    assert archive.read_bytes() == handler.payload and data.verify_dataset("cats_vs_dogs") == []

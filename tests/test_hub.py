@@ -120,3 +120,15 @@ def test_a_model_that_cannot_be_had_is_a_clear_error(monkeypatch, tmp_path):
         hub.feature_layer(hub.MOBILENET_V2)
     with pytest.raises(DataNotAvailable, match="no SavedModel folder at .*missing.*export-stand-in"):
         hub.feature_layer(str(tmp_path / "missing"))
+
+
+def test_a_folder_that_is_not_a_saved_model_is_a_clear_error(monkeypatch, tmp_path):
+    from course_utils import CourseError
+
+    folder = tmp_path / "mobilenet"  # downloaded by hand, unpacked one level too high, or empty
+    (folder / "variables").mkdir(parents=True)
+    (folder / "README.txt").write_text("MobileNetV2")
+    monkeypatch.setenv("COURSE_HUB_HANDLE", str(folder))
+    with pytest.raises(CourseError, match=r"mobilenet \(COURSE_HUB_HANDLE\) is a folder but not a SavedModel.*"
+                                          r"export-stand-in"):
+        hub.feature_layer()

@@ -19,26 +19,42 @@ def test_none_means_random_initialisation(monkeypatch):
     assert "random" in models.weights_label("vgg19")
 
 
-def test_missing_file_is_a_clear_error(monkeypatch, tmp_path):
+def test_missing_file_is_a_clear_error_where_weights_are_used(monkeypatch, tmp_path):
     monkeypatch.setenv("COURSE_WEIGHTS_VGG16", str(tmp_path / "nope.weights.h5"))
     with pytest.raises(models.WeightsError, match="COURSE_WEIGHTS_VGG16=.*no such file"):
-        models.weights_label("vgg16")
+        models.weights_setting("vgg16")
+    with pytest.raises(models.WeightsError, match="COURSE_WEIGHTS_VGG16=.*no such file"):
+        models.pretrained_base("vgg16", 32)
+    # The label (banners, results) says so instead of failing: notebooks without weights still run.
+    assert models.weights_label("vgg16").startswith(models.UNUSABLE)
+
+
+def test_a_file_that_is_not_hdf5_names_variable_file_and_expectation(monkeypatch, tmp_path):
+    text = tmp_path / "vgg16.weights.h5"
+    text.write_text("<html>404 Not Found</html>")  # a failed download saved under the right name
+    monkeypatch.setenv("COURSE_WEIGHTS_VGG16", str(text))
+    with pytest.raises(models.WeightsError) as error:
+        models.weights_setting("vgg16")
+    message = str(error.value)
+    assert "COURSE_WEIGHTS_VGG16=" in message and "vgg16.weights.h5 is not an HDF5 weights file" in message
+    assert "VGG16 no-top weights file" in message
 
 
 def test_local_files_are_labelled_by_content(monkeypatch, tmp_path):
     stand_in = tmp_path / "a.weights.h5"
-    stand_in.write_bytes(b"stand-in weights")
-    monkeypatch.setitem(models.KNOWN_STAND_INS, hashlib.sha256(b"stand-in weights").hexdigest(), "STAND-IN, not ImageNet")
+    stand_in.write_bytes(models.HDF5_SIGNATURE + b"stand-in weights")
+    monkeypatch.setitem(models.KNOWN_STAND_INS, hashlib.sha256(stand_in.read_bytes()).hexdigest(),
+                        "STAND-IN, not ImageNet")
     monkeypatch.setenv("COURSE_WEIGHTS_VGG16", str(stand_in))
     assert models.weights_label("vgg16") == "STAND-IN, not ImageNet (local file a.weights.h5)"
 
     imagenet = tmp_path / "renamed.h5"
-    imagenet.write_bytes(b"imagenet weights")
-    monkeypatch.setitem(models.IMAGENET_MD5, "vgg16", hashlib.md5(b"imagenet weights").hexdigest())
+    imagenet.write_bytes(models.HDF5_SIGNATURE + b"imagenet weights")
+    monkeypatch.setitem(models.IMAGENET_MD5, "vgg16", hashlib.md5(imagenet.read_bytes()).hexdigest())
     monkeypatch.setenv("COURSE_WEIGHTS_VGG16", str(imagenet))
     assert models.weights_label("vgg16") == "imagenet (local file renamed.h5)"
 
     other = tmp_path / "imagenet.weights.h5"  # the name alone proves nothing
-    other.write_bytes(b"something else")
+    other.write_bytes(models.HDF5_SIGNATURE + b"something else")
     monkeypatch.setenv("COURSE_WEIGHTS_VGG16", str(other))
     assert "not known to be ImageNet" in models.weights_label("vgg16")

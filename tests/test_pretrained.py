@@ -172,3 +172,87 @@ def test_preprocess_leaves_the_callers_images_alone():
     prepared = np.asarray(models.preprocess("vgg16")(images))
     assert np.all(images == 100.0)  # Keras' own preprocess_input would have changed them in place
     assert np.allclose(prepared[0, 0, 0], [100 - 103.939, 100 - 116.779, 100 - 123.68])
+
+
+# ---------------------------------------------------------------- faults: weights, caches, saved models
+
+
+@pytest.mark.filterwarnings("ignore:Skipping nested container")  # Keras' own, on the way to its error
+def test_weights_of_another_architecture_name_the_variable_and_the_cli_prints_no_traceback(
+        tmp_path, monkeypatch, capsys):
+    from course_utils import cli
+
+    other = tmp_path / "small_cnn.weights.h5"  # a valid Keras 3 weights file, of another network
+    models.small_cnn(64).save_weights(other)
+    monkeypatch.setenv("COURSE_WEIGHTS_VGG16", str(other))
+    with pytest.raises(models.WeightsError, match=r"COURSE_WEIGHTS_VGG16=.*does not hold VGG16's weights"):
+        models.pretrained_base("vgg16", 32)
+    assert cli.main(["hub", "export-stand-in", str(tmp_path / "hub")]) == 2
+    err = capsys.readouterr().err
+    assert "does not hold VGG16's weights" in err and "small_cnn.weights.h5" in err
+    assert "Traceback" not in err
+
+
+def test_damaged_feature_cache_is_recomputed_with_a_notice(cfg, own_weights, capsys):
+    cfg.update(image_size=32, train_per_class=2)
+    ds = tf.data.Dataset.from_tensor_slices(
+        (np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32"), [0, 1, 0, 1])).batch(2)
+    base = models.pretrained_base("vgg16", 32)
+    first, _ = training.cached_features(base, ds, cfg, model="vgg16", data="cats_vs_dogs", split="train")
+    (cached,) = list((cfg["build_dir"] / "features").rglob("*.npz"))
+    assert cfg["profile"] in cached.parts  # kept per profile
+    cached.write_bytes(cached.read_bytes()[:100])  # cut short by an interrupted run
+    capsys.readouterr()
+    again, labels = training.cached_features(base, ds, cfg, model="vgg16", data="cats_vs_dogs", split="train")
+    out = capsys.readouterr().out
+    assert "damaged" in out and "recomputing" in out
+    assert np.allclose(again, first) and labels.tolist() == [0, 1, 0, 1]
+    with np.load(cached) as repaired:  # and the cache is whole again
+        assert np.allclose(repaired["features"], first)
+
+
+def test_interrupted_cache_write_leaves_no_cache_entry(cfg, own_weights, monkeypatch):
+    cfg.update(image_size=32, train_per_class=2)
+    ds = tf.data.Dataset.from_tensor_slices((np.zeros((2, 32, 32, 3), "float32"), [0, 1])).batch(2)
+    base = models.pretrained_base("vgg16", 32)
+
+    def killed(file, **arrays):  # writes part of the file, then the run is interrupted
+        Path(file).write_bytes(b"PK\x03\x04 partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez", killed)
+    with pytest.raises(KeyboardInterrupt):
+        training.cached_features(base, ds, cfg, model="vgg16", data="cats_vs_dogs", split="train")
+    assert not list((cfg["build_dir"] / "features").rglob("*.npz"))
+
+
+def test_saved_models_are_kept_per_profile_and_weights(cfg, own_weights, monkeypatch, capsys):
+    model = models.small_cnn(64)
+    path = training.save_model(model, cfg, "fine_tuned", weights="vgg16")
+    assert training.load_saved_model(cfg, "fine_tuned", weights="vgg16") is not None
+    # Another profile, or other weights: notebook 07 must not find this model.
+    assert training.load_saved_model(dict(cfg, profile="quick"), "fine_tuned", weights="vgg16") is None
+    monkeypatch.setenv("COURSE_WEIGHTS_VGG16", "none")
+    assert training.load_saved_model(cfg, "fine_tuned", weights="vgg16") is None
+    monkeypatch.setenv("COURSE_WEIGHTS_VGG16", str(own_weights))
+    # A model file cut short: ignored with a line saying why, never a crash.
+    path.write_bytes(path.read_bytes()[:200])
+    capsys.readouterr()
+    assert training.load_saved_model(cfg, "fine_tuned", weights="vgg16") is None
+    assert "cannot be opened" in capsys.readouterr().out
+
+
+def test_an_interrupted_model_save_leaves_the_earlier_model(cfg, monkeypatch):
+    model = models.small_cnn(64)
+    path = training.save_model(model, cfg, "scratch_cnn")
+    before = path.read_bytes()
+
+    def killed(self, filepath, *args, **kwargs):
+        Path(filepath).write_bytes(b"PK partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(keras.Model, "save", killed)
+    with pytest.raises(KeyboardInterrupt):
+        training.save_model(model, cfg, "scratch_cnn")
+    assert path.read_bytes() == before
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left

@@ -85,3 +85,26 @@ def test_readme_figures_to_beat_are_the_report_s_seed_results():
     assert seed_table() in readme
     assert f"| 05 | block-5 fine-tuning | VGG19, block 5 unfrozen |" in seed_table()
     assert all(entry["value"] < 1 for entry in SEED_RESULTS.values())
+
+
+def test_records_of_a_killed_run_are_shown_only_as_older_and_partial(tmp_path, monkeypatch):
+    _records(tmp_path, [("01_scratch_cnn_baseline", "small CNN", 0.61, "none"),
+                        ("02_data_augmentation", "augmented", 0.7, "none")])
+    killed, rerun = "20261124-100000-11", "20261124-110000-22"
+    for path, run_id in ((tmp_path / "results" / "01_scratch_cnn_baseline.jsonl", rerun),
+                         (tmp_path / "results" / "02_data_augmentation.jsonl", killed)):
+        record = dict(json.loads(path.read_text()), run_id=run_id, recorded_at="2026-11-24T10:00:05")
+        path.write_text(json.dumps(record) + "\n")
+    (tmp_path / "runs").mkdir()  # the killed run never finished notebook 02
+    (tmp_path / "runs" / f"{killed}.json").write_text(json.dumps(
+        {"run_id": killed, "notebooks": {"01_scratch_cnn_baseline": "done", "02_data_augmentation": "interrupted"}}))
+    drawn = []
+    summary = report.summary_figure
+    monkeypatch.setattr(report, "summary_figure", lambda records: drawn.extend(records) or summary(records))
+    text = report.write_report(tmp_path, "smoke", {"01_scratch_cnn_baseline": 5.0}, rerun).read_text()
+    this_run, older = text.split("## Older results, not from this run")
+    assert f"(run {rerun})" in this_run and "02_data_augmentation" not in this_run
+    assert f"2026-11-24T10:00:05, run {killed}, interrupted: partial results" in older
+    assert [r["notebook"] for r in json.loads((tmp_path / "report" / "results.json").read_text())] == [
+        "01_scratch_cnn_baseline"]
+    assert [r["notebook"] for r in drawn] == ["01_scratch_cnn_baseline"]  # the summary figure: this run only

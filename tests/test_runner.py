@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
@@ -63,3 +65,92 @@ def test_progress_shows_position_cell_epoch_and_keeps_kernel_noise_in_a_log(data
     assert "start-up noise" not in out
     assert "start-up noise" in (tmp_path / "build" / "logs" / "01_a.log").read_text()
 
+
+def test_a_rerun_reports_only_its_own_results_and_older_ones_apart(data_home, tmp_path, monkeypatch):
+    notebooks = tmp_path / "notebooks"
+    setup = "import course_utils\ncfg = course_utils.setup('{}')"
+    record = ("course_utils.record_result(cfg, 'test_accuracy', {}, method='m', "
+              "dataset=None, weights='none')")
+    figure = ("import matplotlib.pyplot as plt\n"
+              "course_utils.save_figure(cfg, plt.figure(), 'curves')")
+    _write(notebooks, "01_a.ipynb", setup.format("01_a"), record.format(0.5), figure)
+    # 02_b records a first number, then dies before it finishes: its results are partial.
+    _write(notebooks, "02_b.ipynb", setup.format("02_b"), record.format(0.25), figure,
+           "raise KeyboardInterrupt('stopped midway')")
+    monkeypatch.setenv("COURSE_WEIGHTS_VGG16", "none")
+    monkeypatch.setattr("course_utils.data.DATASETS", {})
+    build = tmp_path / "build"
+    with pytest.raises(runner.NotebookFailed, match="KeyboardInterrupt"):
+        runner.run_course("smoke", notebooks, build=build)
+    first_run = json.loads((build / "results" / "02_b.jsonl").read_text())["run_id"]
+
+    report = runner.run_course("smoke", notebooks, only=["01_a"], build=build)
+    records = json.loads((report.parent / "results.json").read_text())
+    assert [(r["notebook"], r["value"]) for r in records] == [("01_a", 0.5)]
+    assert records[0]["run_id"] != first_run
+    text = report.read_text()
+    this_run, older = text.split("## Older results, not from this run")
+    assert "| 02_b |" not in this_run and "02_b__curves" not in this_run
+    assert "01_a__curves" in this_run
+    assert f"run {first_run}, failed: partial results" in older and "| 02_b | m | test_accuracy | 0.2500 |" in older
+    assert "figures/02_b__curves.png (" in older
+    assert "02_b" not in (report.parent / "report.html").read_text().split("Older results")[0]
+
+
+def test_failed_notebook_summary_gives_the_exception_type_and_message(tmp_path, monkeypatch, capsys):
+    notebooks = tmp_path / "notebooks"
+    # Keras' weight-loading errors end with a list of layers: the last line alone says nothing.
+    _write(notebooks, "01_bad.ipynb", "raise ValueError('Layer count mismatch when loading weights.\\n"
+                                      "[<Conv2D name=block1_conv1>, <Conv2D name=block1_conv2>]')")
+    monkeypatch.setattr("course_utils.data.DATASETS", {})
+    code = cli.main(["run", "--profile", "smoke", "--notebooks", str(notebooks), "--build-dir", str(tmp_path / "b")])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert "failed in cell 0 (\"raise ValueError" in err
+    assert "ValueError: Layer count mismatch when loading weights." in err
+
+
+def test_bad_seed_stops_the_run_with_the_variable_and_range(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_SEED", "abc")
+    monkeypatch.setattr("course_utils.data.DATASETS", {})
+    _write(tmp_path / "notebooks", "01_a.ipynb", "x = 1")
+    code = cli.main(["run", "--profile", "smoke", "--notebooks", str(tmp_path / "notebooks"),
+                     "--build-dir", str(tmp_path / "b")])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert "COURSE_SEED='abc' is not a seed: use a whole number from 0 to 4294967295" in err
+    assert not (tmp_path / "b" / "notebooks").exists()  # stopped before any notebook ran
+
+
+def test_a_run_killed_midway_then_rerun_needs_no_cleanup(data_home, tmp_path, monkeypatch):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    notebooks, build = tmp_path / "notebooks", tmp_path / "build"
+    setup = "import course_utils\ncfg = course_utils.setup('{}')"
+    record = "course_utils.record_result(cfg, 'test_accuracy', {}, method='m', dataset=None, weights='none')"
+    _write(notebooks, "01_a.ipynb", setup.format("01_a"), record.format(0.5))
+    _write(notebooks, "02_b.ipynb", setup.format("02_b"), record.format(0.25), "import time\ntime.sleep(120)")
+    script = ("import sys\nfrom course_utils import data, runner\ndata.DATASETS.clear()\n"
+              "runner.run_course('smoke', sys.argv[1], build=sys.argv[2])\n")
+    env = dict(os.environ, COURSE_WEIGHTS_VGG16="none")
+    run = subprocess.Popen([sys.executable, "-c", script, str(notebooks), str(build)], env=env,
+                           start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    partial = build / "results" / "02_b.jsonl"
+    deadline = time.time() + 120
+    while not partial.is_file() and time.time() < deadline and run.poll() is None:
+        time.sleep(0.5)
+    os.killpg(run.pid, signal.SIGKILL)  # the whole run, its kernel included, mid-notebook
+    run.wait()
+    assert partial.is_file(), "the first run never got as far as notebook 02_b"
+
+    monkeypatch.setenv("COURSE_WEIGHTS_VGG16", "none")
+    monkeypatch.setattr("course_utils.data.DATASETS", {})
+    report = runner.run_course("smoke", notebooks, only=["01_a"], build=build)
+    this_run, older = report.read_text().split("## Older results, not from this run")
+    assert "| 01_a | m | test_accuracy | 0.5000 |" in this_run and "02_b" not in this_run
+    assert "interrupted: partial results" in older and "| 02_b |" in older
+    assert [r["notebook"] for r in json.loads((report.parent / "results.json").read_text())] == ["01_a"]

@@ -1,0 +1,81 @@
+"""Downloads and archives: bytes from the network, and what is inside an archive.
+
+Both fail with a `DataError` subclass that names the file, never with the raw
+`BadZipFile`, `EOFError` or `URLError` underneath: a damaged archive is a
+problem the user fixes by getting a fresh copy.
+"""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import tarfile
+import urllib.request
+import zipfile
+import zlib
+from pathlib import Path
+
+from .errors import DataError, DataNotAvailable
+
+# What a damaged zip or tar file raises while it is read.
+DAMAGED_ARCHIVE = (zipfile.BadZipFile, zipfile.LargeZipFile, tarfile.TarError, gzip.BadGzipFile,
+                   EOFError, zlib.error)
+
+
+def download(url: str, dest: Path) -> Path:
+    """Download `url` to `dest` with a progress bar; returns `dest`.
+
+    The bytes go to `dest.part` and are renamed to `dest` only once the whole
+    file has arrived, so an interrupted download is never taken for a whole
+    one; a leftover `.part` is discarded, never resumed. A server that sends
+    no Content-Length cannot say when a download ended early: the caller
+    must check the file (the course imports it against its checksums) and
+    remove it when the check fails.
+    Raises `DataNotAvailable` when the download fails.
+    """
+    import keras
+
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    part.unlink(missing_ok=True)
+    complete = False
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response, open(part, "wb") as out:
+            total = int(response.headers.get("Content-Length") or 0)
+            print(f"Downloading {url}" + ("" if total else " (the server does not say its size)"))
+            progress = keras.utils.Progbar(total or None, unit_name="bytes")
+            received = 0
+            while chunk := response.read(1 << 20):
+                out.write(chunk)
+                received += len(chunk)
+                progress.update(received)
+        if total and received != total:
+            raise DataError(f"interrupted: {received} of {total} bytes arrived")
+        complete = True
+    except (OSError, http.client.HTTPException, DataError) as error:
+        raise DataNotAvailable(f"could not download {url}: {error}") from error
+    finally:
+        if not complete:
+            part.unlink(missing_ok=True)
+    part.replace(dest)
+    return dest
+
+
+def extract(archive: Path, into: Path) -> None:
+    """Extract a zip or tar archive into `into`.
+
+    Raises `DataError` naming the archive when it is not an archive or is
+    damaged (a member with a bad CRC, a truncated `.tgz`).
+    """
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zipped:
+                zipped.extractall(into)
+        elif tarfile.is_tarfile(archive):
+            with tarfile.open(archive) as tarred:
+                tarred.extractall(into, filter="data")
+        else:
+            raise DataError(f"{archive} is not a zip or tar archive (damaged, or not the dataset)")
+    except DAMAGED_ARCHIVE as error:
+        raise DataError(f"{archive} is damaged ({type(error).__name__}: {error})") from error

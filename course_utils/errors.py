@@ -1,0 +1,30 @@
+"""The one parent of every error a user can fix.
+
+A `CourseError`'s message names the problem and ends with the command or
+setting that fixes it. The command line and the course runner print such a
+message without a traceback; any other exception is a bug in the course and
+keeps its traceback. This module imports nothing, so every other module,
+however low, can raise these.
+"""
+
+from __future__ import annotations
+
+
+class CourseError(Exception):
+    """A problem the user can fix (bad data, a setting, a failed notebook)."""
+
+
+class SettingError(CourseError, ValueError):
+    """An environment variable or option whose value cannot be used."""
+
+
+class DataError(CourseError):
+    """Data that cannot be used as it is: the message says why and what to do."""
+
+
+class DataNotAvailable(DataError):
+    """No copy of a dataset in the data folder, the mirror or online."""
+
+
+class ChecksumError(DataError):
+    """Files whose sha256 differs from the official list: they are not used."""

@@ -1,0 +1,99 @@
+"""Writing files so that an interrupted run never leaves a half-written one in use.
+
+Everything the course keeps between runs (installed datasets, feature
+caches, saved models) is written under a temporary name and renamed into
+place once complete: a rename is atomic on one file system, so a reader sees
+the old file or the new one, never a part of one. A run killed before the
+rename leaves only a temporary file or folder, which the next run removes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `target` to write to; rename it to `target` on success.
+
+    The temporary name keeps `target`'s suffix (Keras refuses to save a model
+    to a name that does not end in `.keras`). On an exception the temporary
+    file is removed and `target` is left as it was.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.stem}.tmp-{os.getpid()}{target.suffix}")
+    try:
+        yield temporary
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+def staging_prefix(name: str) -> str:
+    """The name prefix of this process's staging folders for dataset `name`:
+    the process id in it tells a later run whether its owner is still running."""
+    return f".import-{name}-{os.getpid()}-"
+
+
+def remove_abandoned_staging(folder: Path) -> list[Path]:
+    """Remove staging folders and temporary files in `folder` left by processes that
+    no longer run (an import or a save that was killed); returns what was removed."""
+    removed = []
+    if not Path(folder).is_dir():
+        return removed
+    for path in Path(folder).iterdir():
+        if path.name.startswith(".import-"):  # .import-<name>-<pid>-<random>; before pids, .import-<name>-<random>
+            pid = path.name.split("-")[-2] if path.name.count("-") >= 3 else ""
+        elif path.name.startswith(".") and ".tmp-" in path.name:  # .<stem>.tmp-<pid><suffix> (atomic_path)
+            pid = path.name.split(".tmp-")[1].split(".")[0]
+            if not pid.isdigit():
+                continue  # not one of ours
+        else:
+            continue
+        if pid.isdigit() and _alive(int(pid)):
+            continue
+        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def file_stats(folder: Path, relatives: list[str]) -> dict[str, list[int]]:
+    """Size and modification time (ns) of each file: what an install record keeps
+    so that a later load notices, cheaply, a file changed since."""
+    stats = {}
+    for relative in relatives:
+        info = (Path(folder) / relative).stat()
+        stats[relative] = [info.st_size, info.st_mtime_ns]
+    return stats
+
+
+def changed_files(folder: Path, stats: dict[str, list[int]]) -> list[str]:
+    """The files whose size or modification time differ from `stats`, or that are
+    gone, each with what changed ("missing: x", "changed: x (size 10 -> 5 bytes)")."""
+    problems = []
+    for relative, (size, mtime_ns) in stats.items():
+        try:
+            info = (Path(folder) / relative).stat()
+        except FileNotFoundError:
+            problems.append(f"missing: {relative}")
+            continue
+        if info.st_size != size:
+            problems.append(f"changed: {relative} (size {size} -> {info.st_size} bytes)")
+        elif info.st_mtime_ns != mtime_ns:
+            problems.append(f"changed: {relative} (modified after install)")
+    return problems

@@ -1,0 +1,347 @@
+"""Installing datasets: the registry, import, install records and verification.
+
+A dataset is made available by `ensure_dataset(name)`, which looks, in order,
+in the data folder (`$COURSE_DATA_DIR`), in a local mirror
+(`$COURSE_DATA_MIRROR`) and finally online. Whatever the source, the files are
+checked before they are installed: the official datasets file by file
+against the sha256 list shipped in `course_utils/manifests/`, image folders
+by decoding every image. Nothing is installed until every check has passed,
+and an earlier installation is only replaced once the new one is complete.
+The install record keeps each file's size and modification time, so that a
+file changed after install is noticed at every load (`data verify` compares
+the full sha256).
+
+From the command line (a teacher's lab without internet):
+
+    python -m course_utils data import cats_vs_dogs /path/to/cats_and_dogs_filtered
+    python -m course_utils data list
+    python -m course_utils data verify
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .archives import download, extract
+from .config import data_dir, mirror_dir
+from .errors import ChecksumError, DataError, DataNotAvailable
+from .files import changed_files, file_stats, remove_abandoned_staging, staging_prefix
+from .images import class_folders, report_skipped, scan_images
+from .registry import DATASETS, dataset_spec, fix_hint
+
+MARKER = ".course_dataset.json"
+
+
+def _find_root(source: Path, marker: str) -> Path | None:
+    """The folder at or just below `source` that holds `marker` (a relative path)."""
+    candidates = [source, source.parent]
+    if source.is_dir():
+        children = [p for p in sorted(source.iterdir()) if p.is_dir()]
+        candidates += children + [g for c in children for g in sorted(c.iterdir()) if g.is_dir()]
+    return next((c for c in candidates if (c / marker).exists()), None)
+
+
+def _read_manifest(path: Path) -> dict[str, str]:
+    entries = {}
+    for line in path.read_text().splitlines():
+        if line.strip():
+            digest, relative = line.split(maxsplit=1)
+            entries[relative.strip().removeprefix("./")] = digest
+    return entries
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _copy_checked(root: Path, expected: dict[str, str], staging: Path, name: str) -> None:
+    """Copy every expected file from `root` to `staging`, checking its sha256."""
+    missing, mismatched = [], []
+    for relative, digest in expected.items():
+        source = root / relative
+        if not source.is_file():
+            missing.append(relative)
+            continue
+        data = source.read_bytes()
+        if hashlib.sha256(data).hexdigest() != digest:
+            mismatched.append(relative)
+            continue
+        target = staging / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    if missing or mismatched:
+        listed = (mismatched + missing)[:10]
+        raise ChecksumError(
+            f"{root} is not a complete, intact copy of {name}: "
+            f"{len(mismatched)} file(s) differ from the official checksums and "
+            f"{len(missing)} are missing (first: {', '.join(listed)}). "
+            "Nothing was installed and the data folder is unchanged; "
+            "get a fresh copy of the dataset."
+        )
+
+
+def _copy_image_folder(root: Path, staging: Path, name: str) -> dict[str, Any]:
+    """Copy an image-folder dataset (train/<class>, test/<class>), skipping bad images.
+
+    Raises `DataError` for a class folder none of whose images can be read:
+    the course would then train on fewer classes than it tests on.
+    """
+    classes = dataset_spec(name)["class_names"]
+    files, skipped, counts = {}, [], {}
+    for split in ("train", "test"):
+        by_class = class_folders(root / split)
+        if sorted(by_class) != sorted(classes):
+            raise DataError(
+                f"{root / split} has class folders {sorted(by_class)}; "
+                f"{name} needs exactly {classes}"
+            )
+        for class_name, paths in by_class.items():
+            good, bad = scan_images(paths)
+            if not good:
+                path, reason = bad[0]
+                raise DataError(
+                    f"class folder {root / split / class_name} has no usable image: all {len(bad)} file(s) "
+                    f"are unreadable (first: {path.name}: {reason}). Nothing was installed; replace them "
+                    f"with readable images, then run: python -m course_utils data import {name} {root}"
+                )
+            skipped += bad
+            counts[f"{split}/{class_name}"] = len(good)
+            for path in good:
+                relative = f"{split}/{class_name}/{path.name}"
+                data = path.read_bytes()
+                files[relative] = hashlib.sha256(data).hexdigest()
+                (staging / split / class_name).mkdir(parents=True, exist_ok=True)
+                (staging / relative).write_bytes(data)
+    report_skipped(skipped, root)
+    official = {"train": 5000, "test": 1000}
+    for split, expected in official.items():
+        found = sorted({n for key, n in counts.items() if key.startswith(f"{split}/")})
+        if found != [expected]:
+            print(f"Note: {split} has {', '.join(map(str, found))} images per class; "
+                  f"the official {name} has {expected}.")
+    return {"files": files, "counts": counts, "skipped": [f"{p}: {r}" for p, r in skipped]}
+
+
+DATA_DIR_FIX = "set COURSE_DATA_DIR to a folder you can write to, e.g. export COURSE_DATA_DIR=$HOME/course-data"
+
+
+def checked_data_dir() -> Path:
+    """The data folder; raises `DataError` when that path is a file, not a folder."""
+    folder = data_dir()
+    if folder.exists() and not folder.is_dir():
+        raise DataError(f"the data folder {folder} is a file, not a folder: {DATA_DIR_FIX}")
+    return folder
+
+
+def writable_data_dir() -> Path:
+    """The data folder, created if needed, after checking that files can be written into it.
+
+    Removes what an interrupted import left there (see `files.remove_abandoned_staging`).
+    Raises `DataError` when it is a file or cannot be written to, naming the setting that fixes it.
+    """
+    folder = checked_data_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise DataError(f"cannot write into the data folder {folder} ({error.strerror}): {DATA_DIR_FIX}") from error
+    _remove_leftovers(folder)
+    return folder
+
+
+def _remove_leftovers(folder: Path) -> None:
+    """Remove the staging folders that imports killed midway left in `folder`, saying so."""
+    for path in remove_abandoned_staging(folder):
+        print(f"Removed {path.name}, left in {folder} by an interrupted import")
+
+
+def import_dataset(name: str, source: Path | str) -> Path:
+    """Check a local copy of dataset `name` and install it into the data folder.
+
+    `source` is a folder in the official layout or the official archive. The
+    official datasets are checked file by file against their sha256 list; an
+    image-folder CIFAR-10 has every image decoded. Only when every check passes
+    is the copy installed, replacing any earlier installation. Returns the
+    installed folder. Used by `ensure_dataset` and `python -m course_utils data import`.
+    """
+    spec = dataset_spec(name)
+    source = Path(source).expanduser().resolve()
+    if not source.exists():
+        raise DataError(f"nothing at {source}")
+    target = writable_data_dir() / name
+    # The staging folder's name carries this process's id: a later run removes it if this one is killed.
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=staging_prefix(name)) as work:
+        work = Path(work)
+        if source.is_file():
+            extract(source, work / "extracted")
+            source_root = work / "extracted"
+        else:
+            source_root = source
+        staging = work / "staging"
+        staging.mkdir()
+        if spec["manifest"]:
+            expected = _read_manifest(spec["manifest"])
+            root = _find_root(source_root, next(iter(expected)))
+            if root is None:
+                raise DataError(
+                    f"{source} does not have the layout of {name}: expected to find "
+                    f"{next(iter(expected))} in it, as in the official {spec['archive']}"
+                )
+            _copy_checked(root, expected, staging, name)
+            record = {"official": True, "files": len(expected),
+                      "description": f"{name}: official files, sha256-verified"}
+        else:
+            root = _find_root(source_root, "test")
+            if root is None or not (root / "train").is_dir():
+                raise DataError(
+                    f"{source} does not have the layout of an image-folder {name}: "
+                    "expected train/<class>/ and test/<class>/ folders"
+                )
+            record = _copy_image_folder(root, staging, name)
+            record.update(official=False,
+                          description=f"{name}: image-folder copy, NOT the official arrays")
+        # Sizes and times as installed: a rename keeps them, so any later change shows.
+        record.update(name=name, source=str(source),
+                      stats=file_stats(staging, list(expected if spec["manifest"] else record["files"])))
+        (staging / MARKER).write_text(json.dumps(record, indent=1))
+        # Swap in the new copy; the old one is removed only once the new one is in place.
+        old = work / "previous"
+        if target.exists():
+            target.rename(old)
+        staging.rename(target)
+    print(f"Installed {name} from {source} into {target}")
+    return target
+
+
+def _reinstall_hint(name: str) -> str:
+    return f"reinstall it with: python -m course_utils data fetch --reinstall {name}"
+
+
+def _read_record(name: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The install record of `name` and, when it exists but cannot be read, why."""
+    dataset_spec(name)
+    marker = data_dir() / name / MARKER
+    try:
+        record = json.loads(marker.read_text())
+    except (FileNotFoundError, NotADirectoryError):
+        return None, None
+    except (OSError, ValueError) as error:  # JSONDecodeError is a ValueError
+        return None, f"its install record {marker} is damaged ({error})"
+    if not isinstance(record, dict) or not {"official", "description", "files"} <= record.keys():
+        return None, f"its install record {marker} is damaged (fields missing)"
+    return record, None
+
+
+def installed(name: str) -> dict[str, Any] | None:
+    """The install record of dataset `name` in the data folder, or None.
+
+    A damaged record counts as not installed: `ensure_dataset` then installs afresh.
+    """
+    record, _ = _read_record(name)
+    return record
+
+
+def ensure_dataset(name: str, reinstall: bool = False) -> Path | None:
+    """Make dataset `name` available and return its folder.
+
+    Looks in the data folder, then the mirror (`$COURSE_DATA_MIRROR`), then
+    downloads; `reinstall` skips the data folder. For CIFAR-10 without a
+    local image-folder copy it returns None: the official arrays are then
+    loaded (and cached) by `keras.datasets`. An installed copy whose files
+    changed since install (size or modification time) is a `DataError`
+    naming the file. Raises `DataNotAvailable` naming the command that fixes it.
+    """
+    spec = dataset_spec(name)
+    target = checked_data_dir() / name
+    if target.parent.is_dir():
+        _remove_leftovers(target.parent)
+    record = None if reinstall else installed(name)
+    if record:
+        changed = changed_files(target, record.get("stats", {}))
+        if changed:
+            more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+            raise DataError(f"the installed {name} is not as it was installed: {'; '.join(changed[:3])}{more}. "
+                            f"The course does not use altered files; {_reinstall_hint(name)}")
+        return target
+    mirror = mirror_dir()
+    if mirror:
+        for candidate in spec["mirror_names"]:
+            if (mirror / candidate).exists():
+                return import_dataset(name, mirror / candidate)
+        print(f"The mirror {mirror} has no copy of {name} (looked for {', '.join(spec['mirror_names'])}).")
+    if spec["url"] is None:
+        _load_cifar10_arrays(name)  # downloads once into Keras' cache
+        return None
+    # A fresh download takes the archive's name only once its import has passed: a server that
+    # sends no length cannot tell a download that ended early from a whole one.
+    archive = writable_data_dir() / "downloads" / spec["archive"]
+    candidate = archive if archive.is_file() else archive.with_name(archive.name + ".unverified")
+    try:
+        if candidate != archive:
+            download(spec["url"], candidate)
+        target = import_dataset(name, candidate)
+    except DataNotAvailable as error:
+        raise DataNotAvailable(f"no copy of {name} is available: {error}\n{fix_hint(name)}") from error
+    except DataError as error:
+        # Damaged, incomplete or not the dataset: never kept for a retry.
+        candidate.unlink(missing_ok=True)
+        raise type(error)(f"{error}\nThe downloaded archive {candidate} failed this check and was removed; "
+                          f"download it again with: python -m course_utils data fetch {name}") from error
+    candidate.replace(archive)  # kept for a later --reinstall
+    return target
+
+
+def verify_dataset(name: str) -> list[str]:
+    """Re-check an installed dataset's files (full sha256); returns the problems (empty: intact)."""
+    spec = dataset_spec(name)
+    record, damaged = _read_record(name)
+    if record is None:
+        return [f"{name} is not installed in {data_dir()}" + (f": {damaged}; {_reinstall_hint(name)}" if damaged else "")]
+    folder = data_dir() / name
+    expected = _read_manifest(spec["manifest"]) if record["official"] else record["files"]
+    problems = []
+    for relative, digest in expected.items():
+        path = folder / relative
+        if not path.is_file():
+            problems.append(f"missing: {relative}")
+        elif _sha256(path) != digest:
+            problems.append(f"changed: {relative}")
+    return problems
+
+
+def describe(name: str) -> str:
+    """A one-line label of the copy of `name` in use, for banners and results."""
+    record = installed(name)
+    if record:
+        return record["description"]
+    if dataset_spec(name)["url"] is None:
+        return f"{name}: official keras.datasets arrays"
+    return f"{name}: not installed"
+
+
+def list_datasets() -> list[dict[str, str]]:
+    """One row per registered dataset: name, title, state."""
+    rows = []
+    for name, spec in DATASETS.items():
+        record, damaged = _read_record(name)
+        state = (f"installed ({record['description']})" if record
+                 else f"not installed: {damaged}; {_reinstall_hint(name)}" if damaged else "not installed")
+        rows.append({"name": name, "title": spec["title"], "state": state})
+    return rows
+
+
+def _load_cifar10_arrays(name: str = "cifar10"):
+    import keras
+
+    try:
+        return keras.datasets.cifar10.load_data()
+    except Exception as error:  # Keras raises a bare Exception on a failed download
+        raise DataNotAvailable(
+            f"no copy of {name} is available: the official arrays could not be "
+            f"downloaded ({error})\n{fix_hint(name)}"
+        ) from error

@@ -22,13 +22,13 @@ from .config import PROFILES, ProfileError, artifact_path, resolve_profile
 from .data import (DATASETS, DataError, DataNotAvailable, ChecksumError, ensure_dataset,
                    import_dataset, load_dataset, load_image_folder)
 from .errors import CourseError, SettingError
-from .results import latest_result, record_result, save_figure
+from .results import latest_result, record_result, save_figure, using
 
 __all__ = [
     "CourseError", "SettingError", "PROFILES", "ProfileError", "artifact_path", "resolve_profile", "setup",
     "DATASETS", "DataError", "DataNotAvailable", "ChecksumError", "ensure_dataset",
     "import_dataset", "load_dataset", "load_image_folder",
-    "latest_result", "record_result", "save_figure", "SEED_RESULTS",
+    "latest_result", "record_result", "save_figure", "using", "SEED_RESULTS",
 ]
 
 

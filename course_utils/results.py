@@ -1,15 +1,20 @@
 """Results and figures that notebooks record, and the tables built from them.
 
-A notebook records a number with one line,
+A notebook states once what its results come from, where it chooses them,
 
-    course_utils.record_result(cfg, "test_accuracy", acc, method="from scratch",
-                               dataset="cats_vs_dogs", weights="none (trained from scratch)")
+    course_utils.using(cfg, dataset="cats_vs_dogs", model="vgg16")
+
+then records a number with one line,
+
+    course_utils.record_result(cfg, "test_accuracy", acc, method="VGG16 features + dense head")
 
 which appends a record to `<build>/results/<notebook>.jsonl`, and saves a
 figure with `course_utils.save_figure(cfg, fig, "learning_curves")`, which
-writes `<build>/report/figures/<notebook>__learning_curves.png`. The course
-runner collects every record into `<build>/report/results.json` and a
-Markdown table. Each record says which profile, data and weights produced it.
+writes `<build>/report/figures/<notebook>__learning_curves.png`. Both are
+labelled from that one statement, so a record cannot carry another notebook
+cell's label. The course runner collects every record into
+`<build>/report/results.json` and a Markdown table. Each record says which
+profile, data and weights produced it.
 """
 
 from __future__ import annotations
@@ -24,6 +29,26 @@ from .config import artifact_path
 from .install import describe
 
 REQUIRED = ("notebook", "method", "metric", "value", "profile", "data", "weights")
+NO_DATASET = "none (no dataset used)"
+FROM_SCRATCH = "none (trained from scratch)"
+
+
+def using(cfg: dict[str, Any], *, dataset: str | None, model: str | None) -> None:
+    """State what the notebook's next results and figures come from: a course dataset (None
+    for none, a timing say) and a pretrained model of `cfg["weights"]` ("vgg16", "vgg19",
+    "hub"; None for a network trained from scratch). Stays in force until the next call."""
+    if model is not None and model not in cfg["weights"]:
+        raise ValueError(f"no weights setting for {model!r}: one of {', '.join(cfg['weights'])}, or None")
+    cfg["using"] = {"dataset": dataset, "model": model}
+
+
+def labels(cfg: dict[str, Any]) -> tuple[str, str]:
+    """The data and weights labels of what the notebook stated with `using`."""
+    if "using" not in cfg:
+        raise ValueError("say what the results come from first: "
+                         "course_utils.using(cfg, dataset=..., model=...) after setup()")
+    dataset, model = cfg["using"]["dataset"], cfg["using"]["model"]
+    return (describe(dataset) if dataset else NO_DATASET), (cfg["weights"][model] if model else FROM_SCRATCH)
 
 
 def results_file(cfg: dict[str, Any]) -> Path:
@@ -31,22 +56,20 @@ def results_file(cfg: dict[str, Any]) -> Path:
     return artifact_path(cfg, "results", f"{cfg['notebook']}.jsonl")
 
 
-def record_result(cfg: dict[str, Any], metric: str, value: float, *, method: str,
-                  dataset: str | None, weights: str) -> dict[str, Any]:
+def record_result(cfg: dict[str, Any], metric: str, value: float, *, method: str) -> dict[str, Any]:
     """Append one result of this notebook's run and return the record.
 
-    `weights` says which weights the model started from (for a pretrained
-    model, `cfg["weights"]["vgg16"]`); `dataset` is a course dataset name
-    and is recorded with the copy in use (official files or a stand-in),
-    or None for a measurement that used no data (a timing, say).
+    The data (with the copy in use: official files or a stand-in) and the
+    weights the model started from are those the notebook stated with `using`.
     """
+    data, weights = labels(cfg)
     record = {
         "notebook": cfg["notebook"],
         "method": method,
         "metric": metric,
         "value": float(value),
         "profile": cfg["profile"],
-        "data": describe(dataset) if dataset else "none (no dataset used)",
+        "data": data,
         "weights": weights,
         "seed": cfg["seed"],
         "device": cfg["device"],
@@ -91,23 +114,22 @@ def latest_result(cfg: dict[str, Any], notebook: str, metric: str = "test_accura
     return matches[-1] if matches else None
 
 
-def save_figure(cfg: dict[str, Any], fig, name: str, *, dataset: str | None = None,
-                weights: str | None = None) -> Path:
+def save_figure(cfg: dict[str, Any], fig, name: str) -> Path:
     """Save `fig` as `<build>/report/figures/<notebook>__<name>.png` and return the path.
 
     The saved image carries a footer naming the notebook, profile and seed
-    and, when given, the data (a course dataset name, with the copy in use)
-    and the weights the figure's model started from, so that a figure copied
-    into a report still says what produced it. The figure shown in the
-    notebook gets the footer too.
+    and, once the notebook has stated them with `using`, the data and the
+    weights, so that a figure copied into a report still says what produced
+    it. The figure shown in the notebook gets the footer too.
     """
     from .plots import footnote  # here, not at the top: `import course_utils` stays free of pyplot
 
     if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
         raise ValueError(f"figure name {name!r}: use letters, digits, '_' and '-' only")
     lines = [f"{cfg['notebook']}, profile {cfg['profile']}, seed {cfg['seed']}"]
-    lines += [f"data: {describe(dataset)}"] if dataset else []
-    lines += [f"weights: {weights}"] if weights else []
+    if "using" in cfg:
+        data, weights = labels(cfg)
+        lines += [f"data: {data}", f"weights: {weights}"]
     footnote(fig, lines)
     path = artifact_path(cfg, "figures", f"{cfg['notebook']}__{name}.png")
     fig.savefig(path, dpi=110, bbox_inches="tight")

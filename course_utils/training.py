@@ -19,14 +19,13 @@ from .results import record_result
 DAMAGED_FILE = (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError)
 
 
-def fit_and_evaluate(model, splits, cfg: dict[str, Any], *, method: str, dataset: str,
-                     weights: str, epochs: int | None = None, initial_epoch: int = 0,
-                     callbacks: list | None = None) -> tuple[dict[str, list[float]], float]:
+def fit_and_evaluate(model, splits, cfg: dict[str, Any], *, method: str, epochs: int | None = None,
+                     initial_epoch: int = 0, callbacks: list | None = None) -> tuple[dict[str, list[float]], float]:
     """Fit on the train split (validating on the validation split), evaluate on
-    the test split and record the test accuracy.
+    the test split and record the test accuracy (labelled as `results.using` stated).
 
     Returns the history (`{"accuracy": [...], "val_accuracy": [...], ...}`)
-    and the test accuracy. `epochs` defaults to the profile's. Used by 01-05.
+    and the test accuracy. `epochs` defaults to the profile's.
     """
     epochs = epochs or cfg["epochs"]
     history = model.fit(splits.train, validation_data=splits.validation,
@@ -34,7 +33,7 @@ def fit_and_evaluate(model, splits, cfg: dict[str, Any], *, method: str, dataset
                         callbacks=callbacks, verbose=2)
     scores = model.evaluate(splits.test, return_dict=True, verbose=0)
     accuracy = float(scores["accuracy"])
-    record_result(cfg, "test_accuracy", accuracy, method=method, dataset=dataset, weights=weights)
+    record_result(cfg, "test_accuracy", accuracy, method=method)
     return {k: [float(v) for v in vs] for k, vs in history.history.items()}, accuracy
 
 

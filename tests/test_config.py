@@ -47,26 +47,6 @@ def test_build_dir_defaults_to_the_checkout(monkeypatch, tmp_path):
     assert config.build_dir() == tmp_path / "build"
 
 
-def test_a_seed_that_is_not_a_number_names_the_variable_and_range(data_home, monkeypatch):
-    monkeypatch.setenv("COURSE_PROFILE", "smoke")
-    for value in ("abc", "-1", "4294967296"):
-        monkeypatch.setenv("COURSE_SEED", value)
-        with pytest.raises(course_utils.CourseError, match=rf"COURSE_SEED='{value}'.*from 0 to 4294967295"):
-            config.setup("01_scratch_cnn_baseline")
-    monkeypatch.setenv("COURSE_SEED", " 7 ")
-    assert config.setup("01_scratch_cnn_baseline")["seed"] == 7
-
-
-def test_missing_weights_file_is_a_banner_warning_not_a_failure(data_home, monkeypatch, tmp_path, capsys):
-    monkeypatch.setenv("COURSE_PROFILE", "smoke")
-    monkeypatch.setenv("COURSE_WEIGHTS_VGG16", str(tmp_path / "gone.weights.h5"))
-    cfg = config.setup("00_start_here")  # notebooks 00-02 use no pretrained weights: they run
-    banner = capsys.readouterr().out
-    assert "  weights     vgg16: NOT USABLE: COURSE_WEIGHTS_VGG16=" in banner and "gone.weights.h5': no such file" in banner
-    assert "  warning     vgg16's weights cannot be used" in banner
-    assert cfg["weights"]["vgg16"].startswith("NOT USABLE")
-
-
 def test_every_user_fixable_error_shares_one_base():
     from course_utils import data, models, runner
 

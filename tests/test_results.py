@@ -7,20 +7,35 @@ from course_utils import results
 
 
 def test_record_and_read_back(cfg):
-    results.record_result(cfg, "test_accuracy", 0.5, method="a", dataset="cats_vs_dogs", weights="none")
-    results.record_result(cfg, "test_accuracy", 0.75, method="a", dataset="cats_vs_dogs", weights="none")
+    results.using(cfg, dataset="cats_vs_dogs", model=None)
+    results.record_result(cfg, "test_accuracy", 0.5, method="a")
+    results.record_result(cfg, "test_accuracy", 0.75, method="a")
     records = results.load_results(cfg["build_dir"])
     assert [r["value"] for r in records] == [0.5, 0.75]
     assert records[0]["profile"] == "smoke" and records[0]["data"] == "cats_vs_dogs: not installed"
     assert results.latest_result(cfg, "test")["value"] == 0.75
     assert results.latest_result(cfg, "test", method="b") is None
     assert results.latest_result(dict(cfg, profile="full"), "test") is None  # other profiles don't count
-    timing = results.record_result(cfg, "seconds", 1.5, method="b", dataset=None, weights="none")
+    assert records[0]["weights"] == "none (trained from scratch)"
+    results.using(cfg, dataset=None, model=None)
+    timing = results.record_result(cfg, "seconds", 1.5, method="b")
     assert timing["data"] == "none (no dataset used)"
 
 
+def test_a_record_needs_a_stated_source_and_takes_its_labels(cfg):
+    with pytest.raises(ValueError, match=r"course_utils.using\(cfg"):
+        results.record_result(cfg, "test_accuracy", 0.5, method="a")
+    cfg = dict(cfg, weights={"vgg16": "STAND-IN, not ImageNet", "hub": "TF-Hub"})
+    with pytest.raises(ValueError, match="no weights setting for 'resnet'"):
+        results.using(cfg, dataset="flowers17", model="resnet")
+    results.using(cfg, dataset="flowers17", model="vgg16")
+    record = results.record_result(cfg, "test_accuracy", 0.5, method="a")
+    assert record["weights"] == "STAND-IN, not ImageNet" and record["data"].startswith("flowers17")
+
+
 def test_table_refuses_a_record_without_weights_or_profile(cfg):
-    record = results.record_result(cfg, "test_accuracy", 0.5, method="a", dataset="flowers17", weights="x")
+    results.using(cfg, dataset="flowers17", model=None)
+    record = results.record_result(cfg, "test_accuracy", 0.5, method="a")
     assert "| test | a | test_accuracy | 0.5000 | smoke |" in results.markdown_table([record])
     for key in ("weights", "profile"):
         with pytest.raises(ValueError, match=key):
@@ -37,7 +52,9 @@ def test_save_figure_uses_a_stable_name(cfg):
 
 def test_saved_figure_says_which_profile_data_and_weights_made_it(cfg):
     fig, _ = plt.subplots(figsize=(4, 3))
-    results.save_figure(cfg, fig, "curves", dataset="flowers17", weights="STAND-IN, not ImageNet: VGG16 of HED")
+    cfg = dict(cfg, weights={"vgg16": "STAND-IN, not ImageNet: VGG16 of HED"})
+    results.using(cfg, dataset="flowers17", model="vgg16")
+    results.save_figure(cfg, fig, "curves")
     footer = "\n".join(text.get_text() for text in fig.texts)
     assert "test, profile smoke, seed 1" in footer
     assert "data: flowers17: not installed" in footer

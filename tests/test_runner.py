@@ -20,8 +20,8 @@ def _write(folder, name, *sources):
 def test_runs_in_order_and_collects_results(data_home, tmp_path, monkeypatch):
     notebooks = tmp_path / "notebooks"
     setup = "import course_utils\ncfg = course_utils.setup('{}')"
-    record = ("course_utils.record_result(cfg, 'test_accuracy', {}, method='m', "
-              "dataset='flowers17', weights=cfg['weights']['vgg16'])")
+    record = ("course_utils.using(cfg, dataset='flowers17', model='vgg16')\n"
+              "course_utils.record_result(cfg, 'test_accuracy', {}, method='m')")
     _write(notebooks, "02_b.ipynb", setup.format("02_b"), record.format(0.25))
     _write(notebooks, "01_a.ipynb", setup.format("01_a"), record.format(0.5))
     monkeypatch.setenv("COURSE_WEIGHTS_VGG16", "none")
@@ -69,8 +69,8 @@ def test_progress_shows_position_cell_epoch_and_keeps_kernel_noise_in_a_log(data
 def test_a_rerun_reports_only_its_own_results_and_older_ones_apart(data_home, tmp_path, monkeypatch):
     notebooks = tmp_path / "notebooks"
     setup = "import course_utils\ncfg = course_utils.setup('{}')"
-    record = ("course_utils.record_result(cfg, 'test_accuracy', {}, method='m', "
-              "dataset=None, weights='none')")
+    record = ("course_utils.using(cfg, dataset=None, model=None)\n"
+              "course_utils.record_result(cfg, 'test_accuracy', {}, method='m')")
     figure = ("import matplotlib.pyplot as plt\n"
               "course_utils.save_figure(cfg, plt.figure(), 'curves')")
     _write(notebooks, "01_a.ipynb", setup.format("01_a"), record.format(0.5), figure)
@@ -131,7 +131,8 @@ def test_a_run_killed_midway_then_rerun_needs_no_cleanup(data_home, tmp_path, mo
 
     notebooks, build = tmp_path / "notebooks", tmp_path / "build"
     setup = "import course_utils\ncfg = course_utils.setup('{}')"
-    record = "course_utils.record_result(cfg, 'test_accuracy', {}, method='m', dataset=None, weights='none')"
+    record = ("course_utils.using(cfg, dataset=None, model=None)\n"
+              "course_utils.record_result(cfg, 'test_accuracy', {}, method='m')")
     _write(notebooks, "01_a.ipynb", setup.format("01_a"), record.format(0.5))
     _write(notebooks, "02_b.ipynb", setup.format("02_b"), record.format(0.25), "import time\ntime.sleep(120)")
     script = ("import sys\nfrom course_utils import data, runner\ndata.DATASETS.clear()\n"

@@ -3,7 +3,9 @@
 import random
 
 import numpy as np
+import pytest
 
+import course_utils
 from course_utils import config, session
 
 
@@ -18,3 +20,23 @@ def test_setup_seeds_and_returns_the_settings(data_home, monkeypatch, capsys):
     assert "profile     smoke" in banner and "vgg16: none (random initialisation)" in banner
     assert cfg["profile"] == "smoke" and cfg["data_dir"] == data_home
     assert cfg["batch_size"] == config.PROFILES["smoke"]["*"]["batch_size"]
+
+
+def test_a_seed_that_is_not_a_number_names_the_variable_and_range(data_home, monkeypatch):
+    monkeypatch.setenv("COURSE_PROFILE", "smoke")
+    for value in ("abc", "-1", "4294967296"):
+        monkeypatch.setenv("COURSE_SEED", value)
+        with pytest.raises(course_utils.CourseError, match=rf"COURSE_SEED='{value}'.*from 0 to 4294967295"):
+            session.setup("01_scratch_cnn_baseline")
+    monkeypatch.setenv("COURSE_SEED", " 7 ")
+    assert session.setup("01_scratch_cnn_baseline")["seed"] == 7
+
+
+def test_missing_weights_file_is_a_banner_warning_not_a_failure(data_home, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("COURSE_PROFILE", "smoke")
+    monkeypatch.setenv("COURSE_WEIGHTS_VGG16", str(tmp_path / "gone.weights.h5"))
+    cfg = session.setup("00_start_here")  # notebooks 00-02 use no pretrained weights: they run
+    banner = capsys.readouterr().out
+    assert "  weights     vgg16: NOT USABLE: COURSE_WEIGHTS_VGG16=" in banner and "gone.weights.h5': no such file" in banner
+    assert "  warning     vgg16's weights cannot be used" in banner
+    assert cfg["weights"]["vgg16"].startswith("NOT USABLE")

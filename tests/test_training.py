@@ -93,8 +93,8 @@ def test_fit_and_evaluate_records_the_test_accuracy(cfg):
     ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
     model = models.small_cnn(48)
     model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"])
-    history, accuracy = training.fit_and_evaluate(model, Splits(ds, ds, ds, ["a", "b"]), cfg, epochs=2,
-                                                  method="m", dataset="cats_vs_dogs", weights="none")
+    results.using(cfg, dataset="cats_vs_dogs", model=None)
+    history, accuracy = training.fit_and_evaluate(model, Splits(ds, ds, ds, ["a", "b"]), cfg, epochs=2, method="m")
     assert len(history["val_accuracy"]) == 2
     assert results.load_results(cfg["build_dir"])[-1]["value"] == pytest.approx(accuracy)
 

@@ -102,7 +102,7 @@ def load_dataset(name: str, cfg: dict[str, Any], image_size: int | None = None) 
     Uses `cfg` (from `setup()`) for `train_per_class`, `val_per_class`,
     `test_per_class`, `batch_size`, `seed` and, unless `image_size` is given,
     `image_size`. Subsets take the first images of each class in file order,
-    so every run of a profile sees the same images. Used by every notebook.
+    so every run of a profile sees the same images.
     """
     import numpy as np
 

@@ -185,7 +185,7 @@ def pretrained_base(model: str, image_size: int | None):
     (see `weights_setting`). `image_size=None` accepts any input size. The
     base expects inputs prepared by `preprocess(model)`.
     Raises `WeightsError` for a file that does not hold this model's weights
-    (another architecture). Used by notebooks 03-05 and 07.
+    (another architecture).
     """
     import keras
 

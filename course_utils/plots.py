@@ -12,10 +12,7 @@ import numpy as np
 
 def image_grid(images: Sequence[Any], titles: Sequence[str], columns: int = 8,
                suptitle: str | None = None):
-    """A grid of images (values in [0, 255] or [0, 1]) with one title each.
-
-    Used by 00 for sample images and by later notebooks for predictions.
-    """
+    """A grid of images (values in [0, 255] or [0, 1]) with one title each."""
     count = len(images)
     columns = min(columns, count)
     rows = math.ceil(count / columns)

@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt
 
 from .config import artifact_path
 from .plots import footnote
-from .results import check_record, load_results, markdown_table
+from .results import COLUMNS, check_record, load_results, markdown_table, table_row
 
 # The figures the course sets out to beat (accuracy), from the material it grew from, keyed by
 # the notebook that compares with them, with how each was obtained: a course result compares
@@ -153,12 +153,9 @@ def write_report(build: Path, profile: str, timings: dict[str, float], run_id: s
                for f in old_figures]
     (report / "report.md").write_text("\n".join(md) + "\n")
 
-    rows = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in (
-            r["notebook"], r["method"], r["metric"], f"{r['value']:.4f}", r["profile"], r["data"],
-            r["weights"], r.get("wall_time_s", ""))) + "</tr>\n" for r in records)
-    head = "".join(f"<th>{h}</th>" for h in ("notebook", "method", "metric", "value", "profile", "data",
-                                              "weights", "wall time (s)"))
+    rows = "".join("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in table_row(r)) + "</tr>\n"
+                   for r in records)
+    head = "".join(f"<th>{heading}</th>" for heading, _ in COLUMNS)
     page = [f"<!doctype html><meta charset='utf-8'><title>Course report ({html.escape(profile)})</title>",
             "<style>body{font-family:sans-serif;max-width:70em;margin:auto}table{border-collapse:collapse}"
             "td,th{border:1px solid #ccc;padding:3px 6px;font-size:90%}figure{margin:1em 0}"

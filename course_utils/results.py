@@ -143,15 +143,21 @@ def check_record(record: dict[str, Any]) -> None:
         raise ValueError(f"result record {record} lacks {', '.join(missing)}")
 
 
+# Every results table (the report's Markdown and HTML): each column's heading and record field.
+COLUMNS = (("notebook", "notebook"), ("method", "method"), ("metric", "metric"), ("value", "value"),
+           ("profile", "profile"), ("data", "data"), ("weights", "weights"), ("wall time (s)", "wall_time_s"))
+
+
+def table_row(record: dict[str, Any]) -> list[str]:
+    """A checked record's cells, in the order of `COLUMNS` (the value to four decimals)."""
+    check_record(record)
+    return [f"{record['value']:.4f}" if field == "value" else str(record.get(field, "")) for _, field in COLUMNS]
+
+
 def markdown_table(records: list[dict[str, Any]], extra: str | None = None) -> str:
     """The results as a Markdown table (one row per record), with the field `extra`
     as a last column when given (the report's older results add their run)."""
-    header = "| notebook | method | metric | value | profile | data | weights | wall time (s) |"
-    header += f" {extra} |" if extra else ""
-    rows = [header, "|" + " --- |" * (9 if extra else 8)]
-    for r in records:
-        check_record(r)
-        rows.append(f"| {r['notebook']} | {r['method']} | {r['metric']} | {r['value']:.4f} | "
-                    f"{r['profile']} | {r['data']} | {r['weights']} | {r.get('wall_time_s', '')} |"
-                    + (f" {r[extra]} |" if extra else ""))
+    headings = [heading for heading, _ in COLUMNS] + ([extra] if extra else [])
+    rows = ["| " + " | ".join(headings) + " |", "|" + " --- |" * len(headings)]
+    rows += ["| " + " | ".join(table_row(r) + ([str(r[extra])] if extra else [])) + " |" for r in records]
     return "\n".join(rows)

@@ -127,7 +127,7 @@ def cached_features(base, dataset, cfg: dict[str, Any], *, model: str, data: str
     image size, the dataset and the split with its size in this profile: a
     second call with the same key loads it from disk, a change to any part
     recomputes. The cache file is written whole or not at all; a damaged one
-    is recomputed with a one-line notice. Used by notebooks 03-05.
+    is recomputed with a one-line notice.
     """
     import hashlib
 

@@ -6,6 +6,7 @@ import hashlib
 import os
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 from PIL import Image
@@ -74,3 +75,13 @@ def cfg(data_home, tmp_path):
     return {"notebook": "test", "profile": "smoke", "seed": 1, "image_size": 32, "batch_size": 4,
             "train_per_class": None, "val_per_class": None, "test_per_class": None,
             "build_dir": tmp_path / "build", "device": "CPU", "started": time.time()}
+
+
+@pytest.fixture
+def own_weights(tmp_path, monkeypatch):
+    """A VGG16 no-top weights file made here (random, seeded), set as the configured weights."""
+    keras.utils.set_random_seed(7)
+    path = tmp_path / "mine.weights.h5"
+    keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3)).save_weights(path)
+    monkeypatch.setenv("COURSE_WEIGHTS_VGG16", str(path))
+    return path

@@ -76,3 +76,9 @@ def test_every_module_has_a_docstring_and_is_listed_in_the_package_docstring():
         assert ast.get_docstring(tree), f"{path.name} has no module docstring"
         if path.stem not in ("__init__", "__main__"):
             assert f"`{path.stem}`" in course_utils.__doc__, f"the package docstring does not list {path.stem}"
+
+
+def test_every_module_reads_in_one_sitting():
+    """About 350 lines at most: a module that grows past it is doing two jobs (split it along its seams)."""
+    lengths = {path.name: len(path.read_text(encoding="utf-8").splitlines()) for path in PACKAGE.glob("*.py")}
+    assert max(lengths.values()) <= 350, {name: n for name, n in lengths.items() if n > 350}

@@ -83,7 +83,7 @@ def test_readme_figures_to_beat_are_the_report_s_seed_results():
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     assert seed_table() in readme
-    assert f"| 05 | block-5 fine-tuning | VGG19, block 5 unfrozen |" in seed_table()
+    assert "| 05 | block-5 fine-tuning | VGG19, block 5 unfrozen |" in seed_table()
     assert all(entry["value"] < 1 for entry in SEED_RESULTS.values())
 
 

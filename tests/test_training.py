@@ -1,87 +1,13 @@
-"""Notebooks 01-02: the small network, augmentation, training helpers and their figures."""
+"""course_utils.training: fit and evaluate, histories, the feature cache and saved models."""
+
+from pathlib import Path
 
 import keras
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+import tensorflow as tf
 
-from course_utils import models, plots, results, training
-
-
-def test_small_cnn_structure_and_parameter_count():
-    model = models.small_cnn(150)
-    convs = [l for l in model.layers if isinstance(l, keras.layers.Conv2D)]
-    assert [c.filters for c in convs] == [32, 64, 128, 128]
-    assert all(c.kernel_size == (3, 3) and c.activation.__name__ == "relu" for c in convs)
-    assert sum(isinstance(l, keras.layers.MaxPooling2D) for l in model.layers) == 4
-    dense = [l for l in model.layers if isinstance(l, keras.layers.Dense)]
-    assert [d.units for d in dense] == [512, 1] and dense[-1].activation.__name__ == "sigmoid"
-    assert model.output_shape == (None, 1)
-    assert model.count_params() == 3_453_121  # the classic figure for 150x150 inputs
-
-
-def test_dropout_and_augmentation_sit_where_they_should():
-    model = models.small_cnn(64, augment=models.augmentation(), dropout=0.5)
-    names = [type(l).__name__ for l in model.layers]
-    assert names[0] == "Sequential" and names[1] == "Rescaling"
-    assert names.index("Dropout") == names.index("Flatten") + 1
-    assert names.index("Dropout") < names.index("Dense")
-
-
-def test_augmentation_changes_images_only_in_training():
-    rng = np.random.default_rng(0)
-    images = rng.uniform(0, 255, (4, 48, 48, 3)).astype("float32")
-    augment = models.augmentation(seed=1)
-    trained = np.asarray(augment(images, training=True))
-    assert trained.shape == images.shape
-    assert not np.allclose(trained, images)
-    assert np.allclose(np.asarray(augment(images, training=False)), images)
-
-
-def test_model_rescales_raw_pixels_to_unit_range():
-    model = models.small_cnn(48)
-    rescale = next(l for l in model.layers if isinstance(l, keras.layers.Rescaling))
-    out = np.asarray(rescale(np.array([[[[0.0, 127.5, 255.0]]]], dtype="float32")))
-    assert out.min() == 0.0 and out.max() == 1.0
-
-
-def test_misclassified_orders_by_confidence_binary_and_multiclass():
-    labels = np.array([0, 1, 1, 0, 1])
-    probabilities = np.array([[0.9], [0.2], [0.6], [0.55], [0.01]])  # wrong: 0 (0.9), 1 (0.8), 3 (0.55), 4 (0.99)
-    assert plots.misclassified(labels, probabilities).tolist() == [4, 0, 1, 3]
-    multi = np.array([[0.1, 0.7, 0.2], [0.8, 0.1, 0.1], [0.2, 0.2, 0.6]])
-    assert plots.misclassified(np.array([0, 0, 1]), multi).tolist() == [0, 2]
-
-
-def test_no_mistakes_gives_empty_selection_and_a_figure():
-    labels = np.array([0, 1])
-    probabilities = np.array([0.1, 0.9])
-    assert plots.misclassified(labels, probabilities).size == 0
-    fig = plots.misclassified_grid(np.zeros((2, 8, 8, 3)), labels, probabilities, ["cat", "dog"])
-    assert "no misclassified images" in [t.get_text() for ax in fig.axes for t in ax.texts]
-    plt.close(fig)
-
-
-def test_misclassified_grid_titles():
-    images = np.random.default_rng(0).uniform(0, 255, (3, 8, 8, 3))
-    fig = plots.misclassified_grid(images, np.array([0, 1, 0]), np.array([0.7, 0.9, 0.2]), ["cat", "dog"])
-    titles = [ax.get_title() for ax in fig.axes if ax.images]
-    assert titles == ["true: cat\npred: dog (0.70)"]
-    plt.close(fig)
-
-
-def test_learning_curves_panels_and_lines():
-    h = {"accuracy": [0.5, 0.6], "val_accuracy": [0.5, 0.55], "loss": [0.7, 0.6], "val_loss": [0.7, 0.65]}
-    fig = plots.learning_curves({"a": h, "b": h})
-    assert [ax.get_title() for ax in fig.axes] == ["accuracy", "loss"]
-    assert all(len(ax.lines) == 4 for ax in fig.axes)  # two runs x (training, validation)
-    plt.close(fig)
-
-
-def test_image_grid_panels():
-    fig = plots.image_grid(np.zeros((5, 8, 8, 3)), list("abcde"), columns=4)
-    assert sum(1 for ax in fig.axes if ax.images) == 5 and len(fig.axes) == 8
-    plt.close(fig)
+from course_utils import models, results, training
 
 
 def test_fit_and_evaluate_records_the_test_accuracy(cfg):
@@ -105,9 +31,92 @@ def test_history_round_trip_is_per_profile(cfg):
     assert training.load_history(dict(cfg, profile="full"), "test", "run") is None
 
 
-def test_augmented_model_saves_and_loads_back(tmp_path):
-    model = models.small_cnn(48, augment=models.augmentation(), dropout=0.5)
-    model.save(tmp_path / "m.keras")
-    loaded = keras.models.load_model(tmp_path / "m.keras")
-    x = np.random.default_rng(0).uniform(0, 255, (2, 48, 48, 3)).astype("float32")
-    assert np.allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+def test_feature_cache_hit_and_invalidation(cfg, own_weights, monkeypatch, capsys):
+    cfg.update(image_size=32, train_per_class=2)
+    ds = tf.data.Dataset.from_tensor_slices((np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32"), [0, 1, 0, 1])).batch(2)
+    base = models.pretrained_base("vgg16", 32)
+    calls = []
+    counting = lambda x, training=False: calls.append(1) or base(x, training=training)  # noqa: E731
+    counting.output_shape = base.output_shape
+
+    def features(split="train", model="vgg16", **changes):
+        return training.cached_features(counting, ds, dict(cfg, **changes), model=model, data="cats_vs_dogs", split=split)
+
+    first, labels = features()
+    assert first.shape == (4, 1, 1, 512) and labels.tolist() == [0, 1, 0, 1] and len(calls) == 2
+    again, _ = features()
+    assert len(calls) == 2 and np.array_equal(first, again)  # hit: no recomputation
+    for change in ({"train_per_class": 3}, {"image_size": 48}, {"model": "vgg19"},
+                   {"split": "test", "test_per_class": 2}):
+        n = len(calls)
+        features(**change)
+        assert len(calls) > n, change
+    n = len(calls)
+    monkeypatch.setenv("COURSE_WEIGHTS_VGG16", "none")  # other weights: other features
+    features()
+    assert len(calls) > n
+
+
+def test_damaged_feature_cache_is_recomputed_with_a_notice(cfg, own_weights, capsys):
+    cfg.update(image_size=32, train_per_class=2)
+    ds = tf.data.Dataset.from_tensor_slices(
+        (np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32"), [0, 1, 0, 1])).batch(2)
+    base = models.pretrained_base("vgg16", 32)
+    first, _ = training.cached_features(base, ds, cfg, model="vgg16", data="cats_vs_dogs", split="train")
+    (cached,) = list((cfg["build_dir"] / "features").rglob("*.npz"))
+    assert cfg["profile"] in cached.parts  # kept per profile
+    cached.write_bytes(cached.read_bytes()[:100])  # cut short by an interrupted run
+    capsys.readouterr()
+    again, labels = training.cached_features(base, ds, cfg, model="vgg16", data="cats_vs_dogs", split="train")
+    out = capsys.readouterr().out
+    assert "damaged" in out and "recomputing" in out
+    assert np.allclose(again, first) and labels.tolist() == [0, 1, 0, 1]
+    with np.load(cached) as repaired:  # and the cache is whole again
+        assert np.allclose(repaired["features"], first)
+
+
+def test_interrupted_cache_write_leaves_no_cache_entry(cfg, own_weights, monkeypatch):
+    cfg.update(image_size=32, train_per_class=2)
+    ds = tf.data.Dataset.from_tensor_slices((np.zeros((2, 32, 32, 3), "float32"), [0, 1])).batch(2)
+    base = models.pretrained_base("vgg16", 32)
+
+    def killed(file, **arrays):  # writes part of the file, then the run is interrupted
+        Path(file).write_bytes(b"PK\x03\x04 partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez", killed)
+    with pytest.raises(KeyboardInterrupt):
+        training.cached_features(base, ds, cfg, model="vgg16", data="cats_vs_dogs", split="train")
+    assert not list((cfg["build_dir"] / "features").rglob("*.npz"))
+
+
+def test_saved_models_are_kept_per_profile_and_weights(cfg, own_weights, monkeypatch, capsys):
+    model = models.small_cnn(64)
+    path = training.save_model(model, cfg, "fine_tuned", weights="vgg16")
+    assert training.load_saved_model(cfg, "fine_tuned", weights="vgg16") is not None
+    # Another profile, or other weights: notebook 07 must not find this model.
+    assert training.load_saved_model(dict(cfg, profile="quick"), "fine_tuned", weights="vgg16") is None
+    monkeypatch.setenv("COURSE_WEIGHTS_VGG16", "none")
+    assert training.load_saved_model(cfg, "fine_tuned", weights="vgg16") is None
+    monkeypatch.setenv("COURSE_WEIGHTS_VGG16", str(own_weights))
+    # A model file cut short: ignored with a line saying why, never a crash.
+    path.write_bytes(path.read_bytes()[:200])
+    capsys.readouterr()
+    assert training.load_saved_model(cfg, "fine_tuned", weights="vgg16") is None
+    assert "cannot be opened" in capsys.readouterr().out
+
+
+def test_an_interrupted_model_save_leaves_the_earlier_model(cfg, monkeypatch):
+    model = models.small_cnn(64)
+    path = training.save_model(model, cfg, "scratch_cnn")
+    before = path.read_bytes()
+
+    def killed(self, filepath, *args, **kwargs):
+        Path(filepath).write_bytes(b"PK partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(keras.Model, "save", killed)
+    with pytest.raises(KeyboardInterrupt):
+        training.save_model(model, cfg, "scratch_cnn")
+    assert path.read_bytes() == before
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left

@@ -1,0 +1,45 @@
+"""course_utils.plots: the figures the notebooks share."""
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from course_utils import plots
+
+
+def test_misclassified_orders_by_confidence_binary_and_multiclass():
+    labels = np.array([0, 1, 1, 0, 1])
+    probabilities = np.array([[0.9], [0.2], [0.6], [0.55], [0.01]])  # wrong: 0 (0.9), 1 (0.8), 3 (0.55), 4 (0.99)
+    assert plots.misclassified(labels, probabilities).tolist() == [4, 0, 1, 3]
+    multi = np.array([[0.1, 0.7, 0.2], [0.8, 0.1, 0.1], [0.2, 0.2, 0.6]])
+    assert plots.misclassified(np.array([0, 0, 1]), multi).tolist() == [0, 2]
+
+
+def test_no_mistakes_gives_empty_selection_and_a_figure():
+    labels = np.array([0, 1])
+    probabilities = np.array([0.1, 0.9])
+    assert plots.misclassified(labels, probabilities).size == 0
+    fig = plots.misclassified_grid(np.zeros((2, 8, 8, 3)), labels, probabilities, ["cat", "dog"])
+    assert "no misclassified images" in [t.get_text() for ax in fig.axes for t in ax.texts]
+    plt.close(fig)
+
+
+def test_misclassified_grid_titles():
+    images = np.random.default_rng(0).uniform(0, 255, (3, 8, 8, 3))
+    fig = plots.misclassified_grid(images, np.array([0, 1, 0]), np.array([0.7, 0.9, 0.2]), ["cat", "dog"])
+    titles = [ax.get_title() for ax in fig.axes if ax.images]
+    assert titles == ["true: cat\npred: dog (0.70)"]
+    plt.close(fig)
+
+
+def test_learning_curves_panels_and_lines():
+    h = {"accuracy": [0.5, 0.6], "val_accuracy": [0.5, 0.55], "loss": [0.7, 0.6], "val_loss": [0.7, 0.65]}
+    fig = plots.learning_curves({"a": h, "b": h})
+    assert [ax.get_title() for ax in fig.axes] == ["accuracy", "loss"]
+    assert all(len(ax.lines) == 4 for ax in fig.axes)  # two runs x (training, validation)
+    plt.close(fig)
+
+
+def test_image_grid_panels():
+    fig = plots.image_grid(np.zeros((5, 8, 8, 3)), list("abcde"), columns=4)
+    assert sum(1 for ax in fig.axes if ax.images) == 5 and len(fig.axes) == 8
+    plt.close(fig)

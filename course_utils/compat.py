@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from .errors import CourseError
+
 # The oldest and the newest TensorFlow the tests run on (`.ci/run`, README "Supported versions").
 TESTED = ("2.17", "2.21")
 # Keras 3 arrived with TensorFlow 2.16; before it `import keras` gives Keras 2, which the course
@@ -17,7 +19,7 @@ TESTED = ("2.17", "2.21")
 OLDEST_KERAS = "3.4"
 
 
-class VersionError(RuntimeError):
+class VersionError(CourseError):
     """The installed TensorFlow or Keras is outside the range the course supports."""
 
 

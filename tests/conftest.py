@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import http.server
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -68,3 +70,33 @@ def cfg(data_home, tmp_path):
     return {"notebook": "test", "profile": "smoke", "seed": 1, "image_size": 32, "batch_size": 4,
             "train_per_class": None, "val_per_class": None, "test_per_class": None,
             "build_dir": tmp_path / "build", "device": "CPU", "started": time.time()}
+
+
+# ---------------------------------------------------------------- a local web server
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    payload = b""  # served for any path not in `files`
+    files: dict[str, bytes] = {}  # by URL path, e.g. "/vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    cut: bool | str = False  # True, or one URL path: declare the whole length, send half, hang up
+
+    def do_GET(self):
+        body = self.files.get(self.path, self.payload)
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[: len(body) // 2] if self.cut in (True, self.path) else body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    """Serve `_Handler.payload` (or `files` by path) on 127.0.0.1; yields (handler class, url)."""
+    handler = type("Handler", (_Handler,), {"files": {}})
+    httpd = http.server.HTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield handler, f"http://127.0.0.1:{httpd.server_port}/cats_and_dogs_filtered.zip"
+    httpd.shutdown()

@@ -9,6 +9,7 @@ from course_utils import models
 
 def test_default_is_imagenet(monkeypatch):
     monkeypatch.delenv("COURSE_WEIGHTS_VGG16", raising=False)
+    monkeypatch.delenv("COURSE_DATA_MIRROR", raising=False)
     assert models.weights_setting("vgg16") == "imagenet"
     assert models.weights_label("vgg16").startswith("imagenet")
 

@@ -110,12 +110,14 @@ def _records(staged: Path, relative: str, url: str) -> list[dict[str, Any]]:
 
 
 def _write_atomically(path: Path, text: str) -> None:
+    """Replace the file at `path` by `text` in one step (temporary name, then rename)."""
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_text(text)
     temporary.replace(path)  # a reader sees the old file or the new one, never half of one
 
 
 def _set_entry(folder: Path, name: str, entry: dict[str, Any] | None) -> None:
+    """Put item `name` into the kit's manifest as `entry`, or take it out (None)."""
     manifest = kit.read_manifest(folder)
     manifest.setdefault("kit", "Transfer learning with Keras: lab kit (python -m course_utils lab-kit)")
     if entry is None:
@@ -126,6 +128,7 @@ def _set_entry(folder: Path, name: str, entry: dict[str, Any] | None) -> None:
 
 
 def _build_item(folder: Path, name: str, item: dict[str, str]) -> None:
+    """Fetch, check and place one item, then list it. Raises what `_fetch` and `_check` raise."""
     staged = folder / INCOMING / name / Path(item["path"]).name
     staged.parent.mkdir(parents=True, exist_ok=True)
     _fetch(item, staged)
@@ -212,10 +215,12 @@ the kit (on a machine with internet): `python -m course_utils lab-kit /path/to/t
 
 
 def _keras_cache() -> Path:
+    """Keras' download cache (`$KERAS_HOME`, else ~/.keras)."""
     return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser()
 
 
 def _dataset_status(name: str) -> tuple[str, str]:
+    """Where dataset `name` would come from, and its label (the status view's columns)."""
     spec = data.DATASETS[name]
     if data.installed(name):
         return "data folder", data.describe(name)
@@ -235,6 +240,7 @@ def _dataset_status(name: str) -> tuple[str, str]:
 
 
 def _weights_status(model: str) -> tuple[str, str]:
+    """Where `model`'s weights would come from, and their label."""
     setting = models.weights_setting(model)
     if isinstance(setting, Path):
         where = "mirror" if kit.is_kit_path(setting) else f"COURSE_WEIGHTS_{model.upper()}"
@@ -247,6 +253,7 @@ def _weights_status(model: str) -> tuple[str, str]:
 
 
 def _hub_status() -> tuple[str, str]:
+    """Where notebook 06's feature-vector model would come from, and its label."""
     handle = hub.hub_handle()
     if os.environ.get("COURSE_HUB_HANDLE"):
         where = "COURSE_HUB_HANDLE"
@@ -277,7 +284,9 @@ def status() -> list[dict[str, str]]:
 
 def command(path: Path | None, verify: bool, show_status: bool) -> int:
     """`python -m course_utils lab-kit`: build, verify or show; returns the exit status."""
-    if show_status or path is None:
+    if path is None and not show_status:
+        raise KitError("name the kit's folder: `python -m course_utils lab-kit PATH` (or --verify PATH, --status)")
+    if show_status:
         print(f"Data folder: {data_dir()}\nMirror: {mirror_dir() or 'none (COURSE_DATA_MIRROR is not set)'}")
         for row in status():
             print(f"  {row['item']:<13} {row['kind']:<8} {row['where']}\n  {'':<22} {row['label']}")

@@ -77,6 +77,7 @@ def item_problems(kit: Path, entry: dict[str, Any]) -> list[str]:
 
 
 def _item_of(manifest: dict[str, Any], relative: str) -> tuple[str, dict[str, Any]] | None:
+    """The (name, entry) of the manifest item stored at `relative`, or None when none is."""
     return next(((name, entry) for name, entry in manifest["items"].items() if entry["path"] == relative), None)
 
 

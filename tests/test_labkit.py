@@ -316,3 +316,18 @@ def test_a_lab_machine_with_only_the_mirror_set_runs_notebooks_03_to_06(data_hom
     installed = json.loads((tmp_path / "lab-data" / "cats_vs_dogs" / data.MARKER).read_text())
     assert installed["source"] == str(folder / "cats_and_dogs_filtered.zip")
     assert not (tmp_path / "empty-tfhub-cache").exists() or not any((tmp_path / "empty-tfhub-cache").iterdir())
+
+
+@pytest.mark.skipif(not (SHARED / "weights").is_dir(), reason="needs ../shared/course-data")
+def test_the_shared_offline_copies_work_as_a_mirror_and_are_labelled(data_home, monkeypatch):
+    for model in models.PRETRAINED:
+        monkeypatch.delenv(f"COURSE_WEIGHTS_{model.upper()}", raising=False)
+    monkeypatch.setenv("COURSE_DATA_MIRROR", str(SHARED))
+    assert models.weights_setting("vgg16") == SHARED / "weights" / "vgg16_notop_hed_bsds500.weights.h5"
+    assert models.weights_label("vgg16").startswith("STAND-IN, not ImageNet")
+    assert models.weights_label("vgg19") == "imagenet (Keras download)"  # the folder has none for VGG19
+
+
+def test_lab_kit_without_a_folder_is_a_clear_error(capsys):
+    assert cli.main(["lab-kit"]) == 2
+    assert "lab-kit PATH" in capsys.readouterr().err

@@ -8,14 +8,16 @@ Every notebook starts with
 Modules, from the bottom up (each imports only modules above it in this list):
 `errors` (`CourseError`, the parent of every error a user can fix), `compat`
 (the supported TensorFlow and Keras versions), `config` (profiles, folders,
-`artifact_path`), `files` (writing without half-written files), `archives`
-(downloads), `images` (which images can be read), `registry` (the datasets),
-`install` (installing them), `data` (the loaders), `models` (pretrained
-weights, bases, heads, surgery), `hub` (TF-Hub models as Keras 3 layers),
-`plots`, `results` (recording numbers and figures), `training`, `visualize`
-(activations, filter patterns, Grad-CAM), `report` (the course report),
-`session` (`setup()`, the banner), `colab` (badges and the install cell),
-`runner` (executing the course), `cli` (`python -m course_utils`).
+`artifact_path`), `mirror` (what a lab kit or mirror folder holds), `files`
+(writing without half-written files), `registry` (the datasets), `archives`
+(downloads), `images` (which images can be read), `install` (installing the
+datasets), `data` (the loaders), `models` (pretrained weights, bases, heads,
+surgery), `hub` (TF-Hub models as Keras 3 layers), `labkit` (building and
+checking a teacher's lab kit), `plots`, `results` (recording numbers and
+figures), `training`, `visualize` (activations, filter patterns, Grad-CAM),
+`report` (the course report), `session` (`setup()`, the banner), `colab`
+(badges and the install cell), `runner` (executing the course), `cli`
+(`python -m course_utils`).
 """
 
 from .config import PROFILES, ProfileError, artifact_path, resolve_profile

@@ -15,7 +15,9 @@ import zipfile
 import zlib
 from pathlib import Path
 
+from . import mirror as kit
 from .errors import DataError, DataNotAvailable
+from .registry import fix_hint
 
 # What a damaged zip or tar file raises while it is read.
 DAMAGED_ARCHIVE = (zipfile.BadZipFile, zipfile.LargeZipFile, tarfile.TarError, gzip.BadGzipFile,
@@ -79,3 +81,20 @@ def extract(archive: Path, into: Path) -> None:
             raise DataError(f"{archive} is not a zip or tar archive (damaged, or not the dataset)")
     except DAMAGED_ARCHIVE as error:
         raise DataError(f"{archive} is damaged ({type(error).__name__}: {error})") from error
+
+
+def cifar10_arrays(name: str = "cifar10"):
+    """The official CIFAR-10 arrays, `((x_train, y_train), (x_test, y_test))`: from a lab kit's copy
+    of the archive Keras downloads, else from `keras.datasets` (downloaded once into its cache)."""
+    import keras
+
+    archive = kit.cifar10_archive()  # a lab kit's copy of the archive Keras would download
+    if archive:
+        return kit.read_cifar10(archive)
+    try:
+        return keras.datasets.cifar10.load_data()
+    except Exception as error:  # Keras raises a bare Exception on a failed download
+        raise DataNotAvailable(
+            f"no copy of {name} is available: the official arrays could not be "
+            f"downloaded ({error})\n{fix_hint(name)}"
+        ) from error

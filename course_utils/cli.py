@@ -42,11 +42,22 @@ def main(argv: list[str] | None = None) -> int:
                                 "(the configured VGG16 + global pooling) for offline runs of notebook 06")
     export.add_argument("path", type=Path)
 
+    lab_kit = commands.add_parser("lab-kit", help="fill a folder with everything the course downloads "
+                                  "(a teacher's lab kit; the lab then sets COURSE_DATA_MIRROR to it)")
+    lab_kit.add_argument("path", type=Path, nargs="?", help="the kit's folder")
+    lab_kit.add_argument("--verify", action="store_true", help="re-check the kit at PATH against its manifest")
+    lab_kit.add_argument("--status", action="store_true", help="what the course would use, from where, "
+                         "and its label: datasets, weights and the hub model")
+
     commands.add_parser("badges", help="re-stamp every notebook's Colab badge and install cell from "
                         "[project.urls] Repository in pyproject.toml")
 
     args = parser.parse_args(argv)
     try:
+        if args.command == "lab-kit":
+            from . import labkit
+
+            return labkit.command(args.path, args.verify, args.status)
         if args.command == "run":
             run_course(args.profile, args.notebooks, args.only, args.build_dir)
         elif args.command == "badges":

@@ -11,8 +11,9 @@ Environment variables (all optional):
 - `COURSE_PROFILE`: `smoke`, `quick` or `full`.
 - `COURSE_DATA_DIR`: where datasets are installed
   (default `~/.cache/transfer-learning-course/data`).
-- `COURSE_DATA_MIRROR`: a local folder holding copies of the datasets, tried
-  before any download (a teacher's shared drive).
+- `COURSE_DATA_MIRROR`: a local folder holding copies of the datasets, the
+  pretrained weights and the TF-Hub model, tried before any download (a
+  teacher's lab kit, see `labkit.py`, or a shared drive).
 - `COURSE_BUILD_DIR`: where results, figures and executed notebooks go
   (default `build/` at the root of the course checkout).
 - `COURSE_WEIGHTS_VGG16`, `COURSE_WEIGHTS_VGG19`: `imagenet` (default), `none`

@@ -16,7 +16,8 @@ from typing import Any, NamedTuple
 
 from .errors import ChecksumError, DataError, DataNotAvailable
 from .images import IMAGE_SUFFIXES, check_image, class_folders, natural_key, report_skipped, scan_images
-from .install import (MARKER, _load_cifar10_arrays, data_dir, describe, ensure_dataset, import_dataset, installed,
+from .archives import cifar10_arrays
+from .install import (MARKER, data_dir, describe, ensure_dataset, import_dataset, installed,
                       list_datasets, verify_dataset)
 from .registry import CIFAR10_CLASSES, DATASETS, dataset_spec
 
@@ -112,7 +113,7 @@ def load_dataset(name: str, cfg: dict[str, Any], image_size: int | None = None) 
     folder = ensure_dataset(name)
     splits = []
     if folder is None:  # CIFAR-10 from the official arrays
-        (x_train, y_train), (x_test, y_test) = _load_cifar10_arrays(name)
+        (x_train, y_train), (x_test, y_test) = cifar10_arrays(name)
         y_train, y_test = y_train.ravel(), y_test.ravel()
         train_idx = {c: list(np.flatnonzero(y_train == c)) for c in range(10)}
         parts = (

@@ -6,42 +6,66 @@
 real Keras 3 layer whose variables Keras tracks, so that `trainable=True`
 really fine-tunes them. (With one fix, see `HubFeatures`.)
 
-The handle is a TF-Hub address (downloaded once and cached by
-`tensorflow_hub` in `$TFHUB_CACHE_DIR`, by default a `tfhub_modules` folder
-in the system's temporary directory) or a local SavedModel folder, set with
-`COURSE_HUB_HANDLE`. Without internet, `python -m course_utils hub export-stand-in
-PATH` writes a stand-in feature extractor (the course's VGG16 with global
-average pooling) in the same format; point `COURSE_HUB_HANDLE` at it.
+The model is, in this order: `COURSE_HUB_HANDLE` (a TF-Hub address or a
+local SavedModel folder), the lab kit's copy in the mirror
+(`$COURSE_DATA_MIRROR`), or MobileNetV2 from TF-Hub (downloaded once and
+cached by `tensorflow_hub` in `$TFHUB_CACHE_DIR`, by default a `tfhub_modules`
+folder in the system's temporary directory). When none of them can be had (no
+network, no kit), `feature_layer()` exports the course's stand-in (VGG16 with
+global average pooling, in the same format) once into the data folder, says
+so, and uses it; its label says STAND-IN wherever a result is recorded.
+`python -m course_utils hub export-stand-in PATH` exports it elsewhere.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import keras
 
+from . import mirror as kit
 from . import models
+from .config import data_dir
 from .errors import DataNotAvailable
 
 MOBILENET_V2 = "https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5"
 STAND_IN_MARKER = "course_stand_in.json"
+# The lab kit's name for the model, and the folder `lab-kit` stores it in.
+KIT_ITEM = "mobilenet_v2"
+KIT_FOLDER = "tfhub/mobilenet_v2_100_224_feature_vector_5"
 
 
 def hub_handle() -> str:
-    """The feature-vector model to use: `$COURSE_HUB_HANDLE` or MobileNetV2 on TF-Hub."""
-    return os.environ.get("COURSE_HUB_HANDLE") or MOBILENET_V2
+    """The feature-vector model to use: `$COURSE_HUB_HANDLE`, else the lab kit's copy in the
+    mirror when it verifies, else MobileNetV2's TF-Hub address."""
+    listed = None if os.environ.get("COURSE_HUB_HANDLE") else kit.kit_item(KIT_ITEM)
+    return os.environ.get("COURSE_HUB_HANDLE") or (str(listed) if listed else MOBILENET_V2)
+
+
+def tfhub_cache(handle: str = MOBILENET_V2) -> Path:
+    """Where `tensorflow_hub` caches the model of `handle` (its folder is named by the handle's sha1)."""
+    from tensorflow_hub import resolver
+
+    return Path(resolver.tfhub_cache_dir(use_temp=True)) / hashlib.sha1(handle.encode("utf8")).hexdigest()
 
 
 def hub_label(handle: str | None = None) -> str:
     """A one-line label of the model behind `handle`, for banners and results."""
     handle = handle or hub_handle()
-    if handle == MOBILENET_V2:
-        return "TF-Hub MobileNetV2 feature vector (ImageNet)"
     marker = Path(handle) / STAND_IN_MARKER
-    if marker.is_file():
+    if "://" not in handle and marker.is_file():
         return json.loads(marker.read_text())["description"]
+    if handle == MOBILENET_V2:
+        where = ("in the TF-Hub cache" if tfhub_cache().is_dir() else
+                 "downloaded on first use; without network, the course's labelled VGG16 stand-in")
+        return f"TF-Hub MobileNetV2 feature vector (ImageNet), {where}"
+    if kit.is_kit_path(Path(handle)):
+        return f"TF-Hub MobileNetV2 feature vector (ImageNet), from the lab kit ({handle})"
     return f"SavedModel at {handle} (not the course's MobileNetV2)"
 
 
@@ -68,10 +92,15 @@ def feature_layer(handle: str | None = None, trainable: bool = False, name: str 
     """A Keras 3 layer running a TF-Hub (TF2 SavedModel) feature-vector model.
 
     Frozen by default; `trainable=True` lets training update its variables.
-    Inputs: float images in [0, 1], the TF-Hub image-model convention.
+    Inputs: float images in [0, 1], the TF-Hub image-model convention. The
+    layer's `label` says which model it runs, for results. Without `handle`
+    or `COURSE_HUB_HANDLE`, a TF-Hub model that cannot be had is replaced by
+    the course's stand-in (see `offline_stand_in`), with a line saying so.
     """
+    chosen = handle or os.environ.get("COURSE_HUB_HANDLE")
     handle = handle or hub_handle()
-    fix = ("offline, export the course's stand-in and point the course at it: `python -m course_utils hub "
+    fix = ("offline, set COURSE_DATA_MIRROR to a lab kit (`python -m course_utils lab-kit PATH`), or unset "
+           "COURSE_HUB_HANDLE for the course's stand-in, or export it yourself: `python -m course_utils hub "
            "export-stand-in build/hub/vgg16-stand-in` then `export COURSE_HUB_HANDLE=$PWD/build/hub/vgg16-stand-in`")
     if Path(handle).is_dir():
         path = handle
@@ -86,8 +115,50 @@ def feature_layer(handle: str | None = None, trainable: bool = False, name: str 
         try:
             path = hub.resolve(handle)  # downloads into the TF-Hub cache once
         except Exception as error:  # URLError offline; tensorflow_hub wraps others
-            raise DataNotAvailable(f"the TF-Hub model {handle} could not be downloaded ({error}); {fix}") from error
-    return HubFeatures(path, call_endpoint="__call__", trainable=trainable, name=name)
+            if chosen:
+                raise DataNotAvailable(f"the TF-Hub model {handle} could not be downloaded ({error}); {fix}") from error
+            path = str(offline_stand_in())
+            print(f"hub: the TF-Hub model could not be downloaded ({error}) and no lab kit holds it: using "
+                  f"the course's stand-in from {path}. Every result says STAND-IN.")
+            handle = path
+    layer = HubFeatures(path, call_endpoint="__call__", trainable=trainable, name=name)
+    layer.label = hub_label(handle)
+    return layer
+
+
+def offline_stand_in() -> Path:
+    """The course's stand-in exported into the data folder, once; returns its folder.
+
+    Keyed by the TensorFlow version (a SavedModel from a newer TensorFlow may not load in an
+    older one, and two environments can share a data folder) and by the VGG16 weights it is
+    built from. Exported under a temporary name and renamed when complete, so a half-written
+    export is never taken for whole.
+    """
+    import tensorflow as tf
+
+    key = f"vgg16-stand-in-tf{tf.__version__}-{models.weights_fingerprint('vgg16')[:12].lower()}"
+    target = data_dir() / "hub" / key
+    if (target / STAND_IN_MARKER).is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{key}-"))
+    try:
+        try:
+            export_stand_in(staging / "model")
+        except Exception as error:  # no VGG16 weights either: Keras' download failed
+            raise DataNotAvailable(
+                f"no TF-Hub model, and no VGG16 weights to build the course's stand-in from ({error}): "
+                "set COURSE_DATA_MIRROR to a lab kit (`python -m course_utils lab-kit PATH`), or "
+                "COURSE_WEIGHTS_VGG16=none for a dry run") from error
+        shutil.rmtree(target, ignore_errors=True)  # without its marker: an unfinished export
+        try:
+            (staging / "model").rename(target)
+        except OSError:
+            if not (target / STAND_IN_MARKER).is_file():  # not another process finishing first
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
 
 
 def export_stand_in(path: Path | str, weights_model: str = "vgg16") -> Path:
@@ -134,7 +205,7 @@ def train_top_only(layer, handle: str | None = None) -> list[str]:
     """
     import re
 
-    handle = handle or hub_handle()
+    handle = handle or str(layer.filepath)  # the model this layer runs, wherever it came from
     is_stand_in = (Path(handle) / STAND_IN_MARKER).is_file()
     pattern = TOP_VARIABLES["stand-in" if is_stand_in else MOBILENET_V2]
     layer.trainable = True  # every variable the SavedModel trains; not its batch-norm statistics

@@ -26,7 +26,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .archives import download, extract
+from . import mirror as kit
+from .archives import cifar10_arrays, download, extract
 from .config import data_dir, mirror_dir
 from .errors import ChecksumError, DataError, DataNotAvailable
 from .files import changed_files, file_stats, remove_abandoned_staging, staging_prefix
@@ -36,7 +37,7 @@ from .registry import DATASETS, dataset_spec, fix_hint
 MARKER = ".course_dataset.json"
 
 
-def _find_root(source: Path, marker: str) -> Path | None:
+def find_root(source: Path, marker: str) -> Path | None:
     """The folder at or just below `source` that holds `marker` (a relative path)."""
     candidates = [source, source.parent]
     if source.is_dir():
@@ -45,7 +46,7 @@ def _find_root(source: Path, marker: str) -> Path | None:
     return next((c for c in candidates if (c / marker).exists()), None)
 
 
-def _read_manifest(path: Path) -> dict[str, str]:
+def read_manifest(path: Path) -> dict[str, str]:
     entries = {}
     for line in path.read_text().splitlines():
         if line.strip():
@@ -58,7 +59,7 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _copy_checked(root: Path, expected: dict[str, str], staging: Path, name: str) -> None:
+def copy_checked(root: Path, expected: dict[str, str], staging: Path, name: str) -> None:
     """Copy every expected file from `root` to `staging`, checking its sha256."""
     missing, mismatched = [], []
     for relative, digest in expected.items():
@@ -185,18 +186,18 @@ def import_dataset(name: str, source: Path | str) -> Path:
         staging = work / "staging"
         staging.mkdir()
         if spec["manifest"]:
-            expected = _read_manifest(spec["manifest"])
-            root = _find_root(source_root, next(iter(expected)))
+            expected = read_manifest(spec["manifest"])
+            root = find_root(source_root, next(iter(expected)))
             if root is None:
                 raise DataError(
                     f"{source} does not have the layout of {name}: expected to find "
                     f"{next(iter(expected))} in it, as in the official {spec['archive']}"
                 )
-            _copy_checked(root, expected, staging, name)
+            copy_checked(root, expected, staging, name)
             record = {"official": True, "files": len(expected),
                       "description": f"{name}: official files, sha256-verified"}
         else:
-            root = _find_root(source_root, "test")
+            root = find_root(source_root, "test")
             if root is None or not (root / "train").is_dir():
                 raise DataError(
                     f"{source} does not have the layout of an image-folder {name}: "
@@ -271,11 +272,13 @@ def ensure_dataset(name: str, reinstall: bool = False) -> Path | None:
     mirror = mirror_dir()
     if mirror:
         for candidate in spec["mirror_names"]:
-            if (mirror / candidate).exists():
-                return import_dataset(name, mirror / candidate)
-        print(f"The mirror {mirror} has no copy of {name} (looked for {', '.join(spec['mirror_names'])}).")
+            found = kit.find(candidate)  # None also for a lab-kit item that no longer verifies
+            if found:
+                return import_dataset(name, found)
+        if not (spec["url"] is None and kit.cifar10_archive()):
+            print(f"The mirror {mirror} has no copy of {name} (looked for {', '.join(spec['mirror_names'])}).")
     if spec["url"] is None:
-        _load_cifar10_arrays(name)  # downloads once into Keras' cache
+        cifar10_arrays(name)  # downloads once into Keras' cache
         return None
     # A fresh download takes the archive's name only once its import has passed: a server that
     # sends no length cannot tell a download that ended early from a whole one.
@@ -303,7 +306,7 @@ def verify_dataset(name: str) -> list[str]:
     if record is None:
         return [f"{name} is not installed in {data_dir()}" + (f": {damaged}; {_reinstall_hint(name)}" if damaged else "")]
     folder = data_dir() / name
-    expected = _read_manifest(spec["manifest"]) if record["official"] else record["files"]
+    expected = read_manifest(spec["manifest"]) if record["official"] else record["files"]
     problems = []
     for relative, digest in expected.items():
         path = folder / relative
@@ -320,7 +323,8 @@ def describe(name: str) -> str:
     if record:
         return record["description"]
     if dataset_spec(name)["url"] is None:
-        return f"{name}: official keras.datasets arrays"
+        archive = kit.cifar10_archive()
+        return kit.cifar10_label(archive) if archive else f"{name}: official keras.datasets arrays"
     return f"{name}: not installed"
 
 
@@ -333,15 +337,3 @@ def list_datasets() -> list[dict[str, str]]:
                  else f"not installed: {damaged}; {_reinstall_hint(name)}" if damaged else "not installed")
         rows.append({"name": name, "title": spec["title"], "state": state})
     return rows
-
-
-def _load_cifar10_arrays(name: str = "cifar10"):
-    import keras
-
-    try:
-        return keras.datasets.cifar10.load_data()
-    except Exception as error:  # Keras raises a bare Exception on a failed download
-        raise DataNotAvailable(
-            f"no copy of {name} is available: the official arrays could not be "
-            f"downloaded ({error})\n{fix_hint(name)}"
-        ) from error

@@ -2,19 +2,21 @@
 
 Each pretrained model takes its weights from `COURSE_WEIGHTS_<MODEL>`:
 `imagenet` (the default: Keras downloads and caches them), `none` (random
-initialisation, a dry run), or the path of a local weights file. A local file
-is identified by its content, so a result is never labelled "ImageNet" unless
-the file really holds the ImageNet weights.
+initialisation, a dry run), or the path of a local weights file. Without that
+setting, a file in the mirror (`$COURSE_DATA_MIRROR`, a lab kit) is used when
+there is one for the model, else Keras' download. A local file is identified by
+its content, so a result is never labelled "ImageNet" unless the file really
+holds the ImageNet weights.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-from functools import lru_cache
 from pathlib import Path
 
 from . import compat
+from . import mirror as kit
+from .config import mirror_dir
 from .errors import SettingError
 
 # The pretrained models the course uses, by the name used in settings.
@@ -27,12 +29,15 @@ IMAGENET_MD5 = {
     "vgg19": "253f8cb515780f3b799900260a226db6",
 }
 # Files that are *not* ImageNet weights, with what they are (sha256):
+HED_STAND_IN = "f8cad5e1f9fdf531af3e3c503b19804da924c8d73ff2c6188f7d6185a521d665"
 KNOWN_STAND_INS = {
-    "f8cad5e1f9fdf531af3e3c503b19804da924c8d73ff2c6188f7d6185a521d665": (
+    HED_STAND_IN: (
         "STAND-IN, not ImageNet: VGG16 convolution layers of the HED edge "
         "detector fine-tuned on BSDS500"
     ),
 }
+# Which network each stand-in fits: a mirror's weights files are matched to a model by content.
+STAND_IN_MODELS = {HED_STAND_IN: "vgg16"}
 
 
 # How `weights_label` begins for a setting that cannot be used (the banner shows it as a warning).
@@ -50,13 +55,17 @@ def _expected(model: str) -> str:
 
 
 def weights_setting(model: str) -> str | Path | None:
-    """What `COURSE_WEIGHTS_<MODEL>` asks for: "imagenet", None (no weights) or a file.
+    """What the run uses: "imagenet" (Keras' download), None (no weights) or a file.
 
-    Raises `WeightsError` naming the variable, the file and what was expected
-    for a file that does not exist or is not an HDF5 file.
+    `COURSE_WEIGHTS_<MODEL>` decides when set; otherwise a file for `model` in
+    the mirror (see `mirror_weights`), else "imagenet". Raises `WeightsError`
+    naming the variable, the file and what was expected for a set file that
+    does not exist or is not an HDF5 file.
     """
     variable = f"COURSE_WEIGHTS_{model.upper()}"
-    value = (os.environ.get(variable) or "imagenet").strip()
+    if not os.environ.get(variable):
+        return mirror_weights(model) or "imagenet"
+    value = os.environ[variable].strip()
     if value.lower() == "imagenet":
         return "imagenet"
     if value.lower() == "none":
@@ -71,28 +80,47 @@ def weights_setting(model: str) -> str | Path | None:
     return path
 
 
-@lru_cache(maxsize=None)
+def mirror_weights(model: str) -> Path | None:
+    """The weights file for `model` in the mirror, or None.
+
+    A lab kit's own `model` item when it verifies against the kit's manifest;
+    otherwise a `.h5` file in the mirror (or its `weights/` folder) that is,
+    by content, `model`'s ImageNet file or a known stand-in for `model`,
+    whatever it is called. ImageNet wins over a stand-in.
+    """
+    folder = mirror_dir()
+    if folder is None:
+        return None
+    listed = kit.kit_item(model)
+    if listed:
+        return listed
+    found = {}
+    for path in sorted([*folder.glob("*.h5"), *folder.glob("weights/*.h5")]):
+        if kit.find(str(path.relative_to(folder))) is None:
+            continue  # a lab-kit file that no longer matches its manifest (already named)
+        if kit.file_hash(path, "md5") == IMAGENET_MD5.get(model):
+            found.setdefault("imagenet", path)
+        elif STAND_IN_MODELS.get(kit.file_hash(path)) == model:
+            found.setdefault("stand-in", path)
+    return found.get("imagenet") or found.get("stand-in")
+
+
 def _describe_file(path: Path, model: str) -> str:
-    data = path.read_bytes()
-    if hashlib.md5(data).hexdigest() == IMAGENET_MD5.get(model):
-        return f"imagenet (local file {path.name})"
-    stand_in = KNOWN_STAND_INS.get(hashlib.sha256(data).hexdigest())
+    where = "mirror file" if kit.is_kit_path(path) else "local file"
+    if kit.file_hash(path, "md5") == IMAGENET_MD5.get(model):
+        return f"imagenet ({where} {path.name})"
+    stand_in = KNOWN_STAND_INS.get(kit.file_hash(path))
     if stand_in:
-        return f"{stand_in} (local file {path.name})"
-    return f"local file {path.name} (unrecognised: not known to be ImageNet)"
+        return f"{stand_in} ({where} {path.name})"
+    return f"{where} {path.name} (unrecognised: not known to be ImageNet)"
 
 
 def weights_fingerprint(model: str) -> str:
     """What identifies the weights in use, for cache keys: a name or the file's sha256."""
     setting = weights_setting(model)
     if isinstance(setting, Path):
-        return _sha256_of(setting.resolve())
+        return kit.file_hash(setting)
     return str(setting)
-
-
-@lru_cache(maxsize=None)
-def _sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def weights_label(model: str) -> str:

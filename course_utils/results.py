@@ -33,13 +33,17 @@ NO_DATASET = "none (no dataset used)"
 FROM_SCRATCH = "none (trained from scratch)"
 
 
-def using(cfg: dict[str, Any], *, dataset: str | None, model: str | None) -> None:
+def using(cfg: dict[str, Any], *, dataset: str | None, model: str | None = None,
+          weights: str | None = None) -> None:
     """State what the notebook's next results and figures come from: a course dataset (None
-    for none, a timing say) and a pretrained model of `cfg["weights"]` ("vgg16", "vgg19",
-    "hub"; None for a network trained from scratch). Stays in force until the next call."""
+    for none, a timing say) and the weights the model started from, either as a pretrained
+    model of `cfg["weights"]` ("vgg16", "vgg19") or, for a model whose label is known only
+    once it is loaded (the TF-Hub layer's `label`), as `weights`; neither for a network
+    trained from scratch. Stays in force until the next call."""
     if model is not None and model not in cfg["weights"]:
         raise ValueError(f"no weights setting for {model!r}: one of {', '.join(cfg['weights'])}, or None")
-    cfg["using"] = {"dataset": dataset, "model": model}
+    label = weights or (cfg["weights"][model] if model else FROM_SCRATCH)
+    cfg["using"] = {"dataset": dataset, "weights": label}
 
 
 def labels(cfg: dict[str, Any]) -> tuple[str, str]:
@@ -47,8 +51,8 @@ def labels(cfg: dict[str, Any]) -> tuple[str, str]:
     if "using" not in cfg:
         raise ValueError("say what the results come from first: "
                          "course_utils.using(cfg, dataset=..., model=...) after setup()")
-    dataset, model = cfg["using"]["dataset"], cfg["using"]["model"]
-    return (describe(dataset) if dataset else NO_DATASET), (cfg["weights"][model] if model else FROM_SCRATCH)
+    dataset = cfg["using"]["dataset"]
+    return (describe(dataset) if dataset else NO_DATASET), cfg["using"]["weights"]
 
 
 def results_file(cfg: dict[str, Any]) -> Path:

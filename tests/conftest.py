@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import http.server
 import os
+import threading
 from pathlib import Path
 
 import keras
@@ -85,3 +87,35 @@ def own_weights(tmp_path, monkeypatch):
     keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3)).save_weights(path)
     monkeypatch.setenv("COURSE_WEIGHTS_VGG16", str(path))
     return path
+
+
+# ---------------------------------------------------------------- a local web server
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    payload = b""  # served for any path not in `files`
+    files: dict[str, bytes] = {}  # by URL path, e.g. "/vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    cut: bool | str = False  # True, or one URL path: declare the whole length, send half, hang up
+    no_length = False  # send no Content-Length: the end of the connection is the end of the file
+
+    def do_GET(self):
+        body = self.files.get(self.path, self.payload)
+        self.send_response(200)
+        if not self.no_length:
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[: len(body) // 2] if self.cut in (True, self.path) else body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    """Serve `_Handler.payload` (or `files` by path) on 127.0.0.1; yields (handler class, url)."""
+    handler = type("Handler", (_Handler,), {"files": {}})
+    httpd = http.server.HTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield handler, f"http://127.0.0.1:{httpd.server_port}/cats_and_dogs_filtered.zip"
+    httpd.shutdown()

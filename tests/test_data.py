@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import http.server
 import shutil
-import threading
 import zipfile
 from pathlib import Path
 
@@ -14,36 +12,6 @@ from PIL import Image
 
 from conftest import make_image, truncate
 from course_utils import archives, data, files
-
-
-# ---------------------------------------------------------------- a local web server
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    payload = b""
-    cut = False  # declare the whole length, send half, hang up
-    no_length = False  # send no Content-Length: the end of the connection is the end of the file
-
-    def do_GET(self):
-        self.send_response(200)
-        if not self.no_length:
-            self.send_header("Content-Length", str(len(self.payload)))
-        self.end_headers()
-        self.wfile.write(self.payload[: len(self.payload) // 2] if self.cut else self.payload)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def server():
-    """Serve `_Handler.payload` on 127.0.0.1; yields (handler class, url)."""
-    handler = type("Handler", (_Handler,), {})
-    httpd = http.server.HTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield handler, f"http://127.0.0.1:{httpd.server_port}/cats_and_dogs_filtered.zip"
-    httpd.shutdown()
 
 
 def _zip_of(folder: Path, archive: Path) -> bytes:

@@ -132,3 +132,25 @@ def test_a_folder_that_is_not_a_saved_model_is_a_clear_error(monkeypatch, tmp_pa
     with pytest.raises(CourseError, match=r"mobilenet \(COURSE_HUB_HANDLE\) is a folder but not a SavedModel.*"
                                           r"export-stand-in"):
         hub.feature_layer()
+
+
+def test_no_hub_model_anywhere_exports_the_labelled_stand_in_once(data_home, monkeypatch, capsys):
+    import urllib.error
+
+    import tensorflow_hub
+
+    def offline(handle):
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(tensorflow_hub, "resolve", offline)
+    monkeypatch.delenv("COURSE_HUB_HANDLE", raising=False)
+    monkeypatch.setenv("COURSE_WEIGHTS_VGG16", "none")
+    layer = hub.feature_layer()
+    folder = data_home / "hub" / f"vgg16-stand-in-tf{tf.__version__}-none"
+    assert layer.filepath == str(folder)  # in the data folder, one per TensorFlow version and weights
+    assert layer.label.startswith("STAND-IN for MobileNetV2") and "random initialisation" in layer.label
+    assert "could not be downloaded" in capsys.readouterr().out
+    assert [p.name for p in folder.parent.iterdir()] == [folder.name]  # no temporary export left
+    assert hub.train_top_only(layer) and all(v.name.startswith("block5_") for v in layer.trainable_weights)
+    monkeypatch.setattr(hub, "export_stand_in", lambda *a: pytest.fail("exported a second time"))
+    assert hub.feature_layer().filepath == str(folder)

@@ -15,6 +15,7 @@ STAND_IN = Path(__file__).resolve().parents[2] / "shared" / "course-data" / "wei
 
 def test_default_is_imagenet(monkeypatch):
     monkeypatch.delenv("COURSE_WEIGHTS_VGG16", raising=False)
+    monkeypatch.delenv("COURSE_DATA_MIRROR", raising=False)
     assert models.weights_setting("vgg16") == "imagenet"
     assert models.weights_label("vgg16").startswith("imagenet")
 
@@ -251,3 +252,24 @@ def test_augmented_model_saves_and_loads_back(tmp_path):
     loaded = keras.models.load_model(tmp_path / "m.keras")
     x = np.random.default_rng(0).uniform(0, 255, (2, 48, 48, 3)).astype("float32")
     assert np.allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_mirror_weights_are_found_by_content_whatever_their_name(monkeypatch, tmp_path):
+    monkeypatch.delenv("COURSE_WEIGHTS_VGG16", raising=False)
+    monkeypatch.delenv("COURSE_WEIGHTS_VGG19", raising=False)
+    monkeypatch.setenv("COURSE_DATA_MIRROR", str(tmp_path))
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / "edges.h5").write_bytes(b"a vgg16 stand-in")
+    (tmp_path / "weights" / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5").write_bytes(b"not vgg19")
+    sha = hashlib.sha256(b"a vgg16 stand-in").hexdigest()
+    monkeypatch.setitem(models.KNOWN_STAND_INS, sha, "STAND-IN, not ImageNet")
+    monkeypatch.setitem(models.STAND_IN_MODELS, sha, "vgg16")
+    assert models.weights_setting("vgg16") == tmp_path / "weights" / "edges.h5"
+    assert models.weights_label("vgg16") == "STAND-IN, not ImageNet (mirror file edges.h5)"
+    assert models.weights_setting("vgg19") == "imagenet"  # an unrecognised file is not taken, whatever its name
+
+    (tmp_path / "renamed.h5").write_bytes(b"imagenet vgg16")  # ImageNet wins over a stand-in
+    monkeypatch.setitem(models.IMAGENET_MD5, "vgg16", hashlib.md5(b"imagenet vgg16").hexdigest())
+    assert models.weights_label("vgg16") == "imagenet (mirror file renamed.h5)"
+    monkeypatch.setenv("COURSE_WEIGHTS_VGG16", "none")  # an explicit setting wins over the mirror
+    assert models.weights_setting("vgg16") is None

@@ -1,0 +1,307 @@
+"""A teacher's lab kit: one folder holding everything the course downloads at run time.
+
+On a machine with internet:
+
+    python -m course_utils lab-kit PATH            # build the kit, or complete and repair it
+    python -m course_utils lab-kit --verify PATH   # re-check it, e.g. after copying it to a USB stick
+
+On every lab machine, one setting: `COURSE_DATA_MIRROR=PATH` (see `mirror.py` for how the
+course takes the kit's items, and refuses damaged ones). `lab-kit --status` shows, for each
+dataset, the weights and the hub model, what the course would use, from where, and its label.
+
+Each item is downloaded under `PATH/.incoming/`, checked (the datasets file by file against the
+course's sha256 lists, CIFAR-10 and the VGG weights against the hashes Keras publishes, the
+TF-Hub model as a SavedModel), then renamed into place, and only then entered into
+`PATH/MANIFEST.json` (file, size, sha256, source URL). An interrupted run therefore leaves at
+most an unlisted item, which the next run fetches again and a lab machine does not take for
+whole; a re-run skips every listed item whose files still match the manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from . import archives, data, hub, install, models
+from . import mirror as kit
+from .config import data_dir, mirror_dir
+from .errors import DataError
+
+# Keras' own addresses of the no-top ImageNet weights (WEIGHTS_PATH_NO_TOP in
+# keras/src/applications/vgg16.py and vgg19.py; tests/test_labkit.py checks they agree).
+WEIGHTS_URLS = {
+    model: f"https://storage.googleapis.com/tensorflow/keras-applications/{model}/"
+           f"{model}_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    for model in models.PRETRAINED
+}
+INCOMING = ".incoming"
+
+
+class KitError(DataError):
+    """A lab kit that cannot be built, or an item that failed its checks."""
+
+
+def items() -> dict[str, dict[str, str]]:
+    """The kit's items, in the order the course uses them: kind, path in the kit, source URL."""
+    table = {name: {"kind": "dataset", "path": spec["archive"], "url": spec["url"]}
+             for name, spec in data.DATASETS.items() if spec["url"]}
+    table["cifar10"] = {"kind": "dataset", "path": kit.CIFAR10_ARCHIVE, "url": kit.CIFAR10_URL}
+    for model, url in WEIGHTS_URLS.items():
+        table[model] = {"kind": "weights", "path": f"weights/{url.rsplit('/', 1)[1]}", "url": url}
+    table[hub.KIT_ITEM] = {"kind": "hub", "path": hub.KIT_FOLDER, "url": hub.MOBILENET_V2}
+    return table
+
+
+# --------------------------------------------------------------------------- building
+
+
+def _fetch(item: dict[str, str], staged: Path) -> None:
+    """Download one item to `staged` (archives.download shows progress and keeps partial bytes
+    under a `.part` name); the TF-Hub model through tensorflow_hub, then copied."""
+    if item["kind"] != "hub":
+        archives.download(item["url"], staged)
+        return
+    import tensorflow_hub
+
+    try:
+        resolved = tensorflow_hub.resolve(item["url"])  # into the TF-Hub cache, with its progress
+    except Exception as error:  # URLError offline; tensorflow_hub wraps others
+        raise KitError(f"could not download {item['url']}: {error}") from error
+    shutil.copytree(resolved, staged)
+
+
+def _check(name: str, item: dict[str, str], staged: Path) -> str:
+    """Check a fetched item against its published checks; returns its label for the manifest.
+    Raises `KitError` (or `ChecksumError`) naming what differs."""
+    if name in data.DATASETS and data.DATASETS[name]["manifest"]:
+        expected = install.read_manifest(data.DATASETS[name]["manifest"])
+        with tempfile.TemporaryDirectory(dir=staged.parent) as work:
+            archives.extract(staged, Path(work) / "extracted")
+            root = install.find_root(Path(work) / "extracted", next(iter(expected)))
+            if root is None:
+                raise KitError(f"{item['url']} does not hold {name} in its official layout")
+            install.copy_checked(root, expected, Path(work) / "checked", name)
+        return f"{name}: official archive, every file matches the course's sha256 list"
+    if item["kind"] == "weights":
+        if kit.file_hash(staged, "md5") != models.IMAGENET_MD5[name]:
+            raise KitError(f"{item['url']}: md5 differs from the one Keras publishes for {name}")
+        return f"{name}: imagenet no-top weights (Keras' published md5)"
+    if item["kind"] == "hub":
+        import tensorflow as tf
+
+        if not tf.saved_model.contains_saved_model(str(staged)):
+            raise KitError(f"{item['url']} did not resolve to a SavedModel folder")
+        return hub.hub_label(str(staged)) if (staged / hub.STAND_IN_MARKER).is_file() else \
+            f"TF-Hub MobileNetV2 feature vector (ImageNet), resolved from {item['url']}"
+    if kit.file_hash(staged) != kit.CIFAR10_SHA256:
+        raise KitError(f"{item['url']}: sha256 differs from the one Keras publishes for CIFAR-10")
+    return "cifar10: official archive (Keras' published sha256)"
+
+
+def _records(staged: Path, relative: str, url: str) -> list[dict[str, Any]]:
+    """One manifest record (file, size, sha256, url) per file of a staged item."""
+    files = sorted(p for p in staged.rglob("*") if p.is_file()) if staged.is_dir() else [staged]
+    return [{"file": str(Path(relative) / p.relative_to(staged)) if staged.is_dir() else relative,
+             "size": p.stat().st_size, "sha256": kit.file_hash(p), "url": url} for p in files]
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Replace the file at `path` by `text` in one step (temporary name, then rename)."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text)
+    temporary.replace(path)  # a reader sees the old file or the new one, never half of one
+
+
+def _set_entry(folder: Path, name: str, entry: dict[str, Any] | None) -> None:
+    """Put item `name` into the kit's manifest as `entry`, or take it out (None)."""
+    manifest = kit.read_manifest(folder)
+    manifest.setdefault("kit", "Transfer learning with Keras: lab kit (python -m course_utils lab-kit)")
+    if entry is None:
+        manifest["items"].pop(name, None)
+    else:
+        manifest["items"][name] = entry
+    _write_atomically(folder / kit.MANIFEST, json.dumps(manifest, indent=1))
+
+
+def _build_item(folder: Path, name: str, item: dict[str, str]) -> None:
+    """Fetch, check and place one item, then list it. Raises what `_fetch` and `_check` raise."""
+    staged = folder / INCOMING / name / Path(item["path"]).name
+    staged.parent.mkdir(parents=True, exist_ok=True)
+    _fetch(item, staged)
+    label = _check(name, item, staged)
+    entry = {"kind": item["kind"], "path": item["path"], "source": item["url"], "label": label,
+             "added": time.strftime("%Y-%m-%dT%H:%M:%S"), "files": _records(staged, item["path"], item["url"])}
+    # Out of the manifest before its old copy goes, back in only once the new one is in place:
+    # a run killed in between leaves an unlisted item (fetched again next time), never a wrong entry.
+    _set_entry(folder, name, None)
+    final = folder / item["path"]
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.is_dir():
+        shutil.rmtree(final)
+    staged.replace(final)
+    _set_entry(folder, name, entry)
+
+
+def build_kit(folder: Path | str) -> list[str]:
+    """Fill `folder` with every item the course downloads, skipping listed items that still
+    verify. Returns the items that failed (each with why); they are retried on the next run.
+    Raises `KitError` when `folder` cannot be written."""
+    folder = Path(folder).expanduser().resolve()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(folder / INCOMING, ignore_errors=True)  # an interrupted run's leftovers: never resumed
+        (folder / INCOMING).mkdir()
+    except OSError as error:
+        raise KitError(f"cannot write the lab kit at {folder} ({error}): build it in a writable folder, "
+                       "then copy it (a read-only copy works on the lab machines)") from error
+    failed = []
+    table = items()
+    for number, (name, item) in enumerate(table.items(), 1):
+        entry = kit.read_manifest(folder)["items"].get(name)
+        step = f"[{number}/{len(table)}] {name}"
+        if entry and not kit.item_problems(folder, entry):
+            print(f"{step}: complete and verified, skipped")
+            continue
+        print(f"{step}: fetching {item['url']}")
+        try:
+            _build_item(folder, name, item)
+            print(f"{step}: added as {item['path']}")
+        except (DataError, OSError) as error:
+            failed.append(f"{name}: {error}")
+            print(f"{step}: FAILED, not added ({error}); run the command again to retry it")
+    shutil.rmtree(folder / INCOMING, ignore_errors=True)
+    _write_atomically(folder / "README.md", readme(folder))
+    return failed
+
+
+def verify_kit(folder: Path | str) -> dict[str, list[str]]:
+    """Re-check every item of the kit at `folder` against its manifest; returns the problems
+    of each item (an empty list: intact), including items the kit lacks."""
+    folder = Path(folder).expanduser().resolve()
+    listed = kit.read_manifest(folder)["items"]
+    return {name: kit.item_problems(folder, listed[name]) if name in listed else ["not in the kit"]
+            for name in items()}
+
+
+def readme(folder: Path) -> str:
+    """The kit's short README: what it holds, how a lab uses and checks it."""
+    listed = kit.read_manifest(folder)["items"]
+    rows = "\n".join(f"| {name} | `{item['path']}` | "
+                     f"{listed[name]['label'] if name in listed else 'MISSING: run lab-kit again'} |"
+                     for name, item in items().items())
+    return f"""# Lab kit for "Transfer learning with Keras"
+
+Everything the course downloads at run time, checked when it was fetched. `MANIFEST.json` lists
+every file with its size, sha256 and source URL.
+
+| item | file | label |
+| --- | --- | --- |
+{rows}
+
+On each lab machine (the folder may be read-only, a shared drive or a USB stick):
+
+    export COURSE_DATA_MIRROR=/path/to/this/folder
+
+Check a copy: `python -m course_utils lab-kit --verify /path/to/this/folder`. Complete or repair
+the kit (on a machine with internet): `python -m course_utils lab-kit /path/to/this/folder`.
+"""
+
+
+# --------------------------------------------------------------------------- status
+
+
+def _keras_cache() -> Path:
+    """Keras' download cache (`$KERAS_HOME`, else ~/.keras)."""
+    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser()
+
+
+def _dataset_status(name: str) -> tuple[str, str]:
+    """Where dataset `name` would come from, and its label (the status view's columns)."""
+    spec = data.DATASETS[name]
+    if data.installed(name):
+        return "data folder", data.describe(name)
+    found = next((path for n in spec["mirror_names"] if (path := kit.find(n))), None)
+    if found:
+        kind = "official files" if spec["manifest"] else "image-folder copy, NOT the official arrays"
+        return "mirror", f"{found.name}: {kind}, checked when installed from it"
+    if spec["url"] is None:
+        archive = kit.cifar10_archive()
+        if archive:
+            return "mirror", kit.cifar10_label(archive)
+        cached = list((_keras_cache() / "datasets").glob("cifar-10-batches-py*"))
+        return ("Keras download cache", data.describe(name)) if cached else ("nowhere yet", "downloaded on first use")
+    if (data_dir() / "downloads" / spec["archive"]).is_file():
+        return "download cache", f"{spec['archive']}: checked when installed from it"
+    return "nowhere yet", "downloaded on first use"
+
+
+def _weights_status(model: str) -> tuple[str, str]:
+    """Where `model`'s weights would come from, and their label."""
+    setting = models.weights_setting(model)
+    if isinstance(setting, Path):
+        where = "mirror" if kit.is_kit_path(setting) else f"COURSE_WEIGHTS_{model.upper()}"
+    elif setting is None:
+        where = f"COURSE_WEIGHTS_{model.upper()}=none"
+    else:
+        cached = (_keras_cache() / "models" / WEIGHTS_URLS[model].rsplit("/", 1)[1]).is_file()
+        where = "Keras download cache" if cached else "nowhere yet (Keras downloads it on first use)"
+    return where, models.weights_label(model)
+
+
+def _hub_status() -> tuple[str, str]:
+    """Where notebook 06's feature-vector model would come from, and its label."""
+    handle = hub.hub_handle()
+    if os.environ.get("COURSE_HUB_HANDLE"):
+        where = "COURSE_HUB_HANDLE"
+    elif handle != hub.MOBILENET_V2:
+        where = "mirror"
+    elif hub.tfhub_cache().is_dir():
+        where = "TF-Hub download cache"
+    elif any((data_dir() / "hub").glob("vgg16-stand-in-*")):
+        where = "nowhere yet (a stand-in exported earlier is in the data folder, for when TF-Hub is out of reach)"
+    else:
+        where = "nowhere yet (downloaded on first use)"
+    return where, hub.hub_label(handle)
+
+
+def status() -> list[dict[str, str]]:
+    """One row per item the course fetches: item, kind, where it would come from, its label."""
+    rows = []
+    for name, item in items().items():
+        if item["kind"] == "dataset":
+            where, label = _dataset_status(name)
+        elif item["kind"] == "weights":
+            where, label = _weights_status(name)
+        else:
+            where, label = _hub_status()
+        rows.append({"item": name, "kind": item["kind"], "where": where, "label": label})
+    return rows
+
+
+def command(path: Path | None, verify: bool, show_status: bool) -> int:
+    """`python -m course_utils lab-kit`: build, verify or show; returns the exit status."""
+    if path is None and not show_status:
+        raise KitError("name the kit's folder: `python -m course_utils lab-kit PATH` (or --verify PATH, --status)")
+    if show_status:
+        print(f"Data folder: {data_dir()}\nMirror: {mirror_dir() or 'none (COURSE_DATA_MIRROR is not set)'}")
+        for row in status():
+            print(f"  {row['item']:<13} {row['kind']:<8} {row['where']}\n  {'':<22} {row['label']}")
+        return 0
+    if verify:
+        problems = verify_kit(path)
+        for name, found in problems.items():
+            print(f"{name}: " + ("intact" if not found else "; ".join(found[:5])))
+        bad = [name for name, found in problems.items() if found]
+        if bad:
+            print(f"{len(bad)} item(s) missing or damaged: repair with `{kit.REPAIR} {path}`")
+        return 1 if bad else 0
+    failed = build_kit(path)
+    print(f"Lab kit at {Path(path).resolve()}: " + (
+        "complete. On the lab machines: export COURSE_DATA_MIRROR=<the kit's folder>" if not failed else
+        f"{len(failed)} item(s) failed; run the same command again to retry them"))
+    return 1 if failed else 0

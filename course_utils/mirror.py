@@ -1,0 +1,164 @@
+"""What the course takes from a mirror folder (`$COURSE_DATA_MIRROR`), and how it checks it.
+
+A mirror is either a folder a teacher filled by hand (a dataset folder or
+archive, a weights file) or a *lab kit* built by `python -m course_utils
+lab-kit PATH` (see `labkit.py`). A lab kit has a manifest, `MANIFEST.json`,
+listing every file of every item with its size and sha256. `find()` hands out
+a kit file only when it still matches that manifest: a damaged or incomplete
+item is named, with the command that repairs it, and not used, so nothing
+damaged is ever copied into the data folder. Files the manifest does not list
+are returned as they are; their users check them by content (the datasets
+against the course's sha256 lists, the weights against Keras' hashes).
+
+Nothing here writes into the mirror: a read-only kit (a USB stick, a shared
+drive) works as well as a writable one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+import tarfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from .config import mirror_dir
+
+MANIFEST = "MANIFEST.json"
+REPAIR = "python -m course_utils lab-kit"
+
+# The official CIFAR-10 archive, the file keras.datasets.cifar10 downloads and caches, and the
+# sha256 Keras publishes for it (keras/src/datasets/cifar10.py; tests/test_labkit.py checks both).
+CIFAR10_ARCHIVE = "cifar-10-python.tar.gz"
+CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+CIFAR10_SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
+
+_reported: set[str] = set()
+
+
+def file_hash(path: Path, algorithm: str = "sha256") -> str:
+    """The hex digest (`algorithm`: "sha256" or "md5") of the file at `path`, read in 1 MB
+    chunks (weights and archives are large), computed once per process for an unchanged file."""
+    status = Path(path).stat()
+    # Keyed by size and modification time as well, so a file replaced since is hashed again.
+    return _hash_cached(Path(path).resolve(), status.st_size, status.st_mtime_ns, algorithm)
+
+
+@lru_cache(maxsize=None)
+def _hash_cached(path: Path, size: int, mtime_ns: int, algorithm: str) -> str:
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_manifest(kit: Path) -> dict[str, Any]:
+    """The lab-kit manifest of folder `kit` ({"items": {}} when it has none)."""
+    path = Path(kit) / MANIFEST
+    if not path.is_file():
+        return {"items": {}}
+    return json.loads(path.read_text())
+
+
+def item_problems(kit: Path, entry: dict[str, Any]) -> list[str]:
+    """What is wrong with one manifest item of `kit`: missing files, sizes or sha256 that
+    differ from the manifest. Returns an empty list when every file is intact."""
+    problems = []
+    for record in entry["files"]:
+        path = Path(kit) / record["file"]
+        if not path.is_file():
+            problems.append(f"missing: {record['file']}")
+        elif path.stat().st_size != record["size"] or file_hash(path) != record["sha256"]:
+            problems.append(f"damaged: {record['file']} (differs from the kit's manifest)")
+    return problems
+
+
+def _item_of(manifest: dict[str, Any], relative: str) -> tuple[str, dict[str, Any]] | None:
+    """The (name, entry) of the manifest item stored at `relative`, or None when none is."""
+    return next(((name, entry) for name, entry in manifest["items"].items() if entry["path"] == relative), None)
+
+
+def _notice(key: str, text: str) -> None:
+    """Print `text` once per process: a notebook asks for the same item several times."""
+    if key not in _reported:
+        _reported.add(key)
+        print(text)
+
+
+def find(relative: str) -> Path | None:
+    """The file or folder `relative` in the mirror, when it can be used.
+
+    Returns None when no mirror is set, nothing is there, or the lab kit's
+    manifest lists it and it no longer matches (the item is then named,
+    with the command that repairs it). Never writes into the mirror.
+    """
+    mirror = mirror_dir()
+    if mirror is None:
+        return None
+    listed = _item_of(read_manifest(mirror), relative)
+    if listed is None:
+        return mirror / relative if (mirror / relative).exists() else None
+    name, entry = listed
+    problems = item_problems(mirror, entry)
+    if problems:
+        _notice(f"{mirror}:{name}",
+                f"Lab kit {mirror}: item {name} is not used, {'; '.join(problems[:3])}. "
+                f"Repair the kit with `{REPAIR} PATH` where it was built, then copy it again.")
+        return None
+    return mirror / relative
+
+
+def kit_item(name: str) -> Path | None:
+    """The path of the lab kit's item `name` (a weights model or the hub model) when it
+    verifies; None when the mirror is no lab kit or lacks it (named, with the repair)."""
+    mirror = mirror_dir()
+    if mirror is None or not (mirror / MANIFEST).is_file():
+        return None
+    entry = read_manifest(mirror)["items"].get(name)
+    if entry is None:
+        _notice(f"{mirror}:{name}:missing",
+                f"Lab kit {mirror}: no {name} in it (incomplete kit): complete it with `{REPAIR} PATH`.")
+        return None
+    return find(entry["path"])
+
+
+def is_kit_path(path: Path) -> bool:
+    """Whether `path` lies inside the mirror folder (for labels: "mirror file ...")."""
+    mirror = mirror_dir()
+    return mirror is not None and Path(path).resolve().is_relative_to(mirror.resolve())
+
+
+def cifar10_archive() -> Path | None:
+    """The CIFAR-10 archive in the mirror (`cifar-10-python.tar.gz`), when it can be used."""
+    return find(CIFAR10_ARCHIVE)
+
+
+def cifar10_label(archive: Path) -> str:
+    """The label of a CIFAR-10 archive, by content: the official arrays, or not."""
+    if file_hash(archive) == CIFAR10_SHA256:
+        return "cifar10: official arrays (from the mirror's cifar-10-python.tar.gz)"
+    return "cifar10: arrays from the mirror's cifar-10-python.tar.gz, NOT the official archive (sha256 differs)"
+
+
+def read_cifar10(archive: Path):
+    """The CIFAR-10 arrays in an official-format archive, as keras.datasets.cifar10 returns them:
+    ((x_train, y_train), (x_test, y_test)), uint8 images (N, 32, 32, 3) and (N, 1) labels.
+
+    Read straight from the archive: nothing is extracted into the mirror or the data folder.
+    """
+    import numpy as np
+
+    def batch(tar: tarfile.TarFile, member: tarfile.TarInfo):
+        # The official batches are Python pickles of {b"data": (N, 3072) uint8, b"labels": [...]}.
+        content = pickle.load(tar.extractfile(member), encoding="bytes")
+        images = np.asarray(content[b"data"], dtype="uint8").reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+        return images, np.asarray(content[b"labels"], dtype="uint8").reshape(-1, 1)
+
+    with tarfile.open(archive) as tar:
+        members = {Path(m.name).name: m for m in tar.getmembers() if m.isfile()}
+        train = [batch(tar, members[f"data_batch_{i}"]) for i in range(1, 6)]
+        test = batch(tar, members["test_batch"])
+    return (np.concatenate([x for x, _ in train]), np.concatenate([y for _, y in train])), test

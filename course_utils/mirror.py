@@ -56,11 +56,20 @@ def _hash_cached(path: Path, size: int, mtime_ns: int, algorithm: str) -> str:
 
 
 def read_manifest(kit: Path) -> dict[str, Any]:
-    """The lab-kit manifest of folder `kit` ({"items": {}} when it has none)."""
+    """The lab-kit manifest of folder `kit` ({"items": {}} when it has none, or a damaged one:
+    its files are then checked by content only, as in a folder filled by hand, and it is named)."""
     path = Path(kit) / MANIFEST
     if not path.is_file():
         return {"items": {}}
-    return json.loads(path.read_text())
+    try:
+        manifest = json.loads(path.read_text())
+        if isinstance(manifest.get("items"), dict):
+            return manifest
+    except (ValueError, AttributeError, OSError):
+        pass
+    _notice(f"{path}:damaged", f"Lab kit {kit}: its {MANIFEST} is damaged, so its files are checked by content "
+                               f"only; rebuild it with `{REPAIR} PATH` where it was built, then copy it again.")
+    return {"items": {}}
 
 
 def item_problems(kit: Path, entry: dict[str, Any]) -> list[str]:
@@ -143,6 +152,19 @@ def cifar10_label(archive: Path) -> str:
     return "cifar10: arrays from the mirror's cifar-10-python.tar.gz, NOT the official archive (sha256 differs)"
 
 
+class _ArraysOnly(pickle.Unpickler):
+    """Unpickles plain containers and NumPy arrays, and nothing else: a pickle can name any
+    function to call, and an archive in a mirror that is not the official one is not trusted."""
+
+    ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
+               ("numpy._core.multiarray", "_reconstruct")}
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a CIFAR-10 batch")
+        return super().find_class(module, name)
+
+
 def read_cifar10(archive: Path):
     """The CIFAR-10 arrays in an official-format archive, as keras.datasets.cifar10 returns them:
     ((x_train, y_train), (x_test, y_test)), uint8 images (N, 32, 32, 3) and (N, 1) labels.
@@ -153,7 +175,7 @@ def read_cifar10(archive: Path):
 
     def batch(tar: tarfile.TarFile, member: tarfile.TarInfo):
         # The official batches are Python pickles of {b"data": (N, 3072) uint8, b"labels": [...]}.
-        content = pickle.load(tar.extractfile(member), encoding="bytes")
+        content = _ArraysOnly(tar.extractfile(member), encoding="bytes").load()
         images = np.asarray(content[b"data"], dtype="uint8").reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
         return images, np.asarray(content[b"labels"], dtype="uint8").reshape(-1, 1)
 

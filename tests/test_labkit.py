@@ -330,3 +330,32 @@ def test_the_shared_offline_copies_work_as_a_mirror_and_are_labelled(data_home, 
 def test_lab_kit_without_a_folder_is_a_clear_error(capsys):
     assert cli.main(["lab-kit"]) == 2
     assert "lab-kit PATH" in capsys.readouterr().err
+
+
+def test_a_cifar10_archive_that_would_run_code_is_not_unpickled(tmp_path):
+    class Payload:
+        def __reduce__(self):
+            return (os.system, ("echo pwned > " + str(tmp_path / "pwned"),))
+
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    with tarfile.open(archive, mode="w:gz") as tar:
+        for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+            raw = pickle.dumps({b"data": Payload(), b"labels": [0]})
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(raw)
+            tar.addfile(info, io.BytesIO(raw))
+    with pytest.raises(pickle.UnpicklingError, match="not allowed"):
+        mirror.read_cifar10(archive)
+    assert not (tmp_path / "pwned").exists()
+    archive.write_bytes(_cifar_archive(per_class=5, test_per_class=1))
+    (x_train, y_train), (x_test, _) = mirror.read_cifar10(archive)  # the official format still reads
+    assert x_train.shape == (50, 32, 32, 3) and x_test.shape == (10, 32, 32, 3) and y_train.shape == (50, 1)
+
+
+def test_a_damaged_kit_manifest_is_named_and_not_trusted(tmp_path, monkeypatch, capsys):
+    (tmp_path / mirror.MANIFEST).write_text('{"items": {"cats_vs_dogs": {"path": "cats_and_dog')  # cut short
+    (tmp_path / "cats_and_dogs_filtered.zip").write_bytes(b"a file checked by content when installed")
+    monkeypatch.setenv("COURSE_DATA_MIRROR", str(tmp_path))
+    assert mirror.read_manifest(tmp_path) == {"items": {}}
+    assert mirror.find("cats_and_dogs_filtered.zip") == tmp_path / "cats_and_dogs_filtered.zip"
+    assert "MANIFEST.json is damaged" in capsys.readouterr().out

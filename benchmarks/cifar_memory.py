@@ -17,7 +17,7 @@ image-folder copy holds at most 9,000 training images).
 
 `--full-profile` measures notebook 06's full profile instead of extrapolating
 to it: the streaming side only, on all 50,000 training and 10,000 test images
-of the official arrays, through `load_dataset` and `hub.to_model_input` as the
+of the official arrays, through `load_dataset` and `data.to_model_input` as the
 notebook builds them, read as often as the profile's epochs read them. Where
 the official arrays are not at hand (offline), arrays of their exact shapes and
 dtype (32x32x3 uint8) are synthesised: pixel values do not change memory.
@@ -39,7 +39,7 @@ def child(mode: str, count: int, resolution: int) -> None:
     import tensorflow as tf
 
     import course_utils
-    from course_utils import hub
+    from course_utils import data
 
     cfg = {"image_size": 32, "batch_size": 64, "seed": 0, "train_per_class": count // 10,
            "val_per_class": 1, "test_per_class": 1}
@@ -49,7 +49,7 @@ def child(mode: str, count: int, resolution: int) -> None:
         resized = tf.image.resize(images, (resolution, resolution)).numpy() / 255.0
         batches = (resized[i:i + 64] for i in range(0, len(resized), 64))
     else:
-        batches = (x.numpy() for x, _ in hub.to_model_input(train, resolution))
+        batches = (x.numpy() for x, _ in data.to_model_input(train, resolution))
     seen = sum(len(b) for b in batches)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
     print(f"{seen} {peak_mb:.0f}")
@@ -59,10 +59,10 @@ def full_profile_child(resolution: int) -> None:
     import numpy as np
 
     import course_utils
-    from course_utils import config, data, hub
+    from course_utils import config, data
 
     try:
-        arrays, source = data._load_cifar10_arrays(), "official arrays"
+        arrays, source = data.cifar10_arrays(), "official arrays"
     except data.DataNotAvailable:
         rng = np.random.default_rng(0)
         arrays = tuple((rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8),
@@ -70,10 +70,10 @@ def full_profile_child(resolution: int) -> None:
                        for n in (50_000, 10_000))
         source = "synthesised at the official arrays' shapes, 32x32x3 uint8"
     # The official-array path of load_dataset, whatever image-folder copy is installed here.
-    data._load_cifar10_arrays = lambda name="cifar10": arrays
+    data.cifar10_arrays = lambda name="cifar10": arrays
     data.ensure_dataset = lambda name: None
     cfg = {**config.profile_settings("06_tfhub_mobilenet_cifar10", "full"), "seed": 0}
-    train, validation, test = (hub.to_model_input(split, resolution)
+    train, validation, test = (data.to_model_input(split, resolution)
                                for split in course_utils.load_dataset("cifar10", cfg, image_size=32)[:3])
     epochs = cfg["epochs"] + cfg["fine_tune_epochs"]  # fit reads train and validation once per epoch
     seen = [sum(len(x.numpy()) for x, _ in split) for split in (train, validation) for _ in range(epochs)]

@@ -11,8 +11,9 @@ Modules, from the bottom up (each imports only modules above it in this list):
 `artifact_path`), `mirror` (what a lab kit or mirror folder holds), `files`
 (writing without half-written files), `registry` (the datasets), `archives`
 (downloads), `images` (which images can be read), `install` (installing the
-datasets), `data` (the loaders), `models` (pretrained weights, bases, heads,
-surgery), `hub` (TF-Hub models as Keras 3 layers), `labkit` (building and
+datasets), `data` (the loaders), `pretrained` (which weights a network
+starts from, and their label), `models` (networks, pretrained bases, heads,
+surgery, the feature cache), `hub` (TF-Hub models as Keras 3 layers), `labkit` (building and
 checking a teacher's lab kit), `plots`, `results` (recording numbers and
 figures), `training`, `visualize` (activations, filter patterns, Grad-CAM),
 `report` (the course report), `session` (`setup()`, the banner), `colab`

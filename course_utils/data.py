@@ -4,7 +4,9 @@
 and returns batched, prefetched `tf.data` pipelines of (float32 image in
 [0, 255], int label) for the train, validation and test splits, sized by the
 run profile. `load_image_folder` does the same for a learner's own folder of
-class sub-folders. The names of `install` and `images` are re-exported here,
+class sub-folders. `to_model_input` resizes a split batch by batch for a model
+that wants larger images (notebook 06). The names of `install` and `images`
+are re-exported here,
 so `course_utils.data` stays the one place a notebook looks for data.
 """
 
@@ -15,8 +17,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from .errors import ChecksumError, DataError, DataNotAvailable
-from .images import IMAGE_SUFFIXES, check_image, class_folders, natural_key, report_skipped, scan_images
 from .archives import cifar10_arrays
+from .images import IMAGE_SUFFIXES, check_image, class_folders, natural_key, report_skipped, scan_images
 from .install import (MARKER, data_dir, describe, ensure_dataset, import_dataset, installed,
                       list_datasets, verify_dataset)
 from .registry import CIFAR10_CLASSES, DATASETS, dataset_spec
@@ -24,7 +26,8 @@ from .registry import CIFAR10_CLASSES, DATASETS, dataset_spec
 __all__ = ["CIFAR10_CLASSES", "DATASETS", "MARKER", "IMAGE_SUFFIXES", "ChecksumError", "DataError",
            "DataNotAvailable", "Splits", "check_image", "class_folders", "data_dir", "describe",
            "ensure_dataset", "import_dataset", "installed", "list_datasets", "load_dataset",
-           "load_image_folder", "natural_key", "report_skipped", "scan_images", "verify_dataset"]
+           "load_image_folder", "model_input", "natural_key", "report_skipped", "scan_images", "to_model_input",
+           "verify_dataset"]
 
 
 class Splits(NamedTuple):
@@ -164,3 +167,20 @@ def load_image_folder(folder: Path | str, image_size: int, batch_size: int,
     report_skipped(skipped, folder)
     print(f"{folder}: {len(paths)} images in {len(by_class)} classes, {len(skipped)} skipped")
     return _pipeline(paths, labels, image_size, batch_size, shuffle, seed), list(by_class)
+
+
+def model_input(images, size: int):
+    """One batch of images in [0, 255] resized to `size` and scaled to [0, 1]: the
+    TF-Hub image models' input contract (notebook 06, through `to_model_input`)."""
+    import tensorflow as tf
+
+    return tf.image.resize(images, (size, size)) / 255.0
+
+
+def to_model_input(dataset, size: int):
+    """Resize a batched (image in [0, 255], label) dataset to `size` and scale to [0, 1],
+    batch by batch inside the pipeline: the resized dataset never exists in memory."""
+    import tensorflow as tf
+
+    return dataset.map(lambda images, labels: (model_input(images, size), labels),
+                       num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

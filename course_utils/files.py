@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+# What a cache or model file cut short by an interrupted run raises when it is read.
+DAMAGED_FILE = (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError)
 
 
 @contextmanager

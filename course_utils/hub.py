@@ -29,7 +29,7 @@ from pathlib import Path
 import keras
 
 from . import mirror as kit
-from . import models
+from . import models, pretrained
 from .config import data_dir
 from .errors import DataNotAvailable
 
@@ -136,7 +136,7 @@ def offline_stand_in() -> Path:
     """
     import tensorflow as tf
 
-    key = f"vgg16-stand-in-tf{tf.__version__}-{models.weights_fingerprint('vgg16')[:12].lower()}"
+    key = f"vgg16-stand-in-tf{tf.__version__}-{pretrained.weights_fingerprint('vgg16')[:12].lower()}"
     target = data_dir() / "hub" / key
     if (target / STAND_IN_MARKER).is_file():
         return target
@@ -164,7 +164,7 @@ def offline_stand_in() -> Path:
 def export_stand_in(path: Path | str, weights_model: str = "vgg16") -> Path:
     """Export a stand-in feature-vector SavedModel in the TF-Hub format.
 
-    The configured VGG16 base (see `models.weights_label`) with global average
+    The configured VGG16 base (see `pretrained.weights_label`) with global average
     pooling, taking images in [0, 1] of any size and returning 512 features.
     Used offline, where no TF-Hub model can be downloaded.
     """
@@ -186,7 +186,7 @@ def export_stand_in(path: Path | str, weights_model: str = "vgg16") -> Path:
     path = Path(path)
     tf.saved_model.save(FeatureVector(base), str(path))
     description = (f"STAND-IN for MobileNetV2: VGG16 base + global average pooling, "
-                   f"weights: {models.weights_label(weights_model)}")
+                   f"weights: {pretrained.weights_label(weights_model)}")
     (path / STAND_IN_MARKER).write_text(json.dumps({"description": description}))
     return path
 
@@ -217,20 +217,3 @@ def train_top_only(layer, handle: str | None = None) -> list[str]:
     if not names:
         raise ValueError(f"no variable of {handle} matches {pattern!r}: nothing would train")
     return names
-
-
-def model_input(images, size: int):
-    """One batch of images in [0, 255] resized to `size` and scaled to [0, 1]: the
-    feature vector's input contract (notebook 06, through `to_model_input`)."""
-    import tensorflow as tf
-
-    return tf.image.resize(images, (size, size)) / 255.0
-
-
-def to_model_input(dataset, size: int):
-    """Resize a batched (image in [0, 255], label) dataset to `size` and scale to [0, 1],
-    batch by batch inside the pipeline: the resized dataset never exists in memory."""
-    import tensorflow as tf
-
-    return dataset.map(lambda images, labels: (model_input(images, size), labels),
-                       num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

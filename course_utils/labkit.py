@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import archives, data, hub, install, models
+from . import archives, data, hub, install, pretrained
 from . import mirror as kit
 from .config import data_dir, mirror_dir
 from .errors import DataError
@@ -37,7 +37,7 @@ from .errors import DataError
 WEIGHTS_URLS = {
     model: f"https://storage.googleapis.com/tensorflow/keras-applications/{model}/"
            f"{model}_weights_tf_dim_ordering_tf_kernels_notop.h5"
-    for model in models.PRETRAINED
+    for model in pretrained.PRETRAINED
 }
 INCOMING = ".incoming"
 
@@ -88,7 +88,7 @@ def _check(name: str, item: dict[str, str], staged: Path) -> str:
             install.copy_checked(root, expected, Path(work) / "checked", name)
         return f"{name}: official archive, every file matches the course's sha256 list"
     if item["kind"] == "weights":
-        if kit.file_hash(staged, "md5") != models.IMAGENET_MD5[name]:
+        if kit.file_hash(staged, "md5") != pretrained.IMAGENET_MD5[name]:
             raise KitError(f"{item['url']}: md5 differs from the one Keras publishes for {name}")
         return f"{name}: imagenet no-top weights (Keras' published md5)"
     if item["kind"] == "hub":
@@ -242,7 +242,7 @@ def _dataset_status(name: str) -> tuple[str, str]:
 
 def _weights_status(model: str) -> tuple[str, str]:
     """Where `model`'s weights would come from, and their label."""
-    setting = models.weights_setting(model)
+    setting = pretrained.weights_setting(model)
     if isinstance(setting, Path):
         where = "mirror" if kit.is_kit_path(setting) else f"COURSE_WEIGHTS_{model.upper()}"
     elif setting is None:
@@ -250,7 +250,7 @@ def _weights_status(model: str) -> tuple[str, str]:
     else:
         cached = (_keras_cache() / "models" / WEIGHTS_URLS[model].rsplit("/", 1)[1]).is_file()
         where = "Keras download cache" if cached else "nowhere yet (Keras downloads it on first use)"
-    return where, models.weights_label(model)
+    return where, pretrained.weights_label(model)
 
 
 def _hub_status() -> tuple[str, str]:

@@ -1,145 +1,22 @@
-"""Pretrained models: which weights a run uses, and how that is labelled.
+"""Networks: the small CNN and its augmentation, pretrained bases and their input preparation,
+freezing, surgery (cutting, new heads, weights by name), and the cache of a frozen base's features.
 
-Each pretrained model takes its weights from `COURSE_WEIGHTS_<MODEL>`:
-`imagenet` (the default: Keras downloads and caches them), `none` (random
-initialisation, a dry run), or the path of a local weights file. Without that
-setting, a file in the mirror (`$COURSE_DATA_MIRROR`, a lab kit) is used when
-there is one for the model, else Keras' download. A local file is identified by
-its content, so a result is never labelled "ImageNet" unless the file really
-holds the ImageNet weights.
+Which weights a pretrained base starts from, and how that is labelled, is `pretrained`'s job.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+import hashlib
+import json
+from typing import Any
+
+import numpy as np
 
 from . import compat
-from . import mirror as kit
-from .config import mirror_dir
-from .errors import SettingError
-
-# The pretrained models the course uses, by the name used in settings.
-PRETRAINED = ("vgg16", "vgg19")
-
-# Local weight files the course recognises, by content hash.
-# Keras' own no-top ImageNet files (the md5 Keras checks after its download):
-IMAGENET_MD5 = {
-    "vgg16": "6d6bbae143d832006294945121d1f1fc",
-    "vgg19": "253f8cb515780f3b799900260a226db6",
-}
-# Files that are *not* ImageNet weights, with what they are (sha256):
-HED_STAND_IN = "f8cad5e1f9fdf531af3e3c503b19804da924c8d73ff2c6188f7d6185a521d665"
-KNOWN_STAND_INS = {
-    HED_STAND_IN: (
-        "STAND-IN, not ImageNet: VGG16 convolution layers of the HED edge "
-        "detector fine-tuned on BSDS500"
-    ),
-}
-# Which network each stand-in fits: a mirror's weights files are matched to a model by content.
-STAND_IN_MODELS = {HED_STAND_IN: "vgg16"}
-
-
-# How `weights_label` begins for a setting that cannot be used (the banner shows it as a warning).
-UNUSABLE = "NOT USABLE:"
-HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-
-
-class WeightsError(SettingError):
-    """A weights setting that cannot be used."""
-
-
-def _expected(model: str) -> str:
-    return (f"'imagenet', 'none' or the path of a {model.upper()} no-top weights file "
-            f"(.h5 or .weights.h5, as keras.applications.{model.upper()}(include_top=False) saves them)")
-
-
-def weights_setting(model: str) -> str | Path | None:
-    """What the run uses: "imagenet" (Keras' download), None (no weights) or a file.
-
-    `COURSE_WEIGHTS_<MODEL>` decides when set; otherwise a file for `model` in
-    the mirror (see `mirror_weights`), else "imagenet". Raises `WeightsError`
-    naming the variable, the file and what was expected for a set file that
-    does not exist or is not an HDF5 file.
-    """
-    variable = f"COURSE_WEIGHTS_{model.upper()}"
-    if not os.environ.get(variable):
-        return mirror_weights(model) or "imagenet"
-    value = os.environ[variable].strip()
-    if value.lower() == "imagenet":
-        return "imagenet"
-    if value.lower() == "none":
-        return None
-    path = Path(value).expanduser()
-    if not path.is_file():
-        raise WeightsError(f"{variable}={value!r}: no such file. Set it to {_expected(model)}.")
-    with path.open("rb") as file:
-        if file.read(len(HDF5_SIGNATURE)) != HDF5_SIGNATURE:
-            raise WeightsError(f"{variable}={value!r}: {path.name} is not an HDF5 weights file "
-                               f"(damaged, or another format). Set it to {_expected(model)}.")
-    return path
-
-
-def mirror_weights(model: str) -> Path | None:
-    """The weights file for `model` in the mirror, or None.
-
-    A lab kit's own `model` item when it verifies against the kit's manifest;
-    otherwise a `.h5` file in the mirror (or its `weights/` folder) that is,
-    by content, `model`'s ImageNet file or a known stand-in for `model`,
-    whatever it is called. ImageNet wins over a stand-in.
-    """
-    folder = mirror_dir()
-    if folder is None:
-        return None
-    listed = kit.kit_item(model)
-    if listed:
-        return listed
-    found = {}
-    for path in sorted([*folder.glob("*.h5"), *folder.glob("weights/*.h5")]):
-        if kit.find(str(path.relative_to(folder))) is None:
-            continue  # a lab-kit file that no longer matches its manifest (already named)
-        if kit.file_hash(path, "md5") == IMAGENET_MD5.get(model):
-            found.setdefault("imagenet", path)
-        elif STAND_IN_MODELS.get(kit.file_hash(path)) == model:
-            found.setdefault("stand-in", path)
-    return found.get("imagenet") or found.get("stand-in")
-
-
-def _describe_file(path: Path, model: str) -> str:
-    where = "mirror file" if kit.is_kit_path(path) else "local file"
-    if kit.file_hash(path, "md5") == IMAGENET_MD5.get(model):
-        return f"imagenet ({where} {path.name})"
-    stand_in = KNOWN_STAND_INS.get(kit.file_hash(path))
-    if stand_in:
-        return f"{stand_in} ({where} {path.name})"
-    return f"{where} {path.name} (unrecognised: not known to be ImageNet)"
-
-
-def weights_fingerprint(model: str) -> str:
-    """What identifies the weights in use, for cache keys: a name or the file's sha256."""
-    setting = weights_setting(model)
-    if isinstance(setting, Path):
-        return kit.file_hash(setting)
-    return str(setting)
-
-
-def weights_label(model: str) -> str:
-    """A one-line label of the weights `model` will use, for banners and results.
-
-    A setting that cannot be used gives a label starting with `UNUSABLE` and
-    the reason, rather than an error: only the notebooks that load these
-    weights (through `pretrained_base`) fail, the others run.
-    """
-    try:
-        setting = weights_setting(model)
-    except WeightsError as error:
-        return f"{UNUSABLE} {error}"
-    if setting == "imagenet":
-        return "imagenet (Keras download)"
-    if setting is None:
-        return "none (random initialisation)"
-    return _describe_file(setting.resolve(), model)
-
+from .config import artifact_path
+from .files import DAMAGED_FILE, atomic_path
+from .install import describe
+from .pretrained import WeightsError, _expected, weights_argument, weights_fingerprint
 
 def augmentation(seed: int | None = None):
     """The augmentation of notebook 02 as Keras 3 preprocessing layers.
@@ -229,12 +106,6 @@ def pretrained_base(model: str, image_size: int | None):
                            f"{model.upper()}'s weights ({first_line}). Set it to {_expected(model)}.") from error
 
 
-def weights_argument(model: str) -> str | None:
-    """The configured weights as `keras.applications` takes them: "imagenet", None or a path."""
-    setting = weights_setting(model)
-    return str(setting) if isinstance(setting, Path) else setting
-
-
 def preprocess(model: str):
     """The model's own input preparation (VGG: caffe-style, BGR minus the ImageNet means).
 
@@ -322,3 +193,41 @@ def dense_head(input_shape: tuple, classes: int, units: int = 256, dropout: floa
                              *([layers.BatchNormalization()] if normalize else []),
                              layers.Dense(units, activation="relu"), layers.Dropout(dropout), output],
                             name="head")
+
+
+def cached_features(base, dataset, cfg: dict[str, Any], *, model: str, data: str,
+                    split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Features of a frozen `base` over one split, and the labels, computed once.
+
+    One batched pass over the `tf.data` split (never one `predict` per image).
+    The result is cached in `<build>/features/<profile>/`, keyed by the model, its
+    weights (the file's sha256 for a local file), the base's output shape, the
+    image size, the dataset and the split with its size in this profile: a
+    second call with the same key loads it from disk, a change to any part
+    recomputes. The cache file is written whole or not at all; a damaged one
+    is recomputed with a one-line notice.
+    """
+    count = cfg[{"train": "train_per_class", "validation": "val_per_class", "test": "test_per_class"}[split]]
+    key = {"model": model, "weights": weights_fingerprint(model),
+           "output": [int(d) if d else None for d in base.output_shape[1:]],
+           "image_size": cfg["image_size"], "data": describe(data), "split": split, "per_class": count}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    path = artifact_path(cfg, "features", f"{model}_{data}_{split}_{digest}.npz")
+    if path.is_file():
+        try:
+            with np.load(path) as cached:
+                features, labels = cached["features"], cached["labels"]
+            print(f"{split}: features loaded from the cache ({path.name})")
+            return features, labels
+        except DAMAGED_FILE as error:  # cut short by an interrupted run: compute it again
+            print(f"{split}: the cached features {path.name} are damaged ({type(error).__name__}): recomputing")
+    prepare = preprocess(model)
+    features, labels = [], []
+    for images, batch_labels in dataset:
+        features.append(np.asarray(base(prepare(images), training=False)))
+        labels.append(batch_labels.numpy())
+    features, labels = np.concatenate(features), np.concatenate(labels)
+    with atomic_path(path) as temporary:
+        np.savez(temporary, features=features, labels=labels, key=json.dumps(key))
+    print(f"{split}: computed features {features.shape}, cached as {path.name}")
+    return features, labels

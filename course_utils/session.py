@@ -23,7 +23,7 @@ from .config import build_dir, choose_profile, data_dir, mirror_dir, new_run_id,
 # here with one message naming the versions, not with an AttributeError from deep inside.
 compat.check_versions(tf.__version__, keras.__version__)
 
-from . import hub, models  # noqa: E402  (after the version check, on purpose)
+from . import hub, pretrained  # noqa: E402  (after the version check, on purpose)
 
 
 def seed_everything(seed: int) -> None:
@@ -96,7 +96,7 @@ def setup(notebook: str, profile: str | None = None, seed: int | None = None) ->
         "data_dir": data_dir(),
         "build_dir": build_dir(),
         "device": device,
-        "weights": {**{name: models.weights_label(name) for name in models.PRETRAINED},
+        "weights": {**{name: pretrained.weights_label(name) for name in pretrained.PRETRAINED},
                     "hub": hub.hub_label()},
         "run_id": os.environ.get("COURSE_RUN_ID") or new_run_id(),
         "started": started,
@@ -113,7 +113,7 @@ def setup(notebook: str, profile: str | None = None, seed: int | None = None) ->
     lines += [f"  weights     {name}: {label}" for name, label in cfg["weights"].items()]
     # A bad weights setting stops only the notebooks that load those weights (03-07): here, a warning.
     lines += [f"  warning     {name}'s weights cannot be used (see above): the notebooks that load them stop"
-              for name, label in cfg["weights"].items() if label.startswith(models.UNUSABLE)]
+              for name, label in cfg["weights"].items() if label.startswith(pretrained.UNUSABLE)]
     lines += [f"  warning     {text}" for text in version_warnings + compat.compatibility_notes()]
     lines += device_lines
     if profile == "full" and not gpus:

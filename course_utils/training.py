@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import json
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import models
+from . import pretrained
 from .config import artifact_path
-from .files import atomic_path
-from .install import describe
+from .files import DAMAGED_FILE, atomic_path
 from .results import record_result
-
-# What a cache or model file cut short by an interrupted run raises when it is read.
-DAMAGED_FILE = (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError)
 
 
 def fit_and_evaluate(model, splits, cfg: dict[str, Any], *, method: str, epochs: int | None = None,
@@ -83,7 +78,7 @@ def model_path(cfg: dict[str, Any], name: str, weights: str | None = None, suffi
     from scratch. A model saved in another profile or with other weights is
     thus never found in place of this one.
     """
-    key = f"{weights}-{models.weights_fingerprint(weights)[:16]}" if weights else "from-scratch"
+    key = f"{weights}-{pretrained.weights_fingerprint(weights)[:16]}" if weights else "from-scratch"
     return artifact_path(cfg, "models", f"{name}{suffix}", key=key)
 
 
@@ -115,43 +110,3 @@ def load_saved_model(cfg: dict[str, Any], name: str, weights: str | None = None)
         return None
     print(f"Loaded {name} from {path}")
     return model
-
-
-def cached_features(base, dataset, cfg: dict[str, Any], *, model: str, data: str,
-                    split: str) -> tuple[np.ndarray, np.ndarray]:
-    """Features of a frozen `base` over one split, and the labels, computed once.
-
-    One batched pass over the `tf.data` split (never one `predict` per image).
-    The result is cached in `<build>/features/<profile>/`, keyed by the model, its
-    weights (the file's sha256 for a local file), the base's output shape, the
-    image size, the dataset and the split with its size in this profile: a
-    second call with the same key loads it from disk, a change to any part
-    recomputes. The cache file is written whole or not at all; a damaged one
-    is recomputed with a one-line notice.
-    """
-    import hashlib
-
-    count = cfg[{"train": "train_per_class", "validation": "val_per_class", "test": "test_per_class"}[split]]
-    key = {"model": model, "weights": models.weights_fingerprint(model),
-           "output": [int(d) if d else None for d in base.output_shape[1:]],
-           "image_size": cfg["image_size"], "data": describe(data), "split": split, "per_class": count}
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-    path = artifact_path(cfg, "features", f"{model}_{data}_{split}_{digest}.npz")
-    if path.is_file():
-        try:
-            with np.load(path) as cached:
-                features, labels = cached["features"], cached["labels"]
-            print(f"{split}: features loaded from the cache ({path.name})")
-            return features, labels
-        except DAMAGED_FILE as error:  # cut short by an interrupted run: compute it again
-            print(f"{split}: the cached features {path.name} are damaged ({type(error).__name__}): recomputing")
-    prepare = models.preprocess(model)
-    features, labels = [], []
-    for images, batch_labels in dataset:
-        features.append(np.asarray(base(prepare(images), training=False)))
-        labels.append(batch_labels.numpy())
-    features, labels = np.concatenate(features), np.concatenate(labels)
-    with atomic_path(path) as temporary:
-        np.savez(temporary, features=features, labels=labels, key=json.dumps(key))
-    print(f"{split}: computed features {features.shape}, cached as {path.name}")
-    return features, labels

@@ -48,12 +48,12 @@ def test_build_dir_defaults_to_the_checkout(monkeypatch, tmp_path):
 
 
 def test_every_user_fixable_error_shares_one_base():
-    from course_utils import data, models, runner
+    from course_utils import data, pretrained, runner
 
     from course_utils import compat
 
     for error in (compat.VersionError, data.DataError, data.DataNotAvailable, data.ChecksumError, config.ProfileError,
-                  models.WeightsError, runner.NotebookFailed, course_utils.SettingError):
+                  pretrained.WeightsError, runner.NotebookFailed, course_utils.SettingError):
         assert issubclass(error, course_utils.CourseError), error
 
 

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 import keras
-from course_utils import hub, training
+from course_utils import data, hub, training
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +79,7 @@ def test_top_only_training_changes_only_the_top(stand_in):
 def test_pipeline_resizes_batch_by_batch_into_unit_range():
     images = np.random.default_rng(0).integers(0, 256, (10, 32, 32, 3)).astype("float32")
     source = tf.data.Dataset.from_tensor_slices((images, np.arange(10))).batch(4)
-    ds = hub.to_model_input(source, 96)
+    ds = data.to_model_input(source, 96)
     spec = ds.element_spec[0]
     assert spec.shape.as_list() == [None, 96, 96, 3] and spec.dtype == tf.float32
     batches = [x.numpy() for x, _ in ds]
@@ -98,10 +98,10 @@ def test_predictions_on_resized_batches_keep_only_the_small_originals():
     source = tf.data.Dataset.from_tensor_slices((images, np.arange(10))).batch(4)
     model = keras.Sequential([keras.Input((96, 96, 3)), keras.layers.GlobalAveragePooling2D(),
                               keras.layers.Dense(3, activation="softmax")])
-    kept, labels, probabilities = training.predict_all(model, source, prepare=lambda x: hub.model_input(x, 96))
+    kept, labels, probabilities = training.predict_all(model, source, prepare=lambda x: data.model_input(x, 96))
     assert kept.shape == (10, 32, 32, 3) and np.array_equal(kept, images)
     assert labels.tolist() == list(range(10))
-    expected = model.predict(hub.model_input(images, 96), verbose=0)
+    expected = model.predict(data.model_input(images, 96), verbose=0)
     np.testing.assert_allclose(probabilities, expected, rtol=1e-5, atol=1e-6)
 
 

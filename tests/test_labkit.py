@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from conftest import make_image
-from course_utils import archives, cli, data, hub, labkit, mirror, models
+from course_utils import archives, cli, data, hub, labkit, mirror, pretrained
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "course-data"
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
@@ -92,15 +92,15 @@ def sources(data_home, fake_cats, tmp_path, server, monkeypatch):
     cifar = _cifar_archive()
     monkeypatch.setattr(mirror, "CIFAR10_URL", _serve(handler, base, mirror.CIFAR10_URL, cifar))
     monkeypatch.setattr(mirror, "CIFAR10_SHA256", hashlib.sha256(cifar).hexdigest())
-    for model in models.PRETRAINED:
+    for model in pretrained.PRETRAINED:
         body = f"{model} no-top weights, stand-in bytes".encode() * 1000
         monkeypatch.setitem(labkit.WEIGHTS_URLS, model, _serve(handler, base, labkit.WEIGHTS_URLS[model], body))
-        monkeypatch.setitem(models.IMAGENET_MD5, model, hashlib.md5(body).hexdigest())
+        monkeypatch.setitem(pretrained.IMAGENET_MD5, model, hashlib.md5(body).hexdigest())
     saved = _tiny_saved_model(tmp_path / "tfhub-cache" / "model")
     resolved = []
     monkeypatch.setattr(tensorflow_hub, "resolve", lambda handle: resolved.append(handle) or saved)
     monkeypatch.delenv("COURSE_HUB_HANDLE", raising=False)
-    for model in models.PRETRAINED:
+    for model in pretrained.PRETRAINED:
         monkeypatch.delenv(f"COURSE_WEIGHTS_{model.upper()}", raising=False)
     return handler, resolved
 
@@ -122,8 +122,8 @@ def test_keras_published_urls_and_hashes_are_the_ones_used():
     from keras.src.datasets import cifar10
 
     assert labkit.WEIGHTS_URLS == {"vgg16": vgg16.WEIGHTS_PATH_NO_TOP, "vgg19": vgg19.WEIGHTS_PATH_NO_TOP}
-    assert f'"{models.IMAGENET_MD5["vgg16"]}"' in inspect.getsource(vgg16)
-    assert f'"{models.IMAGENET_MD5["vgg19"]}"' in inspect.getsource(vgg19)
+    assert f'"{pretrained.IMAGENET_MD5["vgg16"]}"' in inspect.getsource(vgg16)
+    assert f'"{pretrained.IMAGENET_MD5["vgg19"]}"' in inspect.getsource(vgg19)
     assert mirror.CIFAR10_URL in inspect.getsource(cifar10) and mirror.CIFAR10_SHA256 in inspect.getsource(cifar10)
 
 
@@ -149,8 +149,8 @@ def test_kit_is_built_verified_and_used_through_the_mirror_alone(kit, sources, m
     (x_train, y_train), (x_test, _) = archives.cifar10_arrays()
     assert x_train.shape == (500, 32, 32, 3) and x_test.shape == (100, 32, 32, 3)
     assert data.describe("cifar10").startswith("cifar10: official arrays")  # the (patched) published sha256
-    assert models.weights_setting("vgg16") == kit / "weights" / "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
-    assert models.weights_label("vgg19") == "imagenet (mirror file vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5)"
+    assert pretrained.weights_setting("vgg16") == kit / "weights" / "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    assert pretrained.weights_label("vgg19") == "imagenet (mirror file vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5)"
     layer = hub.feature_layer()
     assert layer.filepath == str(kit / hub.KIT_FOLDER) and "from the lab kit" in layer.label
     rows = {row["item"]: row for row in labkit.status()}
@@ -162,7 +162,7 @@ def test_explicit_settings_win_over_the_kit(kit, monkeypatch):
     _use(monkeypatch, kit)
     monkeypatch.setenv("COURSE_WEIGHTS_VGG16", "none")
     monkeypatch.setenv("COURSE_HUB_HANDLE", "/somewhere/else")
-    assert models.weights_setting("vgg16") is None
+    assert pretrained.weights_setting("vgg16") is None
     assert hub.hub_handle() == "/somewhere/else"
 
 
@@ -185,7 +185,7 @@ def test_an_interrupted_download_is_never_taken_for_whole(sources, tmp_path, mon
     assert labkit.verify_kit(folder)["vgg16"] == ["not in the kit"]
     assert "| vgg16 | `weights/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5` | MISSING" in (folder / "README.md").read_text()
     _use(monkeypatch, folder)
-    assert models.weights_setting("vgg16") == "imagenet"  # not the kit's: it has none
+    assert pretrained.weights_setting("vgg16") == "imagenet"  # not the kit's: it has none
     assert "no vgg16 in it (incomplete kit)" in capsys.readouterr().out
 
     # A run killed after the hub folder was renamed into place, before its manifest entry:
@@ -224,7 +224,7 @@ def test_a_damaged_item_is_reported_and_not_used(kit, monkeypatch, capsys):
     assert "item cats_vs_dogs is not used, damaged: cats_and_dogs_filtered.zip" in out
     assert "python -m course_utils lab-kit PATH" in out
     assert not (data.data_dir() / "cats_vs_dogs").exists()  # nothing from the damaged archive was installed
-    assert models.weights_setting("vgg16") == "imagenet"
+    assert pretrained.weights_setting("vgg16") == "imagenet"
     assert "item vgg16 is not used, missing" in capsys.readouterr().out
     assert data.ensure_dataset("flowers17") == data.data_dir() / "flowers17"  # what verifies is still used
 
@@ -242,7 +242,7 @@ def test_a_read_only_kit_is_used_and_never_written(kit, monkeypatch):
         data.ensure_dataset("flowers17")
         data.load_dataset("cifar10", {"image_size": 32, "batch_size": 8, "seed": 1, "train_per_class": 4,
                                       "val_per_class": 1, "test_per_class": 2})
-        assert isinstance(models.weights_setting("vgg16"), Path) and hub.hub_handle() != hub.MOBILENET_V2
+        assert isinstance(pretrained.weights_setting("vgg16"), Path) and hub.hub_handle() != hub.MOBILENET_V2
         assert labkit.verify_kit(kit) == {name: [] for name in labkit.items()}
         assert snapshot() == before
     finally:
@@ -287,9 +287,9 @@ def test_a_lab_machine_with_only_the_mirror_set_runs_notebooks_03_to_06(data_hom
     # them by content (against the real ones): NOT the official archive, a VGG16 STAND-IN.
     monkeypatch.setattr(mirror, "CIFAR10_SHA256", hashlib.sha256(cifar).hexdigest())
     stand_in = _legacy_h5(SHARED / "weights" / "vgg16_notop_hed_bsds500.weights.h5", tmp_path / "vgg16.h5")
-    for model in models.PRETRAINED:
+    for model in pretrained.PRETRAINED:
         monkeypatch.setitem(labkit.WEIGHTS_URLS, model, _serve(handler, base, labkit.WEIGHTS_URLS[model], stand_in))
-        monkeypatch.setitem(models.IMAGENET_MD5, model, hashlib.md5(stand_in).hexdigest())
+        monkeypatch.setitem(pretrained.IMAGENET_MD5, model, hashlib.md5(stand_in).hexdigest())
     monkeypatch.setenv("COURSE_WEIGHTS_VGG16", "none")  # the fake TF-Hub model: a random-weights stand-in
     saved = str(hub.export_stand_in(tmp_path / "tfhub-cache" / "model"))
     monkeypatch.setattr(tensorflow_hub, "resolve", lambda handle: saved)
@@ -319,12 +319,12 @@ def test_a_lab_machine_with_only_the_mirror_set_runs_notebooks_03_to_06(data_hom
 
 @pytest.mark.skipif(not (SHARED / "weights").is_dir(), reason="needs ../shared/course-data")
 def test_the_shared_offline_copies_work_as_a_mirror_and_are_labelled(data_home, monkeypatch):
-    for model in models.PRETRAINED:
+    for model in pretrained.PRETRAINED:
         monkeypatch.delenv(f"COURSE_WEIGHTS_{model.upper()}", raising=False)
     monkeypatch.setenv("COURSE_DATA_MIRROR", str(SHARED))
-    assert models.weights_setting("vgg16") == SHARED / "weights" / "vgg16_notop_hed_bsds500.weights.h5"
-    assert models.weights_label("vgg16").startswith("STAND-IN, not ImageNet")
-    assert models.weights_label("vgg19") == "imagenet (Keras download)"  # the folder has none for VGG19
+    assert pretrained.weights_setting("vgg16") == SHARED / "weights" / "vgg16_notop_hed_bsds500.weights.h5"
+    assert pretrained.weights_label("vgg16").startswith("STAND-IN, not ImageNet")
+    assert pretrained.weights_label("vgg19") == "imagenet (Keras download)"  # the folder has none for VGG19
 
 
 def test_lab_kit_without_a_folder_is_a_clear_error(capsys):

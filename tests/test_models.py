@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from course_utils import models
+from course_utils import models, pretrained
 
 STAND_IN = Path(__file__).resolve().parents[2] / "shared" / "course-data" / "weights" / "vgg16_notop_hed_bsds500.weights.h5"
 
@@ -16,32 +16,32 @@ STAND_IN = Path(__file__).resolve().parents[2] / "shared" / "course-data" / "wei
 def test_default_is_imagenet(monkeypatch):
     monkeypatch.delenv("COURSE_WEIGHTS_VGG16", raising=False)
     monkeypatch.delenv("COURSE_DATA_MIRROR", raising=False)
-    assert models.weights_setting("vgg16") == "imagenet"
-    assert models.weights_label("vgg16").startswith("imagenet")
+    assert pretrained.weights_setting("vgg16") == "imagenet"
+    assert pretrained.weights_label("vgg16").startswith("imagenet")
 
 
 def test_none_means_random_initialisation(monkeypatch):
     monkeypatch.setenv("COURSE_WEIGHTS_VGG19", "None")
-    assert models.weights_setting("vgg19") is None
-    assert "random" in models.weights_label("vgg19")
+    assert pretrained.weights_setting("vgg19") is None
+    assert "random" in pretrained.weights_label("vgg19")
 
 
 def test_missing_file_is_a_clear_error_where_weights_are_used(monkeypatch, tmp_path):
     monkeypatch.setenv("COURSE_WEIGHTS_VGG16", str(tmp_path / "nope.weights.h5"))
-    with pytest.raises(models.WeightsError, match="COURSE_WEIGHTS_VGG16=.*no such file"):
-        models.weights_setting("vgg16")
-    with pytest.raises(models.WeightsError, match="COURSE_WEIGHTS_VGG16=.*no such file"):
+    with pytest.raises(pretrained.WeightsError, match="COURSE_WEIGHTS_VGG16=.*no such file"):
+        pretrained.weights_setting("vgg16")
+    with pytest.raises(pretrained.WeightsError, match="COURSE_WEIGHTS_VGG16=.*no such file"):
         models.pretrained_base("vgg16", 32)
     # The label (banners, results) says so instead of failing: notebooks without weights still run.
-    assert models.weights_label("vgg16").startswith(models.UNUSABLE)
+    assert pretrained.weights_label("vgg16").startswith(pretrained.UNUSABLE)
 
 
 def test_a_file_that_is_not_hdf5_names_variable_file_and_expectation(monkeypatch, tmp_path):
     text = tmp_path / "vgg16.weights.h5"
     text.write_text("<html>404 Not Found</html>")  # a failed download saved under the right name
     monkeypatch.setenv("COURSE_WEIGHTS_VGG16", str(text))
-    with pytest.raises(models.WeightsError) as error:
-        models.weights_setting("vgg16")
+    with pytest.raises(pretrained.WeightsError) as error:
+        pretrained.weights_setting("vgg16")
     message = str(error.value)
     assert "COURSE_WEIGHTS_VGG16=" in message and "vgg16.weights.h5 is not an HDF5 weights file" in message
     assert "VGG16 no-top weights file" in message
@@ -49,22 +49,22 @@ def test_a_file_that_is_not_hdf5_names_variable_file_and_expectation(monkeypatch
 
 def test_local_files_are_labelled_by_content(monkeypatch, tmp_path):
     stand_in = tmp_path / "a.weights.h5"
-    stand_in.write_bytes(models.HDF5_SIGNATURE + b"stand-in weights")
-    monkeypatch.setitem(models.KNOWN_STAND_INS, hashlib.sha256(stand_in.read_bytes()).hexdigest(),
+    stand_in.write_bytes(pretrained.HDF5_SIGNATURE + b"stand-in weights")
+    monkeypatch.setitem(pretrained.KNOWN_STAND_INS, hashlib.sha256(stand_in.read_bytes()).hexdigest(),
                         "STAND-IN, not ImageNet")
     monkeypatch.setenv("COURSE_WEIGHTS_VGG16", str(stand_in))
-    assert models.weights_label("vgg16") == "STAND-IN, not ImageNet (local file a.weights.h5)"
+    assert pretrained.weights_label("vgg16") == "STAND-IN, not ImageNet (local file a.weights.h5)"
 
     imagenet = tmp_path / "renamed.h5"
-    imagenet.write_bytes(models.HDF5_SIGNATURE + b"imagenet weights")
-    monkeypatch.setitem(models.IMAGENET_MD5, "vgg16", hashlib.md5(imagenet.read_bytes()).hexdigest())
+    imagenet.write_bytes(pretrained.HDF5_SIGNATURE + b"imagenet weights")
+    monkeypatch.setitem(pretrained.IMAGENET_MD5, "vgg16", hashlib.md5(imagenet.read_bytes()).hexdigest())
     monkeypatch.setenv("COURSE_WEIGHTS_VGG16", str(imagenet))
-    assert models.weights_label("vgg16") == "imagenet (local file renamed.h5)"
+    assert pretrained.weights_label("vgg16") == "imagenet (local file renamed.h5)"
 
     other = tmp_path / "imagenet.weights.h5"  # the name alone proves nothing
-    other.write_bytes(models.HDF5_SIGNATURE + b"something else")
+    other.write_bytes(pretrained.HDF5_SIGNATURE + b"something else")
     monkeypatch.setenv("COURSE_WEIGHTS_VGG16", str(other))
-    assert "not known to be ImageNet" in models.weights_label("vgg16")
+    assert "not known to be ImageNet" in pretrained.weights_label("vgg16")
 
 
 def _first_kernel(model):
@@ -101,7 +101,7 @@ def test_stand_in_weights_file_is_loaded_and_labelled(monkeypatch):
         f.visititems(lambda name, obj: kernels.append(obj[()]) if isinstance(obj, h5py.Dataset) and obj.shape == (3, 3, 3, 64) else None)
     assert len(kernels) == 1
     assert np.allclose(_first_kernel(base), kernels[0].astype("float32"))
-    assert models.weights_label("vgg16").startswith("STAND-IN, not ImageNet")
+    assert pretrained.weights_label("vgg16").startswith("STAND-IN, not ImageNet")
 
 
 def test_frozen_base_stays_put_and_head_learns(monkeypatch):
@@ -201,7 +201,7 @@ def test_weights_of_another_architecture_name_the_variable_and_the_cli_prints_no
     other = tmp_path / "small_cnn.weights.h5"  # a valid Keras 3 weights file, of another network
     models.small_cnn(64).save_weights(other)
     monkeypatch.setenv("COURSE_WEIGHTS_VGG16", str(other))
-    with pytest.raises(models.WeightsError, match=r"COURSE_WEIGHTS_VGG16=.*does not hold VGG16's weights"):
+    with pytest.raises(pretrained.WeightsError, match=r"COURSE_WEIGHTS_VGG16=.*does not hold VGG16's weights"):
         models.pretrained_base("vgg16", 32)
     assert cli.main(["hub", "export-stand-in", str(tmp_path / "hub")]) == 2
     err = capsys.readouterr().err
@@ -262,14 +262,14 @@ def test_mirror_weights_are_found_by_content_whatever_their_name(monkeypatch, tm
     (tmp_path / "weights" / "edges.h5").write_bytes(b"a vgg16 stand-in")
     (tmp_path / "weights" / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5").write_bytes(b"not vgg19")
     sha = hashlib.sha256(b"a vgg16 stand-in").hexdigest()
-    monkeypatch.setitem(models.KNOWN_STAND_INS, sha, "STAND-IN, not ImageNet")
-    monkeypatch.setitem(models.STAND_IN_MODELS, sha, "vgg16")
-    assert models.weights_setting("vgg16") == tmp_path / "weights" / "edges.h5"
-    assert models.weights_label("vgg16") == "STAND-IN, not ImageNet (mirror file edges.h5)"
-    assert models.weights_setting("vgg19") == "imagenet"  # an unrecognised file is not taken, whatever its name
+    monkeypatch.setitem(pretrained.KNOWN_STAND_INS, sha, "STAND-IN, not ImageNet")
+    monkeypatch.setitem(pretrained.STAND_IN_MODELS, sha, "vgg16")
+    assert pretrained.weights_setting("vgg16") == tmp_path / "weights" / "edges.h5"
+    assert pretrained.weights_label("vgg16") == "STAND-IN, not ImageNet (mirror file edges.h5)"
+    assert pretrained.weights_setting("vgg19") == "imagenet"  # an unrecognised file is not taken, whatever its name
 
     (tmp_path / "renamed.h5").write_bytes(b"imagenet vgg16")  # ImageNet wins over a stand-in
-    monkeypatch.setitem(models.IMAGENET_MD5, "vgg16", hashlib.md5(b"imagenet vgg16").hexdigest())
-    assert models.weights_label("vgg16") == "imagenet (mirror file renamed.h5)"
+    monkeypatch.setitem(pretrained.IMAGENET_MD5, "vgg16", hashlib.md5(b"imagenet vgg16").hexdigest())
+    assert pretrained.weights_label("vgg16") == "imagenet (mirror file renamed.h5)"
     monkeypatch.setenv("COURSE_WEIGHTS_VGG16", "none")  # an explicit setting wins over the mirror
-    assert models.weights_setting("vgg16") is None
+    assert pretrained.weights_setting("vgg16") is None

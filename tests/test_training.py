@@ -40,7 +40,7 @@ def test_feature_cache_hit_and_invalidation(cfg, own_weights, monkeypatch, capsy
     counting.output_shape = base.output_shape
 
     def features(split="train", model="vgg16", **changes):
-        return training.cached_features(counting, ds, dict(cfg, **changes), model=model, data="cats_vs_dogs", split=split)
+        return models.cached_features(counting, ds, dict(cfg, **changes), model=model, data="cats_vs_dogs", split=split)
 
     first, labels = features()
     assert first.shape == (4, 1, 1, 512) and labels.tolist() == [0, 1, 0, 1] and len(calls) == 2
@@ -62,12 +62,12 @@ def test_damaged_feature_cache_is_recomputed_with_a_notice(cfg, own_weights, cap
     ds = tf.data.Dataset.from_tensor_slices(
         (np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32"), [0, 1, 0, 1])).batch(2)
     base = models.pretrained_base("vgg16", 32)
-    first, _ = training.cached_features(base, ds, cfg, model="vgg16", data="cats_vs_dogs", split="train")
+    first, _ = models.cached_features(base, ds, cfg, model="vgg16", data="cats_vs_dogs", split="train")
     (cached,) = list((cfg["build_dir"] / "features").rglob("*.npz"))
     assert cfg["profile"] in cached.parts  # kept per profile
     cached.write_bytes(cached.read_bytes()[:100])  # cut short by an interrupted run
     capsys.readouterr()
-    again, labels = training.cached_features(base, ds, cfg, model="vgg16", data="cats_vs_dogs", split="train")
+    again, labels = models.cached_features(base, ds, cfg, model="vgg16", data="cats_vs_dogs", split="train")
     out = capsys.readouterr().out
     assert "damaged" in out and "recomputing" in out
     assert np.allclose(again, first) and labels.tolist() == [0, 1, 0, 1]
@@ -86,7 +86,7 @@ def test_interrupted_cache_write_leaves_no_cache_entry(cfg, own_weights, monkeyp
 
     monkeypatch.setattr(np, "savez", killed)
     with pytest.raises(KeyboardInterrupt):
-        training.cached_features(base, ds, cfg, model="vgg16", data="cats_vs_dogs", split="train")
+        models.cached_features(base, ds, cfg, model="vgg16", data="cats_vs_dogs", split="train")
     assert not list((cfg["build_dir"] / "features").rglob("*.npz"))
 
 

@@ -104,7 +104,7 @@ def feature_layer(handle: str | None = None, trainable: bool = False, name: str 
            "export-stand-in build/hub/vgg16-stand-in` then `export COURSE_HUB_HANDLE=$PWD/build/hub/vgg16-stand-in`")
     if Path(handle).is_dir():
         path = handle
-        if not any((Path(handle) / name).is_file() for name in ("saved_model.pb", "saved_model.pbtxt")):
+        if not any((Path(handle) / file).is_file() for file in ("saved_model.pb", "saved_model.pbtxt")):
             raise DataNotAvailable(f"{handle} (COURSE_HUB_HANDLE) is a folder but not a SavedModel "
                                    f"(it has no saved_model.pb); {fix}")
     elif "://" not in handle:

@@ -31,6 +31,7 @@ from . import archives, data, hub, install, pretrained
 from . import mirror as kit
 from .config import data_dir, mirror_dir
 from .errors import DataError
+from .files import atomic_path
 
 # Keras' own addresses of the no-top ImageNet weights (WEIGHTS_PATH_NO_TOP in
 # keras/src/applications/vgg16.py and vgg19.py; tests/test_labkit.py checks they agree).
@@ -111,10 +112,9 @@ def _records(staged: Path, relative: str, url: str) -> list[dict[str, Any]]:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    """Replace the file at `path` by `text` in one step (temporary name, then rename)."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text)
-    temporary.replace(path)  # a reader sees the old file or the new one, never half of one
+    """Replace the file at `path` by `text` in one step: a reader sees the old file or the new one."""
+    with atomic_path(path) as temporary:
+        temporary.write_text(text)
 
 
 def _set_entry(folder: Path, name: str, entry: dict[str, Any] | None) -> None:

@@ -32,6 +32,7 @@ from . import mirror as kit
 from . import models, pretrained
 from .config import data_dir
 from .errors import DataNotAvailable
+from .files import remove_abandoned_staging, staging_prefix
 
 MOBILENET_V2 = "https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5"
 STAND_IN_MARKER = "course_stand_in.json"
@@ -141,7 +142,8 @@ def offline_stand_in() -> Path:
     if (target / STAND_IN_MARKER).is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{key}-"))
+    remove_abandoned_staging(target.parent)  # what an export killed midway left, as for imports
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=staging_prefix("hub")))
     try:
         try:
             export_stand_in(staging / "model")

@@ -1,5 +1,7 @@
 """Notebook 06: TF-Hub feature vectors as Keras 3 layers, and the streaming pipeline."""
 
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -154,3 +156,17 @@ def test_no_hub_model_anywhere_exports_the_labelled_stand_in_once(data_home, mon
     assert hub.train_top_only(layer) and all(v.name.startswith("block5_") for v in layer.trainable_weights)
     monkeypatch.setattr(hub, "export_stand_in", lambda *a: pytest.fail("exported a second time"))
     assert hub.feature_layer().filepath == str(folder)
+
+
+def test_an_export_killed_midway_is_cleaned_up_by_the_next(data_home, monkeypatch):
+    import tensorflow_hub
+
+    from course_utils import files
+
+    monkeypatch.setattr(tensorflow_hub, "resolve", lambda handle: (_ for _ in ()).throw(OSError("offline")))
+    monkeypatch.delenv("COURSE_HUB_HANDLE", raising=False)
+    monkeypatch.setenv("COURSE_WEIGHTS_VGG16", "none")
+    leftover = data_home / "hub" / (files.staging_prefix("hub").replace(str(os.getpid()), "999999999") + "x1")
+    (leftover / "model").mkdir(parents=True)  # a dead process's half-written export
+    hub.feature_layer()
+    assert not leftover.exists()

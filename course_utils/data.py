@@ -142,6 +142,8 @@ def load_dataset(name: str, cfg: dict[str, Any], image_size: int | None = None) 
         for i, (images, labels) in enumerate(splits)
     )
     sizes = ", ".join(f"{part} {len(labels)}" for part, (_, labels) in zip(("train", "validation", "test"), splits))
+    # Every result recorded on this dataset names the split sizes it came from (`record_result`).
+    cfg.setdefault("split_sizes", {})[name] = " / ".join(str(len(labels)) for _, labels in splits)
     print(f"{describe(name)}: {sizes} images at {size}x{size}, batch {cfg['batch_size']}")
     return Splits(train, validation, test, list(spec["class_names"]))
 

@@ -55,7 +55,8 @@ def learning_curves(histories: dict[str, dict[str, list[float]]], title: str | N
                     mark: tuple[float, str] | None = None):
     """Accuracy and loss per epoch for one or several runs on shared axes.
 
-    Training is drawn solid, validation dashed, one colour per run. Two panels.
+    Training is drawn solid, validation dashed, one colour per run. Two panels; a
+    circle marks each run's best validation epoch, the one `training.keep_best` keeps.
     A history may carry `"first_epoch"` (where it starts on the axis, for a
     second training phase); `mark=(epoch, text)` draws a labelled vertical line.
     """
@@ -67,6 +68,10 @@ def learning_curves(histories: dict[str, dict[str, list[float]]], title: str | N
             ax.plot(epochs, history[metric], "-", color=color, label=f"{label}: training")
             if f"val_{metric}" in history:
                 ax.plot(epochs, history[f"val_{metric}"], "--", color=color, label=f"{label}: validation")
+        if "val_accuracy" in history:  # the epoch `training.keep_best` keeps: the best validation accuracy
+            best = int(np.argmax(history["val_accuracy"]))
+            axes[0].plot(first + best, history["val_accuracy"][best], "o", color=color, markersize=8,
+                         markerfacecolor="none", label=f"{label}: best validation, epoch {first + best}")
     for ax, metric in zip(axes, ("accuracy", "loss")):
         if mark:
             ax.axvline(mark[0], color="grey", linestyle=":")

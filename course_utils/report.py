@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt
 
 from .config import artifact_path
 from .plots import footnote
-from .results import COLUMNS, check_record, load_results, markdown_table, table_row
+from .results import CAPTION_SUFFIX, COLUMNS, check_record, load_results, markdown_table, table_row
 
 # The figures the course sets out to beat (accuracy), from the material it grew from, keyed by
 # the notebook that compares with them, with how each was obtained: a course result compares
@@ -58,39 +58,110 @@ def seed_table() -> str:
 
 
 def caption(figure: Path) -> str:
-    """'01_scratch_cnn_baseline__learning_curves.png' -> '01_scratch_cnn_baseline: learning curves'."""
-    notebook, _, name = figure.stem.partition("__")
-    return f"{notebook}: {name.replace('_', ' ')}"
+    """The one-sentence caption `save_figure` stored beside the figure; for a figure saved
+    without one, its name: '01_scratch_cnn_baseline__learning_curves.png' ->
+    '01_scratch_cnn_baseline: learning curves'."""
+    try:
+        return figure.with_suffix(CAPTION_SUFFIX).read_text().strip()
+    except OSError:
+        notebook, _, name = figure.stem.partition("__")
+        return f"{notebook}: {name.replace('_', ' ')}"
+
+
+def _source(figure: Path) -> str:
+    """Who saved a figure: the notebook's number ("01"), or "course" for the summary."""
+    owner = figure.stem.split("__")[0]
+    return owner[:2] if owner[:2].isdigit() else owner
+
+
+# The summary figure's bars: one per cats-vs-dogs lesson result, with a short label.
+SUMMARY_BARS = [("01_scratch_cnn_baseline", "small CNN from scratch", "01 from\nscratch"),
+                ("02_data_augmentation", "small CNN + augmentation", "02 augmentation\n+ dropout"),
+                ("03_vgg_feature_extraction", "random-weight", "03 random-weight\nfeatures"),
+                ("03_vgg_feature_extraction", "features + dense head", "03 pretrained\nfeatures"),
+                ("05_unfreezing_block5", "phase 1", "05 phase 1\n(head only)"),
+                ("05_unfreezing_block5", "phase 2", "05 phase 2\n(block 5 tuned)")]
+
+
+def _seed_mark(notebook: str, record: dict[str, Any]) -> float | None:
+    """The original material's figure for this bar, only where it is comparable: same
+    network family (03 and 05's figures were measured with VGG19), pretrained bars only."""
+    seed = SEED_RESULTS.get(notebook)
+    if seed is None or "random-weight" in record["method"] or "phase 1" in record["method"]:
+        return None
+    network = seed["network"].split()[0].lower()
+    if network.startswith("vgg") and network not in record["method"].lower():
+        return None
+    return seed["value"]
 
 
 def summary_figure(records: list[dict[str, Any]]):
-    """Test accuracy of every cats-vs-dogs method of the run, in lesson order,
-    with the original material's figure of each lesson as a reference mark.
-    Returns None when the run recorded no cats-vs-dogs accuracy."""
-    latest: dict[tuple[str, str], dict[str, Any]] = {}
-    for record in records:
-        if record["metric"] == "test_accuracy" and record["data"].startswith("cats_vs_dogs"):
-            latest[(record["notebook"], record["method"])] = record
-    bars = [(nb, SEED_RESULTS[nb]["value"], r) for nb in STORY for (n, _), r in latest.items() if n == nb]
+    """Test accuracy of the run's cats-vs-dogs lesson results, in lesson order, with the
+    original material's figure as a reference mark where it is comparable; bars of a
+    lesson whose effect the run did not show are hatched. Returns None when the run
+    recorded no cats-vs-dogs accuracy."""
+    from .lessons import NOT_SEEN, judge
+
+    def newest(notebook, part):
+        found = [r for r in records if r["notebook"] == notebook and r["metric"] == "test_accuracy"
+                 and r["data"].startswith("cats_vs_dogs") and part in r["method"]
+                 and (part == "random-weight" or "random-weight" not in r["method"])]
+        return found[-1] if found else None
+
+    bars = [(nb, label, newest(nb, part)) for nb, part, label in SUMMARY_BARS]
+    bars = [(nb, label, r) for nb, label, r in bars if r is not None]
     if not bars:
         return None
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(bars)), 4.5))
-    positions = range(len(bars))
-    ax.bar(positions, [r["value"] for _, _, r in bars], color="tab:blue", label="this run")
-    for x, (_, seed, record) in zip(positions, bars):
-        ax.text(x, record["value"] + 0.01, f"{record['value']:.3f}", ha="center", fontsize=8)
-        ax.plot([x - 0.4, x + 0.4], [seed] * 2, color="black", linestyle="--",
-                label="original material" if x == 0 else None)
-    ax.set_xticks(list(positions), [f"{nb[:2]}\n{r['method']}" for nb, _, r in bars], fontsize=7)
+    unseen = {v.notebook for v in judge(records) if v.verdict == NOT_SEEN}
+    fig, ax = plt.subplots(figsize=(max(6.5, 1.45 * len(bars)), 4.8))
+    marked = skipped = False
+    for x, (notebook, _, record) in enumerate(bars):
+        value = record["value"]
+        hatch = notebook in unseen
+        ax.bar(x, value, color="lightsteelblue" if hatch else "tab:blue", hatch="//" if hatch else None,
+               edgecolor="tab:blue")
+        # The value sits inside the bar, clear of the reference mark above or across it.
+        ax.text(x, max(value - 0.03, 0.02), f"{value:.3f}", ha="center", va="top", fontsize=9,
+                color="black" if hatch else "white", fontweight="bold")
+        seed = _seed_mark(notebook, record)
+        if seed is not None:
+            ax.plot([x - 0.45, x + 0.45], [seed] * 2, color="black", linestyle="--",
+                    label=None if marked else "original material (comparable network)")
+            marked = True
+        skipped |= seed is None and notebook in ("03_vgg_feature_extraction", "05_unfreezing_block5")
+    ax.bar([], [], color="lightsteelblue", hatch="//", edgecolor="tab:blue", label="lesson's effect not seen")
+    ax.set_xticks(range(len(bars)), [label for _, label, _ in bars], fontsize=8)
     ax.set_ylim(0.0, 1.05)
     ax.set_ylabel("test accuracy")
-    profile = bars[0][2]["profile"]
-    ax.set_title(f"Cats vs dogs, {profile} profile: from scratch to fine-tuning", fontsize=10)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(f"Cats vs dogs, {bars[0][2]['profile']} profile: from scratch to fine-tuning", fontsize=10)
+    ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     # A pretrained bar is only as good as its weights: say which ones, below the axes.
-    footnote(fig, [f"weights: {w}" for w in sorted({r["weights"] for _, _, r in bars})])
+    notes = [f"weights: {w}" for w in sorted({r["weights"] for _, _, r in bars})]
+    if skipped:
+        notes.append("no mark on 03/05 pretrained bars: the original figures there were measured with VGG19")
+    footnote(fig, notes)
     return fig
+
+
+def lessons_table(records: list[dict[str, Any]], keys: dict[str, str]) -> list[list[str]]:
+    """The lessons table's rows: lesson, expected effect, measured, verdict, weights (by key)."""
+    from .lessons import judge
+
+    return [[f"{v.notebook[:2]}: {v.lesson}", v.expected, v.measured,
+             v.verdict + (f" ({v.reason})" if v.reason else ""), keys.get(v.weights, "-")] for v in judge(records)]
+
+
+LESSON_HEADINGS = ["lesson", "expected effect", "measured in this run", "verdict", "weights"]
+
+
+def weights_keys(records: list[dict[str, Any]]) -> dict[str, str]:
+    """A short key (w1, w2, ...) for each weights description of the records, in order of
+    appearance: the tables show the key, and the description is written once, under them."""
+    keys: dict[str, str] = {}
+    for record in records:
+        keys.setdefault(record["weights"], f"w{len(keys) + 1}")
+    return keys
 
 
 def _older(records: list[dict[str, Any]], build: Path) -> list[dict[str, Any]]:
@@ -132,18 +203,32 @@ def write_report(build: Path, profile: str, timings: dict[str, float], run_id: s
     if summary is not None:
         summary.savefig(summary_path, dpi=110, bbox_inches="tight")
         plt.close(summary)
+        summary_path.with_suffix(CAPTION_SUFFIX).write_text(
+            "Test accuracy of each cats-vs-dogs lesson in this run, in lesson order; hatched bars are lessons "
+            "whose effect this run did not show.\n")
     all_figures = sorted(figures_dir.glob("*.png"))
     this_run = {"course", *timings} if run_id else None
     figures = [f for f in all_figures if this_run is None or f.name.split("__")[0] in this_run]
     old_figures = [f for f in all_figures if f not in figures]
-    captions = {f: caption(f) for f in all_figures}
+    captions = {f: f"{_source(f)} · {caption(f)}" for f in all_figures}
     intro = ("Every number below was recorded by this run" + (f" (run {run_id})" if run_id else "") +
-             "; each row names the profile, the data and the weights that produced it. Dashed marks in the "
-             "summary figure are the original material's figures, for reference.")
+             "; each row names the profile, the data, the split sizes and the weights that produced it "
+             "(weights by key, described under the table). Dashed marks in the summary figure are the original "
+             "material's figures, for reference, where the network is comparable.")
+    lessons_intro = ("## What each lesson showed\n\nEach lesson's expected effect against this run's numbers. "
+                     "A difference counts only beyond the noise of one run: one standard error of a test "
+                     "accuracy, 0.5/sqrt(n) for n test images.")
     older_intro = ("## Older results, not from this run\n\nRecorded by earlier runs of notebooks this run did "
                    "not execute, with the date and run id of each; run those notebooks again to replace them.")
+    keys = weights_keys(records)
+    keyed = [{**r, "weights": keys[r["weights"]]} for r in records]
+    key = [f"{k}: {weights}" for weights, k in keys.items()]
+    lessons = lessons_table(records, keys)
     md = [f"# Transfer learning with Keras: course report ({profile} profile)", "", intro, "",
-          markdown_table(records) if records else "No notebook recorded a result.", "",
+          lessons_intro, "", "| " + " | ".join(LESSON_HEADINGS) + " |", "|" + " --- |" * len(LESSON_HEADINGS),
+          *["| " + " | ".join(row) + " |" for row in lessons], "", "## Results", "",
+          markdown_table(keyed) if records else "No notebook recorded a result.", "",
+          *[f"- {line}" for line in key], "",
           "## Notebook wall times", "", *[f"- {name}: {seconds:.0f} s" for name, seconds in timings.items()],
           "", "## Figures", ""]
     md += [f"![{captions[f]}](figures/{f.name})\n\n*{captions[f]}*\n" for f in figures]
@@ -153,16 +238,22 @@ def write_report(build: Path, profile: str, timings: dict[str, float], run_id: s
                for f in old_figures]
     (report / "report.md").write_text("\n".join(md) + "\n")
 
-    rows = "".join("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in table_row(r)) + "</tr>\n"
-                   for r in records)
-    head = "".join(f"<th>{heading}</th>" for heading, _ in COLUMNS)
+    def html_table(headings, rows):
+        return ("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in headings) + "</tr>\n" +
+                "".join("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>\n" for row in rows)
+                + "</table>")
+
     page = [f"<!doctype html><meta charset='utf-8'><title>Course report ({html.escape(profile)})</title>",
             "<style>body{font-family:sans-serif;max-width:70em;margin:auto}table{border-collapse:collapse}"
             "td,th{border:1px solid #ccc;padding:3px 6px;font-size:90%}figure{margin:1em 0}"
             "img{max-width:100%}</style>",
             f"<h1>Transfer learning with Keras: course report ({html.escape(profile)} profile)</h1>",
-            f"<p>{html.escape(intro)}</p>",
-            f"<table><tr>{head}</tr>\n{rows}</table>" if records else "<p>No notebook recorded a result.</p>",
+            f"<p>{html.escape(intro)}</p>", "<h2>What each lesson showed</h2>",
+            f"<p>{html.escape(lessons_intro.split(chr(10))[-1])}</p>", html_table(LESSON_HEADINGS, lessons),
+            "<h2>Results</h2>",
+            html_table([h for h, _ in COLUMNS], [table_row(r) for r in keyed]) if records
+            else "<p>No notebook recorded a result.</p>",
+            "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in key) + "</ul>",
             "<h2>Notebook wall times</h2><ul>",
             *[f"<li>{html.escape(n)}: {s:.0f} s</li>" for n, s in timings.items()], "</ul><h2>Figures</h2>",
             *[f"<figure><img src='figures/{html.escape(f.name)}' alt='{html.escape(captions[f])}'>"

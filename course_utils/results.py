@@ -31,6 +31,7 @@ from .install import describe
 REQUIRED = ("notebook", "method", "metric", "value", "profile", "data", "weights")
 NO_DATASET = "none (no dataset used)"
 FROM_SCRATCH = "none (trained from scratch)"
+RANDOM_WEIGHTS = "none (random initialisation, for comparison)"  # `models.random_base`
 
 
 def using(cfg: dict[str, Any], *, dataset: str | None, model: str | None = None,
@@ -60,13 +61,18 @@ def results_file(cfg: dict[str, Any]) -> Path:
     return artifact_path(cfg, "results", f"{cfg['notebook']}.jsonl")
 
 
-def record_result(cfg: dict[str, Any], metric: str, value: float, *, method: str) -> dict[str, Any]:
+def record_result(cfg: dict[str, Any], metric: str, value: float, *, method: str,
+                  details: dict[str, Any] | None = None) -> dict[str, Any]:
     """Append one result of this notebook's run and return the record.
 
     The data (with the copy in use: official files or a stand-in) and the
-    weights the model started from are those the notebook stated with `using`.
+    weights the model started from are those the notebook stated with `using`;
+    the split sizes are those `load_dataset` loaded for that dataset.
+    `details` (optional) are numbers the lessons read, such as the epoch kept
+    (`training.best_epoch`).
     """
     data, weights = labels(cfg)
+    dataset = cfg["using"]["dataset"]
     record = {
         "notebook": cfg["notebook"],
         "method": method,
@@ -75,6 +81,8 @@ def record_result(cfg: dict[str, Any], metric: str, value: float, *, method: str
         "profile": cfg["profile"],
         "data": data,
         "weights": weights,
+        "split": cfg.get("split_sizes", {}).get(dataset, "") if dataset else "",
+        "details": details or {},
         "seed": cfg["seed"],
         "device": cfg["device"],
         # Which course run produced it: the report shows only its own run's records as this run's.
@@ -118,18 +126,25 @@ def latest_result(cfg: dict[str, Any], notebook: str, metric: str = "test_accura
     return matches[-1] if matches else None
 
 
-def save_figure(cfg: dict[str, Any], fig, name: str) -> Path:
+CAPTION_SUFFIX = ".txt"  # a figure's caption is stored beside it: <notebook>__<name>.txt
+
+
+def save_figure(cfg: dict[str, Any], fig, name: str, caption: str) -> Path:
     """Save `fig` as `<build>/report/figures/<notebook>__<name>.png` and return the path.
 
-    The saved image carries a footer naming the notebook, profile and seed
-    and, once the notebook has stated them with `using`, the data and the
-    weights, so that a figure copied into a report still says what produced
-    it. The figure shown in the notebook gets the footer too.
+    `caption` is one sentence saying what the figure shows; the report prints it
+    under the figure (it is stored beside it, `<notebook>__<name>.txt`). The saved
+    image carries a footer naming the notebook, profile and seed and, once the
+    notebook has stated them with `using`, the data and the weights, so that a
+    figure copied into a report still says what produced it. The figure shown in
+    the notebook gets the footer too.
     """
     from .plots import footnote  # here, not at the top: `import course_utils` stays free of pyplot
 
     if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
         raise ValueError(f"figure name {name!r}: use letters, digits, '_' and '-' only")
+    if not caption.strip():
+        raise ValueError(f"figure {name!r}: give a one-sentence caption saying what it shows")
     lines = [f"{cfg['notebook']}, profile {cfg['profile']}, seed {cfg['seed']}"]
     if "using" in cfg:
         data, weights = labels(cfg)
@@ -137,6 +152,7 @@ def save_figure(cfg: dict[str, Any], fig, name: str) -> Path:
     footnote(fig, lines)
     path = artifact_path(cfg, "figures", f"{cfg['notebook']}__{name}.png")
     fig.savefig(path, dpi=110, bbox_inches="tight")
+    path.with_suffix(CAPTION_SUFFIX).write_text(caption.strip() + "\n")
     return path
 
 
@@ -149,7 +165,8 @@ def check_record(record: dict[str, Any]) -> None:
 
 # Every results table (the report's Markdown and HTML): each column's heading and record field.
 COLUMNS = (("notebook", "notebook"), ("method", "method"), ("metric", "metric"), ("value", "value"),
-           ("profile", "profile"), ("data", "data"), ("weights", "weights"), ("wall time (s)", "wall_time_s"))
+           ("profile", "profile"), ("data", "data"), ("split (train/validation/test)", "split"),
+           ("weights", "weights"), ("wall time (s)", "wall_time_s"))
 
 
 def table_row(record: dict[str, Any]) -> list[str]:

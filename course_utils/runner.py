@@ -168,7 +168,7 @@ def run_course(profile: str | None = None, notebooks_dir: Path = Path("notebooks
     for number, path in enumerate(paths, start=1):
         # This notebook's earlier records and figures go: what it records now replaces them.
         artifact_path(build, "results", f"{path.stem}.jsonl").unlink(missing_ok=True)
-        for figure in artifact_path(build, "figures").glob(f"{path.stem}__*.png"):
+        for figure in artifact_path(build, "figures").glob(f"{path.stem}__*"):  # images and captions
             figure.unlink()
         status["notebooks"][path.stem] = "interrupted"  # until it finishes
         _write_status(build, status)
@@ -180,6 +180,7 @@ def run_course(profile: str | None = None, notebooks_dir: Path = Path("notebooks
             _write_status(build, status)
             raise
         status["notebooks"][path.stem] = "done"
+        status.setdefault("seconds", {})[path.stem] = round(timings[path.stem], 1)
         _write_status(build, status)
     report = write_report(build, profile, timings, run_id)
     print(f"Report: {report}")

@@ -23,18 +23,24 @@ def _records(build, rows):
 
 def test_report_has_table_summary_figure_and_captions(tmp_path):
     _records(tmp_path, [("01_scratch_cnn_baseline", "small CNN", 0.61, "none (trained from scratch)"),
-                        ("05_unfreezing_block5", "block 5", 0.83, "STAND-IN, not ImageNet")])
+                        ("05_unfreezing_block5", "vgg16 phase 2: block 5", 0.83, "STAND-IN, not ImageNet")])
     figures = tmp_path / "report" / "figures"
     figures.mkdir(parents=True)
     (figures / "01_scratch_cnn_baseline__learning_curves.png").write_bytes(b"png")
+    (figures / "01_scratch_cnn_baseline__learning_curves.txt").write_text("Accuracy per epoch.\n")
+    (figures / "01_scratch_cnn_baseline__misclassified.png").write_bytes(b"png")  # saved without a caption
     md = report.write_report(tmp_path, "smoke", {"01_scratch_cnn_baseline": 12.0})
     text = md.read_text()
     assert "| 01_scratch_cnn_baseline | small CNN | test_accuracy | 0.6100 | smoke |" in text
-    assert "STAND-IN, not ImageNet" in text and "01_scratch_cnn_baseline: 12 s" in text
-    assert "*01_scratch_cnn_baseline: learning curves*" in text
+    # Each weights description once, under the table; the rows carry its key.
+    assert text.count("STAND-IN, not ImageNet") == 1 and "- w2: STAND-IN, not ImageNet" in text
+    assert "01_scratch_cnn_baseline: 12 s" in text
+    assert "*01 · Accuracy per epoch.*" in text and "*01 · 01_scratch_cnn_baseline: misclassified*" in text
+    assert "## What each lesson showed" in text and "| 01: a small CNN learns" in text
     assert (figures / "course__summary_cats_vs_dogs.png").stat().st_size > 1000
+    assert "course · Test accuracy of each cats-vs-dogs lesson" in text
     page = (tmp_path / "report" / "report.html").read_text()
-    assert "<td>0.8300</td>" in page and "<figcaption>01_scratch_cnn_baseline: learning curves</figcaption>" in page
+    assert "<td>0.8300</td>" in page and "<figcaption>01 · Accuracy per epoch.</figcaption>" in page
     assert [r["value"] for r in json.loads((tmp_path / "report" / "results.json").read_text())] == [0.61, 0.83]
 
 
@@ -45,11 +51,26 @@ def test_report_refuses_a_record_without_weights(tmp_path):
 
 
 def test_summary_figure_names_the_weights_of_its_bars(tmp_path):
-    _records(tmp_path, [("01_scratch_cnn_baseline", "small CNN", 0.61, "none (trained from scratch)"),
-                        ("03_vgg_feature_extraction", "features", 0.8, "STAND-IN, not ImageNet")])
+    _records(tmp_path, [("01_scratch_cnn_baseline", "small CNN from scratch", 0.61, "none (trained from scratch)"),
+                        ("03_vgg_feature_extraction", "vgg16 features + dense head", 0.8, "STAND-IN, not ImageNet")])
     fig = report.summary_figure(results.load_results(tmp_path))
     notes = "\n".join(text.get_text() for text in fig.texts)
     assert "weights: STAND-IN, not ImageNet" in notes and "weights: none (trained from scratch)" in notes
+    # 03's figure to beat was measured with VGG19: no reference mark on a VGG16 bar, and a note says why.
+    assert "measured with VGG19" in notes
+    labels = [tick.get_text() for tick in fig.axes[0].get_xticklabels()]
+    assert labels == ["01 from\nscratch", "03 pretrained\nfeatures"]
+
+
+def test_summary_figure_hatches_a_lesson_whose_effect_was_not_seen(tmp_path):
+    _records(tmp_path, [("01_scratch_cnn_baseline", "small CNN from scratch", 0.70, "none (trained from scratch)"),
+                        ("02_data_augmentation", "small CNN + augmentation + dropout", 0.69, "none (trained from scratch)")])
+    records = results.load_results(tmp_path)
+    for record, gap in zip(records, (0.2, 0.05)):  # 01 overfits; 02 does not beat it
+        record.update(split="2000 / 500 / 500", details={"last_gap": gap, "epochs": 30, "best_epoch": 20})
+    fig = report.summary_figure(records)
+    bars = fig.axes[0].patches
+    assert [bar.get_hatch() for bar in bars[:2]] == [None, "//"]  # 02 did not beat 01
 
 
 def test_no_summary_figure_without_cats_results():

@@ -44,17 +44,20 @@ def test_table_refuses_a_record_without_weights_or_profile(cfg):
 
 def test_save_figure_uses_a_stable_name(cfg):
     fig, _ = plt.subplots()
-    path = results.save_figure(cfg, fig, "curves")
+    path = results.save_figure(cfg, fig, "curves", caption="Accuracy per epoch.")
     assert path == cfg["build_dir"] / "report" / "figures" / "test__curves.png" and path.stat().st_size > 0
+    assert path.with_suffix(".txt").read_text() == "Accuracy per epoch.\n"  # the report's caption
     with pytest.raises(ValueError):
-        results.save_figure(cfg, fig, "../escape")
+        results.save_figure(cfg, fig, "../escape", caption="x")
+    with pytest.raises(ValueError, match="caption"):
+        results.save_figure(cfg, fig, "curves", caption=" ")
 
 
 def test_saved_figure_says_which_profile_data_and_weights_made_it(cfg):
     fig, _ = plt.subplots(figsize=(4, 3))
     cfg = dict(cfg, weights={"vgg16": "STAND-IN, not ImageNet: VGG16 of HED"})
     results.using(cfg, dataset="flowers17", model="vgg16")
-    results.save_figure(cfg, fig, "curves")
+    results.save_figure(cfg, fig, "curves", caption="c")
     footer = "\n".join(text.get_text() for text in fig.texts)
     assert "test, profile smoke, seed 1" in footer
     assert "data: flowers17: not installed" in footer

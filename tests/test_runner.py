@@ -72,7 +72,7 @@ def test_a_rerun_reports_only_its_own_results_and_older_ones_apart(data_home, tm
     record = ("course_utils.using(cfg, dataset=None, model=None)\n"
               "course_utils.record_result(cfg, 'test_accuracy', {}, method='m')")
     figure = ("import matplotlib.pyplot as plt\n"
-              "course_utils.save_figure(cfg, plt.figure(), 'curves')")
+              "course_utils.save_figure(cfg, plt.figure(), 'curves', caption='c')")
     _write(notebooks, "01_a.ipynb", setup.format("01_a"), record.format(0.5), figure)
     # 02_b records a first number, then dies before it finishes: its results are partial.
     _write(notebooks, "02_b.ipynb", setup.format("02_b"), record.format(0.25), figure,

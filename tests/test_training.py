@@ -120,3 +120,38 @@ def test_an_interrupted_model_save_leaves_the_earlier_model(cfg, monkeypatch):
         training.save_model(model, cfg, "scratch_cnn")
     assert path.read_bytes() == before
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
+
+
+def test_keep_best_puts_back_the_best_validation_epoch_and_says_which(cfg):
+    import keras
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 8)).astype("float32"), rng.integers(0, 2, 64)
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="binary_crossentropy", metrics=["accuracy"])
+    seen = []  # the weights after every epoch
+    remember = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(model.get_weights()))
+    history = model.fit(x, y, validation_data=(x[::-1], y[::-1]), epochs=6, batch_size=8, verbose=0,
+                        callbacks=[remember, training.keep_best(6)]).history
+    details = training.best_epoch(history)
+    assert len(history["val_accuracy"]) == 6  # it never stops early
+    assert details["best_epoch"] == int(np.argmax(history["val_accuracy"])) + 1
+    for kept, best in zip(model.get_weights(), seen[details["best_epoch"] - 1]):
+        assert np.array_equal(kept, best)
+    assert training.describe_best(details).startswith(f"kept epoch {details['best_epoch']} of 6")
+
+
+def test_fit_and_evaluate_takes_cached_feature_arrays_and_records_the_kept_epoch(cfg):
+    import keras
+    from course_utils.data import Splits
+
+    rng = np.random.default_rng(1)
+    part = lambda n: (rng.normal(size=(n, 2, 2, 4)).astype("float32"), rng.integers(0, 2, n))  # noqa: E731
+    head = models.dense_head((2, 2, 4), classes=2)
+    head.compile(optimizer=keras.optimizers.RMSprop(1e-3), loss="binary_crossentropy", metrics=["accuracy"])
+    results.using(cfg, dataset="cats_vs_dogs", model=None)
+    cfg["split_sizes"] = {"cats_vs_dogs": "16 / 8 / 8"}
+    history, _ = training.fit_and_evaluate(head, Splits(part(16), part(8), part(8), ["a", "b"]), cfg,
+                                           epochs=3, method="m")
+    record = results.load_results(cfg["build_dir"])[-1]
+    assert record["details"] == training.best_epoch(history) and record["split"] == "16 / 8 / 8"

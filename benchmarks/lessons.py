@@ -1,0 +1,67 @@
+"""Run the course's notebooks in one profile, then print the lessons table (each lesson's
+expected effect, this run's numbers and the verdict) and every notebook's wall time.
+
+    python benchmarks/lessons.py [--profile quick] [--only 01_scratch_cnn_baseline ...]
+
+It runs in a build folder of its own, emptied first (`build/benchmark-lessons/<profile>`),
+so that nothing cached by an earlier run (features, models) shortens the times. Long: the
+quick profile takes about as long as `make course` in quick. Not part of the tests.
+With the quick profile, it also says whether the run kept within the quick profile's time
+budget: each notebook at most 12 minutes, the whole course at most 40.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from course_utils import lessons, runner  # noqa: E402
+from course_utils.config import artifact_path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+BUDGET = {"quick": (12 * 60, 40 * 60)}  # seconds: per notebook, whole course
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="quick")
+    parser.add_argument("--only", nargs="+", help="these notebooks only (names without .ipynb)")
+    parser.add_argument("--build-dir", type=Path, help="default: build/benchmark-lessons/<profile>")
+    args = parser.parse_args()
+    build = (args.build_dir or ROOT / "build" / "benchmark-lessons" / args.profile).resolve()
+    shutil.rmtree(build, ignore_errors=True)
+    started = time.perf_counter()
+    runner.run_course(args.profile, ROOT / "notebooks", only=args.only, build=build)
+    total = time.perf_counter() - started
+
+    status = max(artifact_path(build, "runs").glob("*.json"), key=lambda p: p.stat().st_mtime)
+    seconds = json.loads(status.read_text())["seconds"]
+    records = json.loads((artifact_path(build, "report") / "results.json").read_text())
+    print(f"\nprofile {args.profile}; {platform.machine()}, {os.cpu_count()} cores; build folder {build}")
+    print("\nLessons (from this run's records)")
+    for verdict in lessons.judge(records):
+        print(f"  {verdict.notebook[:2]} {verdict.lesson}\n     measured  {verdict.measured}\n"
+              f"     verdict   {verdict.verdict}" + (f": {verdict.reason}" if verdict.reason else ""))
+    print(f"  weights: {'; '.join(sorted({v.weights for v in lessons.judge(records) if v.weights}))}")
+    print("\nWall time per notebook")
+    for name, value in seconds.items():
+        print(f"  {name:<42} {value:7.0f} s  ({value / 60:4.1f} min)")
+    print(f"  {'all notebooks':<42} {sum(seconds.values()):7.0f} s  ({sum(seconds.values()) / 60:4.1f} min)")
+    print(f"  {'whole run (data check, report included)':<42} {total:7.0f} s  ({total / 60:4.1f} min)")
+    if args.profile in BUDGET and not args.only:
+        per_notebook, whole = BUDGET[args.profile]
+        slowest = max(seconds, key=seconds.get)
+        print(f"\nbudget: slowest notebook {slowest} {seconds[slowest] / 60:.1f} min (limit {per_notebook / 60:.0f}): "
+              f"{'within' if seconds[slowest] <= per_notebook else 'OVER'}; whole run {total / 60:.1f} min "
+              f"(limit {whole / 60:.0f}): {'within' if total <= whole else 'OVER'}")
+
+
+if __name__ == "__main__":
+    main()

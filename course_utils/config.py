@@ -48,7 +48,6 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "val_per_class": 8,
             "test_per_class": 8,
             "samples_per_dataset": 8,
-            "precision": "bfloat16 where native",  # as quick, so that CI runs quick's code path
         },
         "01_scratch_cnn_baseline": {"epochs": 1},
         "02_data_augmentation": {"epochs": 2},
@@ -72,8 +71,6 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "val_per_class": 250,
             "test_per_class": 250,
             "samples_per_dataset": 16,
-            # bfloat16 where the CPU has it: half the epoch time of the small CNN (see session.precision_policy).
-            "precision": "bfloat16 where native",
         },
         # Measured on the course's 2-core build machine at 128x128: 10 to 27 s an epoch, with
         # augmentation or without (02 took 1016 s with 45 epochs, 972 s with 35 and 478 s with 28).
@@ -104,7 +101,6 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "val_per_class": None,
             "test_per_class": None,
             "samples_per_dataset": 16,
-            "precision": "float32",
         },
         # The original material: 30 epochs from scratch, 100 with augmentation.
         "01_scratch_cnn_baseline": {"epochs": 30},

@@ -79,8 +79,7 @@ def small_cnn(image_size: int, augment=None, dropout: float = 0.0):
         stack += [layers.Conv2D(filters, 3, activation="relu"), layers.MaxPooling2D(2)]
     stack.append(layers.Flatten())
     stack += [layers.Dropout(dropout)] if dropout else []
-    # The output in float32 whatever the precision policy (see `session.precision_policy`).
-    stack += [layers.Dense(512, activation="relu"), layers.Dense(1, activation="sigmoid", dtype="float32")]
+    stack += [layers.Dense(512, activation="relu"), layers.Dense(1, activation="sigmoid")]
     return keras.Sequential(stack, name="small_cnn")
 
 
@@ -185,12 +184,11 @@ def dense_head(input_shape: tuple, classes: int, units: int = 256, dropout: floa
                normalize: bool = False):
     """The classifier head of notebooks 03-05: Flatten, then BatchNormalization
     when `normalize` (notebook 04's head), Dense(units, ReLU), Dropout, and one
-    sigmoid unit for two classes or a softmax over `classes` (in float32, as `small_cnn`'s)."""
+    sigmoid unit for two classes or a softmax over `classes`."""
     import keras
     from keras import layers
 
-    output = (layers.Dense(1, activation="sigmoid", dtype="float32") if classes == 2
-              else layers.Dense(classes, activation="softmax", dtype="float32"))
+    output = layers.Dense(1, activation="sigmoid") if classes == 2 else layers.Dense(classes, activation="softmax")
     return keras.Sequential([keras.Input(shape=input_shape), layers.Flatten(),
                              *([layers.BatchNormalization()] if normalize else []),
                              layers.Dense(units, activation="relu"), layers.Dropout(dropout), output],
@@ -209,12 +207,12 @@ def random_base(model: str, image_size: int | None):
 
 def extract_features(base, dataset, model: str) -> tuple[np.ndarray, np.ndarray]:
     """Features of `base` (a network of kind `model`) over a batched (image, label)
-    dataset, in one batched pass, and the labels; float32 whatever the precision policy.
+    dataset, in one batched pass, and the labels.
     `cached_features` keeps them on disk; a randomly initialised base's are not kept."""
     prepare = preprocess(model)
     features, labels = [], []
     for images, batch_labels in dataset:
-        features.append(np.asarray(base(prepare(images), training=False)).astype("float32"))
+        features.append(np.asarray(base(prepare(images), training=False)))
         labels.append(batch_labels.numpy())
     return np.concatenate(features), np.concatenate(labels)
 
@@ -231,13 +229,10 @@ def cached_features(base, dataset, cfg: dict[str, Any], *, model: str, data: str
     recomputes. The cache file is written whole or not at all; a damaged one
     is recomputed with a one-line notice.
     """
-    import keras
-
     count = cfg[{"train": "train_per_class", "validation": "val_per_class", "test": "test_per_class"}[split]]
     key = {"model": model, "weights": weights_fingerprint(model),
            "output": [int(d) if d else None for d in base.output_shape[1:]],
-           "image_size": cfg["image_size"], "data": describe(data), "split": split, "per_class": count,
-           "precision": keras.mixed_precision.global_policy().name}
+           "image_size": cfg["image_size"], "data": describe(data), "split": split, "per_class": count}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     path = artifact_path(cfg, "features", f"{model}_{data}_{split}_{digest}.npz")
     if path.is_file():

@@ -11,7 +11,6 @@ import os
 import platform
 import time
 import warnings
-from pathlib import Path
 from typing import Any
 
 import keras
@@ -69,35 +68,6 @@ def deterministic_ops() -> list[str]:
     return ["  determinism on (COURSE_DETERMINISTIC=1): TensorFlow op determinism, no XLA; slower"]
 
 
-def bfloat16_cpu() -> bool:
-    """Does this CPU compute in bfloat16 natively (AMX or AVX512-BF16, read from Linux's
-    /proc/cpuinfo)? Elsewhere (macOS, Windows, older CPUs) we do not know: False."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
-
-
-def precision_policy(setting: str) -> list[str]:
-    """Set Keras' global precision policy from the profile's `precision`; returns banner lines.
-
-    `"float32"` computes in full precision. `"bfloat16 where native"` computes in
-    bfloat16 (weights kept in float32: Keras' `mixed_bfloat16` policy) on a CPU that
-    has bfloat16 instructions and no GPU: measured on the course's 2-core build
-    machine (AMX), the small CNN's epochs take half as long
-    (see `benchmarks/lessons.py`); on a CPU without them bfloat16 is emulated, slower, so
-    float32 is used. A classifier's last layer stays float32 (`dtype="float32"`):
-    probabilities rounded to bfloat16's 8 bits make the loss unstable.
-    """
-    native = setting == "bfloat16 where native" and bfloat16_cpu() and not tf.config.list_physical_devices("GPU")
-    keras.mixed_precision.set_global_policy("mixed_bfloat16" if native else "float32")
-    if native:
-        return ["  precision   mixed bfloat16 (this CPU computes bfloat16 natively: about twice as fast; "
-                "weights and outputs stay float32)"]
-    return [] if setting == "float32" else ["  precision   float32 (no native bfloat16 on this machine)"]
-
-
 def setup(notebook: str, profile: str | None = None, seed: int | None = None) -> dict[str, Any]:
     """Open a notebook: pick the profile, seed everything, print a banner.
 
@@ -115,13 +85,11 @@ def setup(notebook: str, profile: str | None = None, seed: int | None = None) ->
     seed = seed_setting() if seed is None else seed
     # Before anything runs on a GPU: TensorFlow takes these settings only until it initialises one.
     device_lines = enable_memory_growth() + deterministic_ops()
-    settings = profile_settings(notebook, profile)
-    device_lines += precision_policy(settings["precision"])
     seed_everything(seed)
     gpus = tf.config.list_physical_devices("GPU")
     device = f"GPU x{len(gpus)}" if gpus else f"CPU ({platform.machine()}, {os.cpu_count()} cores)"
     cfg = {
-        **settings,
+        **profile_settings(notebook, profile),
         "notebook": notebook,
         "profile": profile,
         "seed": seed,

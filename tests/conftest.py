@@ -119,12 +119,3 @@ def server():
     thread.start()
     yield handler, f"http://127.0.0.1:{httpd.server_port}/cats_and_dogs_filtered.zip"
     httpd.shutdown()
-
-
-@pytest.fixture(autouse=True)
-def float32_policy():
-    """Every test starts and ends in float32: a test that calls `setup()` may switch Keras'
-    global policy to mixed bfloat16 (session.precision_policy), which must not leak."""
-    keras.mixed_precision.set_global_policy("float32")
-    yield
-    keras.mixed_precision.set_global_policy("float32")

@@ -53,7 +53,9 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "02_data_augmentation": {"epochs": 2},
         "03_vgg_feature_extraction": {"image_size": 64, "slow_images": 4, "head_epochs": 2, "end_to_end_epochs": 1},
         "04_head_swap": {"image_size": 64, "head_epochs": 2,
-                         "train_per_class": 8, "val_per_class": 4, "test_per_class": 4},
+                         "train_per_class": 8, "val_per_class": 4, "test_per_class": 4,
+                         "fine_tune_epochs": 1,
+                         "inception_epochs": 0},
         "05_unfreezing_block5": {"image_size": 64, "head_epochs": 2, "fine_tune_epochs": 1},
         "06_tfhub_mobilenet_cifar10": {"image_size": 64, "epochs": 1, "fine_tune_epochs": 1,
                                        "train_per_class": 24, "val_per_class": 8, "test_per_class": 8},
@@ -80,7 +82,11 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                                       "end_to_end_epochs": 0},
         # 17 flowers: 60 / 10 / 10 images per class, all of them.
         "04_head_swap": {"image_size": 128, "head_epochs": 30,
-                         "train_per_class": None, "val_per_class": None, "test_per_class": None},
+                         "train_per_class": None, "val_per_class": None, "test_per_class": None,
+                         # Phase two runs the whole base every step: one epoch.
+                         "fine_tune_epochs": 1,
+                         # InceptionV3 at 96x96 from random weights: a dry run only on a CPU.
+                         "inception_epochs": 0},
         # Phase two runs the whole base every step (VGG16 at 150x150 extracts about
         # 12 images/s here, benchmarks/feature_extraction.py): two epochs fit.
         "05_unfreezing_block5": {"image_size": 128, "head_epochs": 30, "fine_tune_epochs": 2},
@@ -106,7 +112,9 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "02_data_augmentation": {"epochs": 100},
         "03_vgg_feature_extraction": {"image_size": 150, "slow_images": 32, "head_epochs": 30, "end_to_end_epochs": 50},
         "04_head_swap": {"image_size": 224, "head_epochs": 50,
-                         "train_per_class": None, "val_per_class": None, "test_per_class": None},
+                         "train_per_class": None, "val_per_class": None, "test_per_class": None,
+                         "fine_tune_epochs": 20,
+                         "inception_epochs": 10},
         "05_unfreezing_block5": {"image_size": 150, "head_epochs": 30, "fine_tune_epochs": 50},
         # The original lesson: 224x224, one epoch; here the whole training set, then fine-tuning.
         "06_tfhub_mobilenet_cifar10": {"image_size": 224, "epochs": 1, "fine_tune_epochs": 1,

@@ -56,7 +56,9 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                          "train_per_class": 8, "val_per_class": 4, "test_per_class": 4,
                          "fine_tune_epochs": 1,
                          "inception_epochs": 0},
-        "05_unfreezing_block5": {"image_size": 64, "head_epochs": 2, "fine_tune_epochs": 1},
+        "05_unfreezing_block5": {"image_size": 64, "head_epochs": 2, "fine_tune_epochs": 1,
+                                 "bn_demo_size": 32,
+                                 "bn_demo_steps": 2},
         "06_tfhub_mobilenet_cifar10": {"image_size": 64, "epochs": 1, "fine_tune_epochs": 1,
                                        "train_per_class": 24, "val_per_class": 8, "test_per_class": 8},
         "07_visualizing_filters_and_activations": {"filter_size": 48, "filters": 8, "steps": 5,
@@ -89,7 +91,10 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                          "inception_epochs": 0},
         # Phase two runs the whole base every step (VGG16 at 150x150 extracts about
         # 12 images/s here, benchmarks/feature_extraction.py): two epochs fit.
-        "05_unfreezing_block5": {"image_size": 128, "head_epochs": 30, "fine_tune_epochs": 2},
+        "05_unfreezing_block5": {"image_size": 128, "head_epochs": 30, "fine_tune_epochs": 2,
+                                 # ResNet50 (random weights), a few eager steps: the BatchNormalization lesson.
+                                 "bn_demo_size": 64,
+                                 "bn_demo_steps": 3},
         # CIFAR-10 at 96x96, 200 training images per class, the whole test set.
         "06_tfhub_mobilenet_cifar10": {"image_size": 96, "epochs": 1, "fine_tune_epochs": 0,
                                        "train_per_class": 200, "val_per_class": 50, "test_per_class": None},
@@ -115,7 +120,9 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                          "train_per_class": None, "val_per_class": None, "test_per_class": None,
                          "fine_tune_epochs": 20,
                          "inception_epochs": 10},
-        "05_unfreezing_block5": {"image_size": 150, "head_epochs": 30, "fine_tune_epochs": 50},
+        "05_unfreezing_block5": {"image_size": 150, "head_epochs": 30, "fine_tune_epochs": 50,
+                                 "bn_demo_size": 150,
+                                 "bn_demo_steps": 10},
         # The original lesson: 224x224, one epoch; here the whole training set, then fine-tuning.
         "06_tfhub_mobilenet_cifar10": {"image_size": 224, "epochs": 1, "fine_tune_epochs": 1,
                                        "train_per_class": None, "val_per_class": None, "test_per_class": None},

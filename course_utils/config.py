@@ -51,7 +51,8 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         },
         "01_scratch_cnn_baseline": {"epochs": 1},
         "02_data_augmentation": {"epochs": 2},
-        "03_vgg_feature_extraction": {"image_size": 64, "slow_images": 4, "head_epochs": 2, "end_to_end_epochs": 1},
+        "03_vgg_feature_extraction": {"image_size": 64, "slow_images": 4, "head_epochs": 2, "end_to_end_epochs": 1,
+                                      "conv_head_epochs": 1},
         "04_head_swap": {"image_size": 64, "head_epochs": 2,
                          "train_per_class": 8, "val_per_class": 4, "test_per_class": 4,
                          "fine_tune_epochs": 1,
@@ -81,7 +82,9 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "02_data_augmentation": {"epochs": 28},
         # The end-to-end variant runs the whole base every step: too slow for a CPU.
         "03_vgg_feature_extraction": {"image_size": 128, "slow_images": 16, "head_epochs": 30,
-                                      "end_to_end_epochs": 0},
+                                      "end_to_end_epochs": 0,
+                                      # Material 000's conv head: its claim names 3-5 epochs.
+                                      "conv_head_epochs": 5},
         # 17 flowers: 60 / 10 / 10 images per class, all of them.
         "04_head_swap": {"image_size": 128, "head_epochs": 30,
                          "train_per_class": None, "val_per_class": None, "test_per_class": None,
@@ -115,7 +118,8 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         # The original material: 30 epochs from scratch, 100 with augmentation.
         "01_scratch_cnn_baseline": {"epochs": 30},
         "02_data_augmentation": {"epochs": 100},
-        "03_vgg_feature_extraction": {"image_size": 150, "slow_images": 32, "head_epochs": 30, "end_to_end_epochs": 50},
+        "03_vgg_feature_extraction": {"image_size": 150, "slow_images": 32, "head_epochs": 30, "end_to_end_epochs": 50,
+                                      "conv_head_epochs": 5},
         "04_head_swap": {"image_size": 224, "head_epochs": 50,
                          "train_per_class": None, "val_per_class": None, "test_per_class": None,
                          "fine_tune_epochs": 20,

@@ -88,8 +88,8 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         # 17 flowers: 60 / 10 / 10 images per class, all of them.
         "04_head_swap": {"image_size": 128, "head_epochs": 30,
                          "train_per_class": None, "val_per_class": None, "test_per_class": None,
-                         # Phase two runs the whole base every step: one epoch.
-                         "fine_tune_epochs": 1,
+                         # Phase two: block 5 and the head on the cached block4_pool features.
+                         "fine_tune_epochs": 2,
                          # InceptionV3 at 96x96 from random weights: a dry run only on a CPU.
                          "inception_epochs": 0},
         # Phase two runs the whole base every step (VGG16 at 150x150 extracts about

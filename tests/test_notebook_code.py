@@ -126,11 +126,15 @@ def test_notebook_07_ascent_step_is_visualize_ascent_step(monkeypatch):
     monkeypatch.setenv("COURSE_WEIGHTS_VGG16", "none")
     keras.utils.set_random_seed(0)
     feature_model = models.cut_at(models.pretrained_base("vgg16", 32), "block2_conv1")
-    ascend = notebook_value("07_visualizing_filters_and_activations", "ascend", feature_model=feature_model)
+    border = notebook_value("07_visualizing_filters_and_activations", "BORDER")
+    ascend = notebook_value("07_visualizing_filters_and_activations", "ascend", feature_model=feature_model,
+                            BORDER=border)
     image = tf.random.uniform((1, 32, 32, 3), -20.0, 20.0, seed=1)
     written_out, _ = ascend(image, 5, step_size=10.0)
-    kept = visualize.ascent_step(feature_model)(image, tf.one_hot([5], 128), tf.constant([0, 0]), 10.0)
+    args = (image, tf.one_hot([5], 128), tf.constant([0, 0]), 10.0)
+    kept = visualize.ascent_step(feature_model, border)(*args)
     assert np.allclose(written_out, kept, atol=1e-3)
+    assert border == 2 and not np.allclose(written_out, visualize.ascent_step(feature_model, 0)(*args), atol=1e-3)
 
 
 @pytest.mark.parametrize("notebook, name", [("03_vgg_feature_extraction", "head"), ("04_head_swap", "head")])

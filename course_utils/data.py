@@ -26,7 +26,7 @@ from .registry import CIFAR10_CLASSES, DATASETS, dataset_spec
 __all__ = ["CIFAR10_CLASSES", "DATASETS", "MARKER", "IMAGE_SUFFIXES", "ChecksumError", "DataError",
            "DataNotAvailable", "Splits", "check_image", "class_folders", "data_dir", "describe",
            "ensure_dataset", "import_dataset", "installed", "list_datasets", "load_dataset",
-           "load_image_folder", "model_input", "natural_key", "report_skipped", "scan_images", "to_model_input",
+           "load_image_folder", "array_splits", "model_input", "natural_key", "report_skipped", "scan_images", "to_model_input",
            "verify_dataset"]
 
 
@@ -146,6 +146,23 @@ def load_dataset(name: str, cfg: dict[str, Any], image_size: int | None = None) 
     cfg.setdefault("split_sizes", {})[name] = " / ".join(str(len(labels)) for _, labels in splits)
     print(f"{describe(name)}: {sizes} images at {size}x{size}, batch {cfg['batch_size']}")
     return Splits(train, validation, test, list(spec["class_names"]))
+
+
+def array_splits(arrays: dict[str, tuple], class_names: list[str], cfg: dict[str, Any]) -> Splits:
+    """Splits of arrays held in memory (the cached features and labels of each split, as
+    `models.cached_features` returns them, keyed "train", "validation", "test") as batched
+    `tf.data` pipelines, the training one shuffled by `cfg["seed"]`: what
+    `training.fit_and_evaluate` takes, for a head trained on cached features."""
+    import tensorflow as tf
+
+    def batches(split: str):
+        x, y = arrays[split]
+        pipeline = tf.data.Dataset.from_tensor_slices((x, y))
+        if split == "train":
+            pipeline = pipeline.shuffle(len(x), seed=cfg["seed"], reshuffle_each_iteration=True)
+        return pipeline.batch(cfg["batch_size"]).prefetch(tf.data.AUTOTUNE)
+
+    return Splits(batches("train"), batches("validation"), batches("test"), list(class_names))
 
 
 def load_image_folder(folder: Path | str, image_size: int, batch_size: int,

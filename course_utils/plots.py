@@ -135,16 +135,21 @@ def confusion_matrix(labels, predicted, class_names: Sequence[str], title: str |
     return fig
 
 
-def feature_maps(maps, title: str, limit: int = 32, columns: int = 8):
-    """The first `limit` channels of one image's feature maps (height, width, channels), one panel each."""
+def feature_maps(maps, title: str, limit: int = 32, columns: int = 8, channels: Sequence[int] | None = None):
+    """Channels of one image's feature maps (height, width, channels), one panel each: the first
+    `limit`, or those listed in `channels` (each panel then titled with its channel's index)."""
     maps = np.asarray(maps)
-    count = min(limit, maps.shape[-1])
+    shown = list(channels) if channels is not None else list(range(min(limit, maps.shape[-1])))
+    count = len(shown)
+    columns = min(columns, count)
     rows = math.ceil(count / columns)
     fig, axes = plt.subplots(rows, columns, figsize=(1.4 * columns, 1.4 * rows + 0.4), squeeze=False)
     for index, ax in enumerate(axes.flat):
         ax.axis("off")
         if index < count:
-            ax.imshow(maps[..., index], cmap="viridis")
+            ax.imshow(maps[..., shown[index]], cmap="viridis")
+            if channels is not None:
+                ax.set_title(str(shown[index]), fontsize=8)
     fig.suptitle(f"{title}: {count} of {maps.shape[-1]} channels, {maps.shape[0]}x{maps.shape[1]}", fontsize=10)
     fig.tight_layout()
     return fig

@@ -14,6 +14,15 @@ from .files import DAMAGED_FILE, atomic_path
 from .results import record_result
 
 
+def optimizer(cfg: dict[str, Any]):
+    """The profile's optimiser for notebooks 01 and 02: `cfg["optimizer"]` ("rmsprop", the
+    original material's, or "adam") at `cfg["learning_rate"]`."""
+    import keras
+
+    kinds = {"rmsprop": keras.optimizers.RMSprop, "adam": keras.optimizers.Adam}
+    return kinds[cfg["optimizer"]](learning_rate=cfg["learning_rate"])
+
+
 def keep_best(epochs: int):
     """A callback that, when training ends, puts back the weights of the epoch with the
     best validation accuracy (the first such epoch), so that the model evaluated on the
@@ -52,20 +61,16 @@ def fit_and_evaluate(model, splits, cfg: dict[str, Any], *, method: str, epochs:
     validation epoch (`keep_best`), evaluate it on the test split and record the test
     accuracy (labelled as `results.using` stated), with the epoch it came from.
 
-    The splits are `tf.data` pipelines (`load_dataset`) or `(x, y)` arrays (cached
-    features, batched by the profile's batch size). Returns the history
+    The splits are `tf.data` pipelines: `load_dataset`'s, or cached features through
+    `data.array_splits`. Returns the history
     (`{"accuracy": [...], "val_accuracy": [...], ...}`) and the test accuracy.
     `epochs` defaults to the profile's.
     """
     epochs = epochs or cfg["epochs"]
-    arrays = isinstance(splits.train, tuple)
-    x, y = splits.train if arrays else (splits.train, None)
-    history = model.fit(x, y, validation_data=splits.validation, epochs=initial_epoch + epochs,
-                        initial_epoch=initial_epoch, batch_size=cfg["batch_size"] if arrays else None,
-                        callbacks=[keep_best(epochs), *(callbacks or [])], verbose=2)
+    history = model.fit(splits.train, validation_data=splits.validation, epochs=initial_epoch + epochs,
+                        initial_epoch=initial_epoch, callbacks=[keep_best(epochs), *(callbacks or [])], verbose=2)
     history = {k: [float(v) for v in vs] for k, vs in history.history.items()}
-    x_test, y_test = splits.test if arrays else (splits.test, None)
-    accuracy = float(model.evaluate(x_test, y_test, return_dict=True, verbose=0)["accuracy"])
+    accuracy = float(model.evaluate(splits.test, return_dict=True, verbose=0)["accuracy"])
     details = best_epoch(history, initial_epoch)
     print(describe_best(details))
     record_result(cfg, "test_accuracy", accuracy, method=method, details=details)

@@ -10,19 +10,29 @@ from __future__ import annotations
 import numpy as np
 
 
-def ascent_step(feature_model):
+def interior(activations, border: int):
+    """The activation maps without `border` pixels on each side (fewer when the map is too
+    small to keep a pixel): the filter-pattern loss leaves out the pixels whose receptive
+    field reaches into the zero padding, where ascent would grow edge artefacts."""
+    size = min(activations.shape[1], activations.shape[2])
+    border = max(0, min(border, (size - 1) // 2))
+    return activations[:, border:activations.shape[1] - border, border:activations.shape[2] - border]
+
+
+def ascent_step(feature_model, border: int = 2):
     """A compiled gradient-ascent step for `feature_model` (maps prepared images to
     one layer's activations): `step(images, select, shift, step_size)` returns the
     images moved by `step_size` along each one's RMS-normalised gradient (plus 1e-5
-    in the norm), where image i climbs the mean activation of the filter chosen by
-    row i of the one-hot `select`, and `shift` rolls the images first (jitter)."""
+    in the norm), where image i climbs the mean activation, inside `border` (see
+    `interior`), of the filter chosen by row i of the one-hot `select`, and `shift`
+    rolls the images first (jitter)."""
     import tensorflow as tf
 
     @tf.function(reduce_retracing=True)
     def step(images, select, shift, step_size):
         with tf.GradientTape() as tape:
             tape.watch(images)
-            activations = feature_model(tf.roll(images, shift, axis=(1, 2)), training=False)
+            activations = interior(feature_model(tf.roll(images, shift, axis=(1, 2)), training=False), border)
             loss = tf.reduce_sum(tf.reduce_mean(activations, axis=(1, 2)) * select)
         grads = tape.gradient(loss, images)
         grads /= tf.sqrt(tf.reduce_mean(tf.square(grads), axis=(1, 2, 3), keepdims=True)) + 1e-5
@@ -33,24 +43,26 @@ def ascent_step(feature_model):
 
 def filter_patterns(feature_model, filters: list[int], size: int, steps: int, step_size: float,
                     seed: int = 0, jitter: int = 0, noise: float = 20.0,
-                    step=None) -> tuple[np.ndarray, np.ndarray]:
+                    step=None, border: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """Input images that maximise the mean activation of each filter, all filters in one batch.
 
     Starts from grey (zero once prepared) plus uniform noise of +-`noise` and
     takes `steps` steps of `ascent_step` (pass `step` to reuse a compiled one).
-    `jitter` shifts the image by up to that many pixels before every step.
-    Returns the images and each filter's final mean activation.
+    `jitter` shifts the image by up to that many pixels before every step; `border`
+    pixels on each side of the maps stay out of the loss (a `step` passed in keeps its own).
+    Returns the images and each filter's final mean activation inside the border.
     """
     import tensorflow as tf
 
     rng = np.random.default_rng(seed)
-    step = step or ascent_step(feature_model)
+    step = step or ascent_step(feature_model, border)
     images = tf.constant(rng.uniform(-noise, noise, (len(filters), size, size, 3)).astype("float32"))
     select = tf.one_hot(filters, depth=feature_model.output.shape[-1])
     for _ in range(steps):
         shift = tf.constant(rng.integers(-jitter, jitter + 1, size=2), dtype=tf.int32)
         images = step(images, select, shift, tf.constant(step_size, tf.float32))
-    final = tf.reduce_sum(tf.reduce_mean(feature_model(images, training=False), axis=(1, 2)) * select, axis=1)
+    final = tf.reduce_sum(tf.reduce_mean(interior(feature_model(images, training=False), border), axis=(1, 2))
+                          * select, axis=1)
     return images.numpy(), final.numpy()
 
 

@@ -534,3 +534,16 @@ def test_a_download_takes_the_archive_name_only_once_it_has_passed(data_home, fa
     data.ensure_dataset("cats_vs_dogs")
     assert while_checked == [False]  # not under the archive's name while it was being checked
     assert archive.read_bytes() == handler.payload and data.verify_dataset("cats_vs_dogs") == []
+
+
+def test_array_splits_batches_every_split_and_shuffles_only_training():
+    x = np.arange(10, dtype="float32")[:, None]
+    arrays = {split: (x, np.arange(10)) for split in ("train", "validation", "test")}
+    splits = data.array_splits(arrays, ["a", "b"], {"seed": 1, "batch_size": 4})
+    assert splits.class_names == ["a", "b"]
+    for name in ("validation", "test"):
+        labels = np.concatenate([y.numpy() for _, y in getattr(splits, name)])
+        assert labels.tolist() == list(range(10))
+    pairs = [(float(a[0]), int(b)) for xs, ys in splits.train for a, b in zip(xs.numpy(), ys.numpy())]
+    assert sorted(pairs) == [(float(i), i) for i in range(10)]  # images keep their labels
+    assert [label for _, label in pairs] != list(range(10))

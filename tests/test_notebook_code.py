@@ -82,15 +82,59 @@ def test_notebook_04_cut_is_models_cut_at():
     assert architecture(cut) == architecture(models.cut_at(full, "block5_pool"))
 
 
+def notebook_loop(notebook: str, over: str, **namespace) -> dict:
+    """Run the first `for` loop over `over` ("base.layers") in `notebook`'s code cells, with
+    `namespace` standing in for what the cells before it computed; returns the namespace after it."""
+    cells = json.loads((NOTEBOOKS / f"{notebook}.ipynb").read_text(encoding="utf-8"))["cells"]
+    for cell in cells:
+        if cell["cell_type"] != "code" or cell.get("id") == "install-course":
+            continue
+        for statement in ast.parse("".join(cell["source"])).body:
+            if isinstance(statement, ast.For) and ast.unparse(statement.iter) == over:
+                scope = {"keras": keras, "np": np, **namespace}
+                exec(compile(ast.Module([statement], []), notebook, "exec"), scope)
+                return scope
+    raise AssertionError(f"{notebook} has no loop over {over!r}")
+
+
+def test_notebook_04_freezing_loop_is_models_set_trainable_from_none():
+    written_out = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
+    kept = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
+    notebook_loop("04_head_swap", "base.layers", base=written_out)
+    models.set_trainable_from(kept, None)
+    assert [layer.trainable for layer in written_out.layers] == [layer.trainable for layer in kept.layers]
+    assert models.parameter_counts(written_out) == models.parameter_counts(kept) == {
+        "trainable": 0, "frozen": kept.count_params()}
+
+
+def test_notebook_04_weights_by_name_is_models_copy_weights_by_name():
+    keras.utils.set_random_seed(0)
+    base = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
+    # Targets of another input size and their own random weights (the notebook's is the complete VGG16).
+    written_out, kept = (keras.applications.VGG16(include_top=False, weights=None, input_shape=(48, 48, 3))
+                         for _ in range(2))
+    source_layers = notebook_value("04_head_swap", "source_layers", base=base)
+    scope = notebook_loop("04_head_swap", "full.layers", full=written_out, source_layers=source_layers, copied=[])
+    assert scope["copied"] == models.copy_weights_by_name(base, kept)
+    for layer in written_out.layers:
+        if layer.name in scope["copied"]:
+            for a, b in zip(layer.get_weights(), kept.get_layer(layer.name).get_weights()):
+                assert np.array_equal(a, b)
+
+
 def test_notebook_07_ascent_step_is_visualize_ascent_step(monkeypatch):
     monkeypatch.setenv("COURSE_WEIGHTS_VGG16", "none")
     keras.utils.set_random_seed(0)
     feature_model = models.cut_at(models.pretrained_base("vgg16", 32), "block2_conv1")
-    ascend = notebook_value("07_visualizing_filters_and_activations", "ascend", feature_model=feature_model)
+    border = notebook_value("07_visualizing_filters_and_activations", "BORDER")
+    ascend = notebook_value("07_visualizing_filters_and_activations", "ascend", feature_model=feature_model,
+                            BORDER=border)
     image = tf.random.uniform((1, 32, 32, 3), -20.0, 20.0, seed=1)
     written_out, _ = ascend(image, 5, step_size=10.0)
-    kept = visualize.ascent_step(feature_model)(image, tf.one_hot([5], 128), tf.constant([0, 0]), 10.0)
+    args = (image, tf.one_hot([5], 128), tf.constant([0, 0]), 10.0)
+    kept = visualize.ascent_step(feature_model, border)(*args)
     assert np.allclose(written_out, kept, atol=1e-3)
+    assert border == 2 and not np.allclose(written_out, visualize.ascent_step(feature_model, 0)(*args), atol=1e-3)
 
 
 @pytest.mark.parametrize("notebook, name", [("03_vgg_feature_extraction", "head"), ("04_head_swap", "head")])

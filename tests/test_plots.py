@@ -43,3 +43,12 @@ def test_image_grid_panels():
     fig = plots.image_grid(np.zeros((5, 8, 8, 3)), list("abcde"), columns=4)
     assert sum(1 for ax in fig.axes if ax.images) == 5 and len(fig.axes) == 8
     plt.close(fig)
+
+
+def test_feature_maps_shows_the_channels_picked_titled_by_index():
+    maps = np.random.default_rng(0).random((8, 8, 32))
+    fig = plots.feature_maps(maps, "conv", channels=[15, 25, 30], columns=3)
+    shown = [ax for ax in fig.axes if ax.images]
+    assert [ax.get_title() for ax in shown] == ["15", "25", "30"]
+    assert np.array_equal(shown[1].images[0].get_array(), maps[..., 25])
+    assert "3 of 32 channels" in fig._suptitle.get_text()

@@ -141,9 +141,9 @@ def test_keep_best_puts_back_the_best_validation_epoch_and_says_which(cfg):
     assert training.describe_best(details).startswith(f"kept epoch {details['best_epoch']} of 6")
 
 
-def test_fit_and_evaluate_takes_cached_feature_arrays_and_records_the_kept_epoch(cfg):
+def test_fit_and_evaluate_records_the_kept_epoch_and_the_split_sizes(cfg):
     import keras
-    from course_utils.data import Splits
+    from course_utils.data import array_splits
 
     rng = np.random.default_rng(1)
     part = lambda n: (rng.normal(size=(n, 2, 2, 4)).astype("float32"), rng.integers(0, 2, n))  # noqa: E731
@@ -151,7 +151,7 @@ def test_fit_and_evaluate_takes_cached_feature_arrays_and_records_the_kept_epoch
     head.compile(optimizer=keras.optimizers.RMSprop(1e-3), loss="binary_crossentropy", metrics=["accuracy"])
     results.using(cfg, dataset="cats_vs_dogs", model=None)
     cfg["split_sizes"] = {"cats_vs_dogs": "16 / 8 / 8"}
-    history, _ = training.fit_and_evaluate(head, Splits(part(16), part(8), part(8), ["a", "b"]), cfg,
-                                           epochs=3, method="m")
+    features = {"train": part(16), "validation": part(8), "test": part(8)}
+    history, _ = training.fit_and_evaluate(head, array_splits(features, ["a", "b"], cfg), cfg, epochs=3, method="m")
     record = results.load_results(cfg["build_dir"])[-1]
     assert record["details"] == training.best_epoch(history) and record["split"] == "16 / 8 / 8"

@@ -228,3 +228,47 @@ def test_the_check_fails_for_a_layer_xla_cannot_compile():
         train_and_predict(model, IMAGES, BINARY)
     graph_ops = _ops_without_gpu_xla_kernel(lambda x: rotation(x, training=True), tf.constant(IMAGES))
     assert graph_ops == ["ImageProjectiveTransformV3"]
+
+
+def test_conv_head_of_03():
+    from test_notebook_code import Stub, notebook_value
+
+    features = RNG.uniform(0, 100, (4, 4, 4, 512)).astype("float32")  # block5_pool's maps at 128x128
+    conv_head = notebook_value("03_vgg_feature_extraction", "conv_head", x_train=Stub(shape=features.shape))
+    train_and_predict(conv_head, features, BINARY, optimizer=keras.optimizers.Adam(1e-4))
+
+
+def test_block5_and_head_of_04_phase_two(vgg16):
+    models.set_trainable_from(vgg16, "block5_conv1")
+    try:
+        top_input = keras.Input(shape=vgg16.get_layer("block4_pool").output.shape[1:])
+        x = top_input
+        for name in ("block5_conv1", "block5_conv2", "block5_conv3", "block5_pool"):
+            x = vgg16.get_layer(name)(x)
+        head = models.dense_head(vgg16.output.shape[1:], classes=17, normalize=True)
+        features = np.asarray(models.cut_at(vgg16, "block4_pool")(models.preprocess("vgg16")(VGG_IMAGES)))
+        train_and_predict(keras.Model(top_input, head(x)), features, np.arange(4),
+                          loss="sparse_categorical_crossentropy", optimizer=keras.optimizers.RMSprop(1e-5))
+    finally:
+        models.set_trainable_from(vgg16, None)
+
+
+def test_upsampling_of_04():
+    """The enlarging front of 04's InceptionV3 (rescaling, UpSampling2D, Resizing) on a small stack: the
+    full InceptionV3 takes minutes to compile here, and its operations (convolutions, batch norm,
+    pooling, concatenation) are those the other tests compile."""
+    small = keras.Input(shape=(16, 16, 3))
+    x = keras.layers.Rescaling(1 / 127.5, offset=-1)(small)
+    x = keras.layers.Concatenate()([keras.layers.UpSampling2D(size=3)(x), keras.layers.Resizing(48, 48)(x)])
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.BatchNormalization()(keras.layers.Conv2D(8, 3)(x)))
+    model = keras.Model(small, keras.layers.Dense(17, activation="softmax")(x))
+    train_and_predict(model, IMAGES[:, :16, :16], np.arange(4), loss="sparse_categorical_crossentropy",
+                      optimizer=keras.optimizers.Adam(1e-3))
+
+
+def test_scratch_cnn_of_06():
+    from test_notebook_code import notebook_value
+
+    scratch = notebook_value("06_tfhub_mobilenet_cifar10", "scratch")
+    train_and_predict(scratch, VGG_IMAGES, np.arange(4), loss="sparse_categorical_crossentropy",
+                      optimizer=keras.optimizers.Adam(1e-3))

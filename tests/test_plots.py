@@ -35,7 +35,9 @@ def test_learning_curves_panels_and_lines():
     h = {"accuracy": [0.5, 0.6], "val_accuracy": [0.5, 0.55], "loss": [0.7, 0.6], "val_loss": [0.7, 0.65]}
     fig = plots.learning_curves({"a": h, "b": h})
     assert [ax.get_title() for ax in fig.axes] == ["accuracy", "loss"]
-    assert all(len(ax.lines) == 4 for ax in fig.axes)  # two runs x (training, validation)
+    assert len(fig.axes[1].lines) == 4  # two runs x (training, validation)
+    # Accuracy also marks each run's kept epoch: the best validation accuracy (epoch 2 here).
+    assert len(fig.axes[0].lines) == 6 and list(fig.axes[0].lines[2].get_xdata()) == [2]
     plt.close(fig)
 
 

@@ -60,9 +60,9 @@ def _why(record: dict[str, Any], pretrained: bool = False) -> list[str]:
     """The likely reasons, that the record supports, why an effect did not show."""
     reasons = []
     details = record.get("details") or {}
-    epochs, best = details.get("epochs"), details.get("best_epoch")
-    if epochs is not None and epochs < 10:
-        reasons.append(f"only {epochs} epoch(s) in the {record['profile']} profile")
+    epochs, best, run = details.get("epochs"), details.get("best_epoch"), details.get("epochs_run")
+    if run is not None and run < 10:
+        reasons.append(f"only {run} epoch(s) of this training in the {record['profile']} profile")
     elif epochs and best and best > 0.9 * epochs:
         reasons.append(f"validation accuracy still rising at the end (best epoch {best} of {epochs}): "
                        "too few epochs in this profile")

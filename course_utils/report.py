@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
+from matplotlib.patches import Patch
 
 from .config import artifact_path
 from .plots import footnote
@@ -118,8 +119,10 @@ def summary_figure(records: list[dict[str, Any]]):
     for x, (notebook, _, record) in enumerate(bars):
         value = record["value"]
         hatch = notebook in unseen
-        ax.bar(x, value, color="lightsteelblue" if hatch else "tab:blue", hatch="//" if hatch else None,
-               edgecolor="tab:blue")
+        # The random-weight bar is a baseline, not a lesson's result: grey.
+        colour = "silver" if "random-weight" in record["method"] else "tab:blue"
+        ax.bar(x, value, color="lightsteelblue" if hatch else colour, hatch="//" if hatch else None,
+               edgecolor=colour)
         # The value sits inside the bar, clear of the reference mark above or across it.
         ax.text(x, max(value - 0.03, 0.02), f"{value:.3f}", ha="center", va="top", fontsize=9,
                 color="black" if hatch else "white", fontweight="bold")
@@ -129,12 +132,13 @@ def summary_figure(records: list[dict[str, Any]]):
                     label=None if marked else "original material (comparable network)")
             marked = True
         skipped |= seed is None and notebook in ("03_vgg_feature_extraction", "05_unfreezing_block5")
-    ax.bar([], [], color="lightsteelblue", hatch="//", edgecolor="tab:blue", label="lesson's effect not seen")
+    handles, _ = ax.get_legend_handles_labels()
+    handles.append(Patch(facecolor="lightsteelblue", hatch="//", edgecolor="tab:blue", label="lesson's effect not seen"))
     ax.set_xticks(range(len(bars)), [label for _, label, _ in bars], fontsize=8)
     ax.set_ylim(0.0, 1.05)
     ax.set_ylabel("test accuracy")
     ax.set_title(f"Cats vs dogs, {bars[0][2]['profile']} profile: from scratch to fine-tuning", fontsize=10)
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(handles=handles, loc="upper left", fontsize=8)
     fig.tight_layout()
     # A pretrained bar is only as good as its weights: say which ones, below the axes.
     notes = [f"weights: {w}" for w in sorted({r["weights"] for _, _, r in bars})]

@@ -39,13 +39,14 @@ def keep_best(epochs: int):
 
 def best_epoch(history: dict[str, list[float]], initial_epoch: int = 0) -> dict[str, Any]:
     """What `keep_best` kept, read from a history: the epoch (counted from 1, after
-    `initial_epoch`), its validation accuracy, the number of epochs run, and the gap
+    `initial_epoch`), its validation accuracy, the last epoch's number and the epochs
+    this history ran (they differ in a second phase), and the gap
     between training and validation accuracy at the last epoch (overfitting's symptom).
     Recorded with each test accuracy as its `details`."""
     val = history["val_accuracy"]
     best = int(np.argmax(val))  # the first maximum, as EarlyStopping keeps it
     return {"best_epoch": initial_epoch + best + 1, "best_val_accuracy": round(float(val[best]), 4),
-            "epochs": initial_epoch + len(val),
+            "epochs": initial_epoch + len(val), "epochs_run": len(val),
             "last_gap": round(float(history["accuracy"][-1] - val[-1]), 4)}
 
 

@@ -9,7 +9,8 @@ def record(notebook, method, value, gap=None, epochs=30, best=20, split="2000 / 
            weights="none (trained from scratch)", metric="test_accuracy"):
     return {"notebook": notebook, "method": method, "metric": metric, "value": value, "profile": "quick",
             "weights": weights, "split": split,
-            "details": {} if gap is None else {"last_gap": gap, "epochs": epochs, "best_epoch": best}}
+            "details": {} if gap is None else {"last_gap": gap, "epochs": epochs, "epochs_run": epochs,
+                                               "best_epoch": best}}
 
 
 def verdict(records, notebook):
@@ -35,7 +36,7 @@ def test_a_not_seen_verdict_names_the_reason_the_numbers_support():
     smoke = record("01_scratch_cnn_baseline", SCRATCH, 0.55, gap=0.0, epochs=1, best=1, split="48 / 16 / 16")
     found = verdict([smoke], "01_scratch_cnn_baseline")
     assert found.verdict == lessons.NOT_SEEN
-    assert "only 1 epoch(s)" in found.reason and "a small subset (48 training images)" in found.reason
+    assert "only 1 epoch(s) of this training" in found.reason and "a small subset (48 training images)" in found.reason
 
 
 def test_lessons_without_results_are_not_run():

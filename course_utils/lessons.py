@@ -139,8 +139,12 @@ def _pretrained_against_random(notebook: str, lesson: str, method: str):
     expected = "pretrained features beat the same classifier on features of the same network with random weights"
 
     def judge(records):
-        ours = _find(records, notebook, lambda m: m.endswith(method) and "random-weight" not in m)
+        # The random-weight record names its network ("vgg16 random-weight ..."): the pretrained result of the
+        # same network is the one to compare (notebook 03 may also record another base's in the full profile).
         theirs = _find(records, notebook, lambda m: m.endswith(method) and "random-weight" in m)
+        network = theirs["method"].split()[0] if theirs else ""
+        ours = _find(records, notebook, lambda m: m.endswith(method) and "random-weight" not in m
+                     and m.startswith(network))
         return _compare(notebook, lesson, expected, ours, theirs, "random weights")
     return judge
 

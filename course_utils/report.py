@@ -46,9 +46,6 @@ SEED_RESULTS = {
                                    "phase": "one epoch (that version needed over 50 GB of RAM)"},
 }
 
-# The cats-vs-dogs lessons in order.
-STORY = ["01_scratch_cnn_baseline", "02_data_augmentation", "03_vgg_feature_extraction", "05_unfreezing_block5"]
-
 
 def seed_table() -> str:
     """The figures to beat as the Markdown table the README shows."""
@@ -79,7 +76,8 @@ def _source(figure: Path) -> str:
 SUMMARY_BARS = [("01_scratch_cnn_baseline", "small CNN from scratch", "01 from\nscratch"),
                 ("02_data_augmentation", "small CNN + augmentation", "02 augmentation\n+ dropout"),
                 ("03_vgg_feature_extraction", "random-weight", "03 random-weight\nfeatures"),
-                ("03_vgg_feature_extraction", "features + dense head", "03 pretrained\nfeatures"),
+                ("03_vgg_feature_extraction", "vgg16 features + dense head", "03 VGG16\nfeatures"),
+                ("03_vgg_feature_extraction", "vgg19 features + dense head", "03 VGG19\nfeatures"),
                 ("05_unfreezing_block5", "phase 1", "05 phase 1\n(head only)"),
                 ("05_unfreezing_block5", "phase 2", "05 phase 2\n(block 5 tuned)")]
 

@@ -62,3 +62,12 @@ def test_filters_lesson_reads_the_share_switched_on_by_depth():
               for b, v in ((2, 1.0), (3, 0.9), (4, 0.7), (5, 0.4))]
     found = verdict(shares, notebook)
     assert found.verdict == lessons.SEEN and "block2 100%" in found.measured and "block5 40%" in found.measured
+
+
+def test_pretrained_against_random_pairs_the_same_network():
+    notebook = "03_vgg_feature_extraction"
+    rows = [record(notebook, "vgg16 features + dense head", 0.62, gap=0.1, weights="imagenet"),
+            record(notebook, "vgg16 random-weight features + dense head", 0.60, gap=0.1, weights="none"),
+            record(notebook, "vgg19 features + dense head", 0.90, gap=0.1, weights="imagenet")]  # another base
+    found = verdict(rows, notebook)
+    assert "0.620 against 0.600" in found.measured and found.verdict == lessons.NOT_SEEN

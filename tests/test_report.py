@@ -59,7 +59,16 @@ def test_summary_figure_names_the_weights_of_its_bars(tmp_path):
     # 03's figure to beat was measured with VGG19: no reference mark on a VGG16 bar, and a note says why.
     assert "measured with VGG19" in notes
     labels = [tick.get_text() for tick in fig.axes[0].get_xticklabels()]
-    assert labels == ["01 from\nscratch", "03 pretrained\nfeatures"]
+    assert labels == ["01 from\nscratch", "03 VGG16\nfeatures"]
+
+
+def test_summary_figure_marks_a_vgg19_bar_with_the_vgg19_figure(tmp_path):
+    _records(tmp_path, [("03_vgg_feature_extraction", "vgg16 features + dense head", 0.8, "imagenet"),
+                        ("03_vgg_feature_extraction", "vgg19 features + dense head", 0.85, "imagenet")])
+    fig = report.summary_figure(results.load_results(tmp_path))
+    marks = [line for line in fig.axes[0].lines if line.get_linestyle() == "--"]
+    assert len(marks) == 1 and list(marks[0].get_ydata()) == [report.SEED_RESULTS["03_vgg_feature_extraction"]["value"]] * 2
+    assert list(marks[0].get_xdata()) == [1 - 0.45, 1 + 0.45]  # on the second bar, VGG19's
 
 
 def test_summary_figure_hatches_a_lesson_whose_effect_was_not_seen(tmp_path):

@@ -82,8 +82,9 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         # At 128x128 with the original RMSprop at 1e-4, 02 took 14 s an epoch and after 60 epochs its best
         # validation accuracy (0.770) barely passed 01's (0.760): too slow to show augmentation's effect.
         # At 96x96 with Adam at 1e-3, 01 peaks at 0.790 (epoch 19 of 30, training accuracy 1.0, loss
-        # near 0) and 02 reaches 0.808 by epoch 52 of 60, 8 s an epoch. Mixed bfloat16 halves the epoch
-        # time on this CPU but broke training (benchmarks/precision.py): float32.
+        # near 0) and 02 reaches 0.808 by epoch 52 of 60, 8 s an epoch; 65 epochs keep 02 under 10 minutes.
+        # Tried and dropped: a cosine decay of the rate (02's best validation 0.784 after 65 epochs, lower),
+        # and mixed bfloat16, which halves the epoch time on this CPU but broke training (benchmarks/precision.py).
         "01_scratch_cnn_baseline": {"image_size": 96, "epochs": 30, "optimizer": "adam", "learning_rate": 1e-3},
         "02_data_augmentation": {"image_size": 96, "epochs": 65, "optimizer": "adam", "learning_rate": 1e-3},
         # The end-to-end variant runs the whole base every step: too slow for a CPU.

@@ -155,3 +155,13 @@ def test_fit_and_evaluate_records_the_kept_epoch_and_the_split_sizes(cfg):
     history, _ = training.fit_and_evaluate(head, array_splits(features, ["a", "b"], cfg), cfg, epochs=3, method="m")
     record = results.load_results(cfg["build_dir"])[-1]
     assert record["details"] == training.best_epoch(history) and record["split"] == "16 / 8 / 8"
+
+
+
+def test_optimizer_follows_the_profile():
+    import keras
+
+    adam = training.optimizer({"optimizer": "adam", "learning_rate": 1e-3})
+    rmsprop = training.optimizer({"optimizer": "rmsprop", "learning_rate": 1e-4})
+    assert isinstance(adam, keras.optimizers.Adam) and float(adam.learning_rate) == pytest.approx(1e-3)
+    assert isinstance(rmsprop, keras.optimizers.RMSprop) and float(rmsprop.learning_rate) == pytest.approx(1e-4)

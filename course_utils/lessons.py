@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, NamedTuple
 
-from .results import load_results
+from .results import FROM_SCRATCH, load_results
 
 SEEN, NOT_SEEN, NOT_RUN = "seen", "not seen", "not run"
 GAP = 0.05  # a training-validation gap of 5 points or more at the last epoch is overfitting
@@ -56,7 +56,7 @@ def noise(record: dict[str, Any]) -> float:
     return 0.5 / math.sqrt(n) if n else 0.05
 
 
-def _why(record: dict[str, Any], pretrained: bool = False) -> list[str]:
+def _why(record: dict[str, Any]) -> list[str]:
     """The likely reasons, that the record supports, why an effect did not show."""
     reasons = []
     details = record.get("details") or {}
@@ -69,7 +69,7 @@ def _why(record: dict[str, Any], pretrained: bool = False) -> list[str]:
     train = str(record.get("split", "")).split("/")[0].strip()
     if train.isdigit() and int(train) < 500:
         reasons.append(f"a small subset ({train} training images)")
-    weights = record["weights"].lower()
+    pretrained, weights = record["weights"] != FROM_SCRATCH, record["weights"].lower()
     if pretrained and "stand-in" in weights:
         reasons.append("the weights are a stand-in, not ImageNet: features learned for another task")
     elif pretrained and weights.startswith("none"):
@@ -93,8 +93,7 @@ def _compare(notebook: str, lesson: str, expected: str, ours, theirs, what: str)
                 f"({_points(ours['value'], theirs['value'])}; noise ±{100 * margin:.1f})")
     if gain > margin:
         return Verdict(notebook, lesson, expected, measured, SEEN, "", ours["weights"])
-    reasons = _why(ours, pretrained=True) if "random" in what or "scratch" in what else _why(ours)
-    return Verdict(notebook, lesson, expected, measured, NOT_SEEN, "; ".join(reasons), ours["weights"])
+    return Verdict(notebook, lesson, expected, measured, NOT_SEEN, "; ".join(_why(ours)), ours["weights"])
 
 
 def _scratch(records):
@@ -178,7 +177,7 @@ def _filters(records):
     if last["value"] < first["value"]:
         return Verdict(notebook, lesson, expected, measured, SEEN, "", last["weights"])
     return Verdict(notebook, lesson, expected, measured, NOT_SEEN,
-                   "; ".join(_why(last, pretrained=True)), last["weights"])
+                   "; ".join(_why(last)), last["weights"])
 
 
 LESSONS = {

@@ -83,6 +83,13 @@ def small_cnn(image_size: int, augment=None, dropout: float = 0.0):
     return keras.Sequential(stack, name="small_cnn")
 
 
+def _constructor(model: str):
+    """Keras' constructor of the network `model` ("vgg16" or "vgg19")."""
+    import keras
+
+    return {"vgg16": keras.applications.VGG16, "vgg19": keras.applications.VGG19}[model]
+
+
 def pretrained_base(model: str, image_size: int | None):
     """A pretrained convolutional base (`include_top=False`) with the configured weights.
 
@@ -92,9 +99,7 @@ def pretrained_base(model: str, image_size: int | None):
     Raises `WeightsError` for a file that does not hold this model's weights
     (another architecture).
     """
-    import keras
-
-    constructor = {"vgg16": keras.applications.VGG16, "vgg19": keras.applications.VGG19}[model]
+    constructor = _constructor(model)
     weights = weights_argument(model)
     try:
         return constructor(include_top=False, weights=weights, input_shape=(image_size, image_size, 3))
@@ -199,10 +204,7 @@ def random_base(model: str, image_size: int | None):
     """The same convolutional base as `pretrained_base(model, image_size)`, with random
     weights (Keras' initialisers, seeded by `setup()`): the comparison that shows what
     the pretrained weights bring (notebooks 03 and 04)."""
-    import keras
-
-    constructor = {"vgg16": keras.applications.VGG16, "vgg19": keras.applications.VGG19}[model]
-    return constructor(include_top=False, weights=None, input_shape=(image_size, image_size, 3))
+    return _constructor(model)(include_top=False, weights=None, input_shape=(image_size, image_size, 3))
 
 
 def extract_features(base, dataset, model: str) -> tuple[np.ndarray, np.ndarray]:

@@ -1,10 +1,13 @@
 # The course's two commands:
 #   make course [PROFILE=smoke|quick|full] [EXTRAS=gpu]   set up, execute every notebook, write build/report/
 #   make test [PROFILE=smoke|quick|full] [EXTRAS=gpu]     unit tests + every notebook under nbval (smoke by default)
+# REHEARSAL=1 rehearses the profile (`make test PROFILE=full REHEARSAL=1`): its configuration with every
+# training and data pass capped to a few steps, in build/rehearsal/, recording no results.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PROFILE ?=
+REHEARSAL ?=
 # EXTRAS=gpu adds TensorFlow's CUDA libraries, for Linux with an NVIDIA GPU.
 EXTRAS ?=
 # `tools` (JupyterLab, the notebook runner, nbval, pytest) is what `make` adds to the package itself.
@@ -23,10 +26,10 @@ comma := ,
 install: $(STAMP)
 
 course: install
-	$(BIN)/python -m course_utils run $(if $(PROFILE),--profile $(PROFILE))
+	$(BIN)/python -m course_utils run $(if $(PROFILE),--profile $(PROFILE)) $(if $(REHEARSAL),--rehearsal)
 
 test: install
-	COURSE_PROFILE=$(or $(PROFILE),smoke) $(BIN)/python -m pytest
+	COURSE_PROFILE=$(or $(PROFILE),smoke) COURSE_REHEARSAL=$(REHEARSAL) $(BIN)/python -m pytest
 
 lab: install
 	$(BIN)/jupyter lab notebooks/

@@ -1,13 +1,15 @@
 """Run the course's notebooks in one profile, then print the lessons table (each lesson's
 expected effect, this run's numbers and the verdict) and every notebook's wall time.
 
-    python benchmarks/lessons.py [--profile quick] [--only 01_scratch_cnn_baseline ...]
+    python benchmarks/lessons.py [--profile quick] [--only 01_scratch_cnn_baseline ...] [--save-times]
 
 It runs in a build folder of its own, emptied first (`build/benchmark-lessons/<profile>`),
 so that nothing cached by an earlier run (features, models) shortens the times. Long: the
 quick profile takes about as long as `make course` in quick. Not part of the tests.
 With the quick profile, it also says whether the run kept within the quick profile's time
-budget: each notebook at most 12 minutes, the whole course at most 40.
+budget: each notebook at most 12 minutes, the whole course at most 40. With `--save-times`,
+a run of every notebook writes their wall times, the date, the commit and the machine into
+`course_utils/timings.json`, which notebook 00 shows learners (`session.time_plan`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import os
 import platform
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -34,6 +37,7 @@ def main() -> None:
     parser.add_argument("--profile", default="quick")
     parser.add_argument("--only", nargs="+", help="these notebooks only (names without .ipynb)")
     parser.add_argument("--build-dir", type=Path, help="default: build/benchmark-lessons/<profile>")
+    parser.add_argument("--save-times", action="store_true", help="record the wall times in course_utils/timings.json")
     args = parser.parse_args()
     build = (args.build_dir or ROOT / "build" / "benchmark-lessons" / args.profile).resolve()
     shutil.rmtree(build, ignore_errors=True)
@@ -61,6 +65,23 @@ def main() -> None:
         print(f"\nbudget: slowest notebook {slowest} {seconds[slowest] / 60:.1f} min (limit {per_notebook / 60:.0f}): "
               f"{'within' if seconds[slowest] <= per_notebook else 'OVER'}; whole run {total / 60:.1f} min "
               f"(limit {whole / 60:.0f}): {'within' if total <= whole else 'OVER'}")
+
+    if args.save_times and not args.only:
+        save_times(args.profile, seconds)
+
+
+def save_times(profile: str, seconds: dict[str, float]) -> None:
+    """Record this run's wall time of every notebook as the profile's measured times."""
+    from course_utils.session import TIMINGS
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    times = json.loads(TIMINGS.read_text())
+    times[profile] = {"measured": time.strftime("%Y-%m-%d"),
+                      "by": f"benchmarks/lessons.py --profile {profile}, commit {commit or 'unknown'}",
+                      "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+                      "seconds": {name: round(value) for name, value in seconds.items()}}
+    TIMINGS.write_text(json.dumps(times, indent=1) + "\n")
+    print(f"\nwall times saved to {TIMINGS}")
 
 
 if __name__ == "__main__":

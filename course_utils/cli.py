@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -21,7 +22,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--profile", help="smoke, quick or full (default: $COURSE_PROFILE, else by device)")
     run.add_argument("--only", nargs="+", help="run only these notebooks (names without .ipynb)")
     run.add_argument("--notebooks", type=Path, default=Path("notebooks"))
-    run.add_argument("--build-dir", type=Path, help="default: $COURSE_BUILD_DIR or ./build")
+    run.add_argument("--build-dir", type=Path, help="default: $COURSE_BUILD_DIR or ./build (./build/rehearsal "
+                     "for a rehearsal)")
+    run.add_argument("--rehearsal", action="store_true", help="rehearse the profile (COURSE_REHEARSAL=1): its "
+                     "configuration with every training and data pass capped to a few steps; no results")
 
     data_cmd = commands.add_parser("data", help="list, verify, fetch or import the datasets")
     data_sub = data_cmd.add_subparsers(dest="action", required=True)
@@ -59,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
 
             return labkit.command(args.path, args.verify, args.status)
         if args.command == "run":
+            if args.rehearsal:
+                os.environ["COURSE_REHEARSAL"] = "1"  # the kernels inherit it
             run_course(args.profile, args.notebooks, args.only, args.build_dir)
         elif args.command == "badges":
             changed = colab.stamp_all(course_root() or Path.cwd())

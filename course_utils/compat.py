@@ -1,19 +1,30 @@
-"""The TensorFlow and Keras versions the course supports, and what differs across them.
+"""The Python, TensorFlow and Keras versions the course supports, and what differs across them.
 
 The course runs on the Keras 3 era of TensorFlow, tested at both ends of
-`TESTED` by `.ci/run`. Everything that differs between those versions is
+`TESTED` (and of `TESTED_PYTHON`) by `.ci/run`; TensorFlow Hub is imported
+only where it is needed, with or without `pkg_resources` (`import_tensorflow_hub`).
+Everything that differs between those versions is
 handled here (or, for the TF-Hub layer, in `hub.HubFeatures`), so that no
 notebook branches on a version.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import sys
+import types
 
 from .errors import CourseError
 
 # The oldest and the newest TensorFlow the tests run on (`.ci/run`, README "Supported versions").
 TESTED = ("2.17", "2.21")
+# The oldest and newest Python the tests run on (`.ci/run`: 3.10 for the oldest TensorFlow, 3.13 for
+# Colab and the course's own environment). Before 3.10.12 (and 3.11.4), `tarfile` has no `filter=`
+# argument, which the course's safe extraction of `.tgz` archives needs (`archives.extract`);
+# `requires-python` in pyproject.toml refuses those versions too.
+TESTED_PYTHON = ("3.10", "3.13")
+SAFE_TARFILE = {(3, 10): 12, (3, 11): 4}  # first patch release of each minor version with `filter=`
 # Keras 3 arrived with TensorFlow 2.16; before it `import keras` gives Keras 2, which the course
 # does not use (its models, layers and saved files are Keras 3's).
 OLDEST_KERAS = "3.4"
@@ -48,6 +59,62 @@ def check_versions(tensorflow: str, keras: str) -> list[str]:
         return [f"TensorFlow {tensorflow} is newer than the newest tested ({TESTED[1]}): "
                 "it should work; if a notebook fails, please report it"]
     return []
+
+
+def check_python(version: tuple[int, int, int]) -> list[str]:
+    """Check a Python version (`sys.version_info[:3]`) against the supported range.
+
+    Raises `VersionError` for one older than 3.10.12 (or a 3.11 before 3.11.4), whose
+    `tarfile` cannot extract archives safely; returns a banner warning for one newer
+    than `TESTED_PYTHON[1]`, possibly none.
+    """
+    major, minor, patch = version
+    oldest = _minor(TESTED_PYTHON[0])
+    if (major, minor) < oldest or patch < SAFE_TARFILE.get((major, minor), 0):
+        raise VersionError(f"this is Python {major}.{minor}.{patch}; the course needs Python 3.10.12 or newer "
+                           "(3.11.4 or newer in the 3.11 series: older ones cannot extract archives safely). "
+                           f"Use a newer Python, e.g. `pyenv install 3.12` or a conda environment from environment.yml")
+    if (major, minor) > _minor(TESTED_PYTHON[1]):
+        return [f"Python {major}.{minor} is newer than the newest tested ({TESTED_PYTHON[1]}): "
+                "it should work; if a notebook fails, please report it"]
+    return []
+
+
+class HubUnavailable(CourseError):
+    """The `tensorflow_hub` package is missing or cannot be imported, and a TF-Hub address must be resolved."""
+
+
+def import_tensorflow_hub() -> types.ModuleType:
+    """The `tensorflow_hub` module, imported only where a TF-Hub address is resolved (notebook 06
+    online, `lab-kit`): the banner and every other notebook run without it.
+
+    tensorflow_hub 0.16.1, its newest release, imports `pkg_resources` when it is imported, for
+    one version comparison (`parse_version`). A new virtual environment on Python 3.12 or newer
+    has no setuptools, and setuptools 82 and newer no longer ship `pkg_resources`; there the
+    import is given `packaging`'s `parse` under that name, for that import only. Raises
+    `HubUnavailable` naming what is missing and the command that installs it.
+    """
+    stand_in = None
+    if sys.modules.get("pkg_resources") is None and importlib.util.find_spec("pkg_resources") is None:
+        from packaging.version import parse  # a dependency of TensorFlow
+
+        stand_in = types.ModuleType("pkg_resources")
+        stand_in.parse_version = parse
+        sys.modules["pkg_resources"] = stand_in
+    try:
+        import tensorflow_hub
+    except Exception as error:  # not installed, or its tf_keras missing or of another TensorFlow
+        import tensorflow as tf
+
+        minor = ".".join(tf.__version__.split(".")[:2])
+        raise HubUnavailable(
+            f"TensorFlow Hub cannot be imported here ({type(error).__name__}: {error}); notebook 06 needs it "
+            f"to download a TF-Hub model. Install it next to this TensorFlow: pip install tensorflow-hub "
+            f"\"tf-keras~={minor}.0\" \"tensorflow=={tf.__version__}\" (or set COURSE_DATA_MIRROR to a lab kit)") from error
+    finally:
+        if stand_in is not None and sys.modules.get("pkg_resources") is stand_in:
+            del sys.modules["pkg_resources"]
+    return tensorflow_hub
 
 
 def random_shear(factor: float, seed: int | None = None):

@@ -19,6 +19,8 @@ Environment variables (all optional):
 - `COURSE_WEIGHTS_VGG16`, `COURSE_WEIGHTS_VGG19`: `imagenet` (default), `none`
   or the path of a local `.weights.h5` file.
 - `COURSE_SEED`: the random seed (default 42).
+- `COURSE_REHEARSAL`: `1` (or yes/true/on) rehearses the profile: its configuration with every
+  training and data pass capped to a few steps (see `REHEARSAL_CAPS`).
 - `COURSE_RUN_ID`: set by the course runner for its notebooks, so that every
   result names the run that produced it.
 """
@@ -152,8 +154,34 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
+# A rehearsal runs a profile's configuration (image sizes, networks, split rules, every branch and
+# cell) with every training and every long data pass capped to a few steps, so that a CPU can
+# execute every line the full profile executes before a GPU spends hours on it. Its profile is named
+# `<profile>-rehearsal`: its records, models and caches are never taken for the real profile's, and
+# the report shows none of its numbers as results.
+REHEARSAL_SUFFIX = "-rehearsal"
+REHEARSAL_CAPS = {
+    "per_class": 4,     # images per class in each split: a few batches per pass over the data
+    "epochs": 2,        # every *epochs setting that is not 0: two, so that a second epoch and a best epoch exist
+    "steps": 2,         # gradient-ascent and BatchNormalization-demo steps
+    "slow_images": 4,   # 03's image-by-image prediction
+}
+
+
 class ProfileError(SettingError):
     """An unknown profile name."""
+
+
+def flag_setting(variable: str) -> bool:
+    """An on/off environment variable: 1/yes/true/on or 0/no/false/off (any case), unset or
+    empty for off. Raises `SettingError` naming the variable for anything else."""
+    value = os.environ.get(variable, "").strip().lower()
+    if value in ("", "0", "no", "false", "off"):
+        return False
+    if value in ("1", "yes", "true", "on"):
+        return True
+    raise SettingError(f"{variable}={os.environ[variable]!r} is neither on nor off: use 1, yes, true or on, "
+                       f"or 0, no, false or off (or unset {variable})")
 
 
 def _gpu_visible() -> bool:
@@ -163,7 +191,8 @@ def _gpu_visible() -> bool:
 
 
 def resolve_profile(name: str | None = None) -> str:
-    """Return the profile to use: `name`, else `$COURSE_PROFILE`, else by device.
+    """Return the profile to use: `name`, else `$COURSE_PROFILE`, else by device; with
+    `COURSE_REHEARSAL` on, its rehearsal (`full-rehearsal`).
 
     Raises `ProfileError` naming the valid profiles for an unknown name.
     Used by `setup()` and by the course runner.
@@ -178,23 +207,40 @@ def choose_profile(name: str | None = None) -> tuple[str, str]:
     elif os.environ.get("COURSE_PROFILE"):
         name, why = os.environ["COURSE_PROFILE"], "from COURSE_PROFILE"
     elif _gpu_visible():
-        return "full", "TensorFlow sees a GPU"
+        name, why = "full", "TensorFlow sees a GPU"
     else:
-        return "quick", "no GPU: sized for a CPU"
+        name, why = "quick", "no GPU: sized for a CPU"
     name = name.strip().lower()
-    if name not in PROFILES:
+    if name.removesuffix(REHEARSAL_SUFFIX) not in PROFILES:
         valid = ", ".join(PROFILES)
         raise ProfileError(
             f"unknown profile {name!r}: choose one of {valid} "
             "(set COURSE_PROFILE or pass --profile)"
         )
+    if flag_setting("COURSE_REHEARSAL") and not name.endswith(REHEARSAL_SUFFIX):
+        name += REHEARSAL_SUFFIX
+    if name.endswith(REHEARSAL_SUFFIX):
+        why += "; REHEARSAL: every training and data pass capped to a few steps, no results"
     return name, why
 
 
+def is_rehearsal(profile: str) -> bool:
+    """Whether `profile` is a rehearsal (`full-rehearsal`): its numbers are not results."""
+    return profile.endswith(REHEARSAL_SUFFIX)
+
+
 def profile_settings(notebook: str, profile: str) -> dict[str, Any]:
-    """The settings of `notebook` in `profile`: the profile's defaults, then its own."""
-    table = PROFILES[resolve_profile(profile)]
-    return {**table["*"], **table.get(notebook, {})}
+    """The settings of `notebook` in `profile`: the profile's defaults, then its own; for a
+    rehearsal, those of the profile it rehearses, capped by `REHEARSAL_CAPS`."""
+    name = resolve_profile(profile)
+    table = PROFILES[name.removesuffix(REHEARSAL_SUFFIX)]
+    settings = {**table["*"], **table.get(notebook, {})}
+    if is_rehearsal(name):
+        for key, value in settings.items():
+            cap = next((cap for suffix, cap in REHEARSAL_CAPS.items() if key.endswith(suffix)), None)
+            if cap is not None and value != 0:
+                settings[key] = cap if value is None else min(value, cap)
+    return settings
 
 
 def course_root() -> Path | None:
@@ -220,12 +266,14 @@ def mirror_dir() -> Path | None:
 
 
 def build_dir() -> Path:
-    """Where results, figures and executed notebooks go."""
+    """Where results, figures and executed notebooks go: `$COURSE_BUILD_DIR`, else `build/` at the
+    root of the course checkout (`build/rehearsal/` for a rehearsal, which thus never replaces a
+    real run's figures)."""
     value = os.environ.get("COURSE_BUILD_DIR")
     if value:
         return Path(value).expanduser()
-    root = course_root()
-    return (root or Path.cwd()) / "build"
+    folder = "build/rehearsal" if flag_setting("COURSE_REHEARSAL") else "build"  # a build folder of its own
+    return (course_root() or Path.cwd()) / folder
 
 
 # What lives under build/, by kind. Models and feature caches are keyed by profile (and by

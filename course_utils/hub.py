@@ -31,6 +31,7 @@ import keras
 from . import mirror as kit
 from . import models, pretrained
 from .config import data_dir
+from .compat import import_tensorflow_hub
 from .errors import DataNotAvailable
 from .files import remove_abandoned_staging, staging_prefix
 
@@ -49,10 +50,11 @@ def hub_handle() -> str:
 
 
 def tfhub_cache(handle: str = MOBILENET_V2) -> Path:
-    """Where `tensorflow_hub` caches the model of `handle` (its folder is named by the handle's sha1)."""
-    from tensorflow_hub import resolver
-
-    return Path(resolver.tfhub_cache_dir(use_temp=True)) / hashlib.sha1(handle.encode("utf8")).hexdigest()
+    """Where `tensorflow_hub` caches the model of `handle`: `$TFHUB_CACHE_DIR`, else `tfhub_modules`
+    in the system's temporary folder (tensorflow_hub's own rule, `resolver.tfhub_cache_dir(use_temp=True)`,
+    computed here so that the banner need not import it), in a folder named by the handle's sha1."""
+    root = os.environ.get("TFHUB_CACHE_DIR") or os.path.join(tempfile.gettempdir(), "tfhub_modules")
+    return Path(root) / hashlib.sha1(handle.encode("utf8")).hexdigest()
 
 
 def hub_label(handle: str | None = None) -> str:
@@ -111,8 +113,7 @@ def feature_layer(handle: str | None = None, trainable: bool = False, name: str 
     elif "://" not in handle:
         raise DataNotAvailable(f"no SavedModel folder at {handle} (COURSE_HUB_HANDLE); {fix}")
     else:
-        import tensorflow_hub as hub
-
+        hub = import_tensorflow_hub()
         try:
             path = hub.resolve(handle)  # downloads into the TF-Hub cache once
         except Exception as error:  # URLError offline; tensorflow_hub wraps others

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import archives, data, hub, install, pretrained
+from . import archives, compat, data, hub, install, pretrained
 from . import mirror as kit
 from .config import data_dir, mirror_dir
 from .errors import DataError
@@ -67,8 +67,7 @@ def _fetch(item: dict[str, str], staged: Path) -> None:
     if item["kind"] != "hub":
         archives.download(item["url"], staged)
         return
-    import tensorflow_hub
-
+    tensorflow_hub = compat.import_tensorflow_hub()  # HubUnavailable names the fix
     try:
         resolved = tensorflow_hub.resolve(item["url"])  # into the TF-Hub cache, with its progress
     except Exception as error:  # URLError offline; tensorflow_hub wraps others

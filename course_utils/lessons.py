@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, NamedTuple
 
+from .config import is_rehearsal
 from .results import FROM_SCRATCH, load_results
 
 SEEN, NOT_SEEN, NOT_RUN = "seen", "not seen", "not run"
@@ -204,7 +205,9 @@ def show(cfg: dict[str, Any]) -> Verdict:
     this profile (this notebook's newest, and the earlier notebooks' it compares with)."""
     records = [r for r in load_results(cfg["build_dir"]) if r["profile"] == cfg["profile"]]
     verdict = LESSONS[cfg["notebook"]](records)
-    print(f"What this run showed ({cfg['profile']} profile)\n"
+    print(f"What this run showed ({cfg['profile']} profile)\n" +
+          ("  REHEARSAL   training and data passes were capped to a few steps: the lines below show that "
+           "the code runs, they are no verdict\n" if is_rehearsal(cfg["profile"]) else "") +
           f"  lesson    {verdict.lesson}\n  expected  {verdict.expected}\n  measured  {verdict.measured}\n"
           f"  verdict   {verdict.verdict.upper()}" + (f": {verdict.reason}" if verdict.reason else ""))
     if verdict.weights:

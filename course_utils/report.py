@@ -20,7 +20,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 from matplotlib.patches import Patch
 
-from .config import artifact_path
+from .config import artifact_path, is_rehearsal
 from .plots import footnote
 from .results import CAPTION_SUFFIX, COLUMNS, check_record, load_results, markdown_table, table_row
 
@@ -182,6 +182,23 @@ def _older(records: list[dict[str, Any]], build: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def _rehearsal_report(report: Path, profile: str, timings: dict[str, float], recorded: int) -> Path:
+    """A rehearsal's report: which notebooks ran and how long they took, and no results (its
+    training was capped to a few steps, so its numbers measure nothing). Returns report.md."""
+    intro = (f"This run was a rehearsal ({profile}): every notebook ran the {profile.split('-')[0]} profile's "
+             "configuration with every training and data pass capped to a few steps, to show that its code runs. "
+             f"Its {recorded} recorded numbers are not results and are not shown; nor are its figures.")
+    times = [f"{name}: {seconds:.0f} s" for name, seconds in timings.items()]
+    (report / "results.json").write_text("[]\n")
+    (report / "report.md").write_text("\n".join([f"# Course rehearsal ({profile}): no results", "", intro, "",
+                                                  "## Notebook wall times", "", *[f"- {t}" for t in times]]) + "\n")
+    (report / "report.html").write_text(
+        f"<!doctype html><meta charset='utf-8'><title>Course rehearsal ({html.escape(profile)})</title>"
+        f"<h1>Course rehearsal ({html.escape(profile)}): no results</h1><p>{html.escape(intro)}</p>"
+        "<h2>Notebook wall times</h2><ul>" + "".join(f"<li>{html.escape(t)}</li>" for t in times) + "</ul>\n")
+    return report / "report.md"
+
+
 def write_report(build: Path, profile: str, timings: dict[str, float], run_id: str | None = None) -> Path:
     """Write results.json, report.md, report.html and the summary figure; return report.md.
 
@@ -195,6 +212,8 @@ def write_report(build: Path, profile: str, timings: dict[str, float], run_id: s
     figures_dir = artifact_path(build, "figures")
     everything = [r for r in load_results(build) if r["profile"] == profile]
     records = [r for r in everything if run_id is None or r.get("run_id") == run_id]
+    if is_rehearsal(profile):
+        return _rehearsal_report(report, profile, timings, len(records))
     older = _older([r for r in everything if r not in records], build)
     for record in records:
         check_record(record)

@@ -35,7 +35,8 @@ def course_notebooks(folder: Path) -> list[Path]:
 
 class Progress:
     """One line on the terminal for the notebook being executed: its position in the course,
-    the cell being run, the elapsed time and the current training epoch (Keras' "Epoch k/n")."""
+    the cell being run, the elapsed time and the current training epoch (Keras' "Epoch k/n"),
+    with the time the training's remaining epochs will take at the pace of those done."""
 
     EPOCH = re.compile(r"Epoch (\d+/\d+)")
     EVERY = 30  # seconds between lines when the output is a log, not a terminal
@@ -45,14 +46,19 @@ class Progress:
         self.stream = stream or sys.stdout
         self.live = self.stream.isatty()  # rewrite one line in place; a log gets a line every EVERY s
         self.started = self.shown = time.time()
-        self.cell, self.epoch = 0, ""
+        self.cell, self.epoch, self.first = 0, "", None
 
     def update(self, cell: int | None = None, text: str = "") -> None:
         """Note the cell now running, or read an epoch number from the kernel's `text` output."""
         if cell is not None:
-            self.cell, self.epoch = cell, ""
+            self.cell, self.epoch, self.first = cell, "", None
         epochs = self.EPOCH.findall(text)
-        self.epoch = epochs[-1] if epochs else self.epoch
+        if epochs:
+            done, total = (int(n) for n in epochs[-1].split("/"))
+            if self.first is None or done < self.first[0]:  # a new training in the same cell
+                self.first = (done, time.time())
+            pace = (time.time() - self.first[1]) / (done - self.first[0]) if done > self.first[0] else None
+            self.epoch = epochs[-1] + (f", about {_clock(pace * (total - done + 1))} left" if pace else "")
         if self.live or time.time() - self.shown >= self.EVERY:
             self.shown = time.time()
             line = (f"[{self.position}] {self.name}  cell {self.cell + 1}/{self.cells}  "

@@ -7,9 +7,12 @@ then returns the notebook's settings.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import sys
 import time
+from pathlib import Path
 import warnings
 from typing import Any
 
@@ -77,7 +80,8 @@ def setup(notebook: str, profile: str | None = None, seed: int | None = None) ->
     new one for a notebook opened by hand) and `started` (for wall times).
     Every notebook's first code cell calls it.
     """
-    version_warnings = compat.check_versions(tf.__version__, keras.__version__)
+    version_warnings = (compat.check_python(tuple(sys.version_info[:3]))
+                        + compat.check_versions(tf.__version__, keras.__version__))
     # Our pipelines shuffle themselves; Keras' reminder about it is noise here.
     warnings.filterwarnings("ignore", message=".*shuffle=True` was passed")
     started = time.time()
@@ -122,3 +126,26 @@ def setup(notebook: str, profile: str | None = None, seed: int | None = None) ->
                      "install with `make install EXTRAS=gpu`)")
     print("\n".join(lines))
     return cfg
+
+
+# Each notebook's wall time in a profile, as measured and recorded by `benchmarks/lessons.py --save-times`.
+TIMINGS = Path(__file__).with_name("timings.json")
+
+
+def time_plan(cfg: dict[str, Any]) -> None:
+    """Print how long each notebook took where the course measured it, profile by profile, and
+    what is not measured (the full profile on a GPU), so that a learner can choose a profile that
+    fits a session (a Colab session, a 90-minute lab)."""
+    measured = json.loads(TIMINGS.read_text())
+    for profile in ("quick", "full"):
+        if profile not in measured:
+            print(f"{profile}: not measured by the course (no GPU on its build machine); every notebook prints an "
+                  "estimate of the time left once a training's first epoch is done")
+            continue
+        run = measured[profile]
+        seconds = run["seconds"]
+        print(f"{profile}: measured {run['measured']} on {run['machine']} ({run['by']})")
+        for notebook, value in seconds.items():
+            print(f"  {notebook:<42} {value / 60:5.1f} min")
+        print(f"  {'all notebooks':<42} {sum(seconds.values()) / 60:5.1f} min")
+    print(f"your profile: {cfg['profile']}, on {cfg['device']}")

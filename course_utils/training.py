@@ -37,6 +37,54 @@ def keep_best(epochs: int):
                                          restore_best_weights=True)
 
 
+def _duration(seconds: float) -> str:
+    """'45 s', '12 minutes' or '2.5 hours'."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} minutes" if seconds < 90 * 60 else f"{seconds / 3600:.1f} hours"
+
+
+def time_left(longer_than: float = 60.0, after: float = 30.0):
+    """A callback that prints how long a `fit()` will take, when it looks longer than
+    `longer_than` seconds: once the first epoch is done ("epoch 1 took 42 s; about 70 minutes
+    for the remaining 99") and, for a long first epoch, already `after` seconds into it
+    ("epoch 1: 120 of 1563 batches in 30 s; about 6 minutes for the rest of this training").
+    The first epoch also pays for building the model's graph (and, on a GPU, compiling it),
+    so the estimates err long.
+    """
+    import time
+
+    import keras
+
+    state = {}
+
+    def begin(epoch, logs):
+        state.setdefault("first", epoch)  # `initial_epoch` in a second phase
+        state["at"] = time.perf_counter()
+
+    def batch_end(batch, logs):
+        steps, took = callback.params.get("steps"), time.perf_counter() - state["at"]
+        if state.get("told") or not steps or took < after:
+            return
+        state["told"] = True
+        epochs = callback.params["epochs"] - state["first"]
+        rest = took / (batch + 1) * steps * epochs - took
+        if took + rest > longer_than:
+            print(f"epoch {state['first'] + 1}: {batch + 1} of {steps} batches in {_duration(took)}; about "
+                  f"{_duration(rest)} for the rest of this training ({epochs} epoch(s))", flush=True)
+
+    def end(epoch, logs):
+        state["told"] = True
+        remaining = callback.params["epochs"] - epoch - 1
+        took = time.perf_counter() - state["at"]
+        if epoch == state["first"] and remaining > 0 and took * (remaining + 1) > longer_than:
+            print(f"epoch {epoch + 1} took {_duration(took)}; about {_duration(took * remaining)} "
+                  f"for the remaining {remaining}", flush=True)
+
+    callback = keras.callbacks.LambdaCallback(on_epoch_begin=begin, on_train_batch_end=batch_end, on_epoch_end=end)
+    return callback
+
+
 def best_epoch(history: dict[str, list[float]], initial_epoch: int = 0) -> dict[str, Any]:
     """What `keep_best` kept, read from a history: the epoch (counted from 1, after
     `initial_epoch`), its validation accuracy, the last epoch's number and the epochs
@@ -69,7 +117,7 @@ def fit_and_evaluate(model, splits, cfg: dict[str, Any], *, method: str, epochs:
     """
     epochs = epochs or cfg["epochs"]
     history = model.fit(splits.train, validation_data=splits.validation, epochs=initial_epoch + epochs,
-                        initial_epoch=initial_epoch, callbacks=[keep_best(epochs), *(callbacks or [])], verbose=2)
+                        initial_epoch=initial_epoch, callbacks=[keep_best(epochs), time_left(), *(callbacks or [])], verbose=2)
     history = {k: [float(v) for v in vs] for k, vs in history.history.items()}
     accuracy = float(model.evaluate(splits.test, return_dict=True, verbose=0)["accuracy"])
     details = best_epoch(history, initial_epoch)

@@ -23,6 +23,12 @@ from course_utils.session import enable_memory_growth  # noqa: E402
 enable_memory_growth()
 
 
+@pytest.fixture(autouse=True)
+def no_rehearsal(monkeypatch):
+    """Unit tests run as written, also in `make test REHEARSAL=1` (which rehearses the notebooks)."""
+    monkeypatch.delenv("COURSE_REHEARSAL", raising=False)
+
+
 def make_image(path: Path, mode: str = "RGB", size=(40, 30), fmt: str = "JPEG", seed: int = 0) -> Path:
     """Write a small random image in `mode` and `fmt` at `path`."""
     rng = np.random.default_rng(seed)

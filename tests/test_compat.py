@@ -1,7 +1,15 @@
 """course_utils.compat: the supported TensorFlow/Keras range and what differs across it."""
 
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import keras
 import pytest
+import tensorflow as tf
+from packaging.specifiers import SpecifierSet
 
 from course_utils import compat, config, session
 
@@ -47,3 +55,59 @@ def test_banner_says_which_profile_and_why(monkeypatch, data_home, capsys):
     monkeypatch.setenv("COURSE_PROFILE", "smoke")
     session.setup("00_start_here", profile="quick")
     assert "profile     quick  (chosen in setup()" in capsys.readouterr().out
+
+
+def test_python_range_old_is_refused_new_is_a_banner_warning():
+    assert compat.check_python((3, 10, 13)) == [] and compat.check_python((3, 13, 0)) == []
+    for too_old in ((3, 9, 18), (3, 10, 11), (3, 11, 3)):  # no tarfile `filter=` before 3.10.12 / 3.11.4
+        with pytest.raises(compat.VersionError, match="3.10.12 or newer"):
+            compat.check_python(too_old)
+    [warning] = compat.check_python((3, 14, 0))
+    assert "Python 3.14 is newer than the newest tested (3.13)" in warning
+
+
+def test_package_metadata_admits_every_tested_python_and_no_upper_cap():
+    text = (Path(__file__).parents[1] / "pyproject.toml").read_text()
+    spec = SpecifierSet(re.search(r'^requires-python = "([^"]+)"', text, re.MULTILINE).group(1))
+    assert all(v in spec for v in ("3.10.12", "3.11.4", "3.12.0", "3.13.0", "3.14.0", "3.20.0"))
+    assert not any(v in spec for v in ("3.9.18", "3.10.11", "3.11.3"))
+
+
+# A fresh virtual environment on Python 3.12+ has no setuptools, and setuptools 82 and newer no
+# longer ship `pkg_resources`; tensorflow_hub 0.16.1 imports it. `None` in sys.modules makes
+# `import pkg_resources` fail in the child as it does there (.ci/run also runs these tests in a
+# venv with no setuptools, and again with the newest setuptools).
+WITHOUT_PKG_RESOURCES = """
+import pathlib, sys
+sys.modules["pkg_resources"] = None
+import course_utils
+for notebook in sorted(pathlib.Path(sys.argv[1]).glob("[0-9][0-9]_*.ipynb")):
+    course_utils.setup(notebook.stem, profile="smoke")
+assert "tensorflow_hub" not in sys.modules, "setup() imported tensorflow_hub"
+from course_utils import compat
+hub = compat.import_tensorflow_hub()
+assert callable(hub.resolve) and sys.modules.get("pkg_resources") is None
+print("every notebook set up, then tensorflow_hub imported without pkg_resources")
+"""
+
+
+def test_every_notebook_sets_up_without_pkg_resources(data_home):
+    notebooks = Path(__file__).parents[1] / "notebooks"
+    done = subprocess.run([sys.executable, "-c", WITHOUT_PKG_RESOURCES, str(notebooks)],
+                          capture_output=True, text=True, env={**os.environ, "COURSE_WEIGHTS_VGG16": "none"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "tensorflow_hub imported without pkg_resources" in done.stdout
+    assert done.stdout.count("Transfer learning with Keras: ") == len(list(notebooks.glob("[0-9][0-9]_*.ipynb")))
+
+
+def test_without_tensorflow_hub_only_its_download_stops_naming_the_fix(monkeypatch, data_home, capsys):
+    monkeypatch.setitem(sys.modules, "tensorflow_hub", None)  # not installed, or broken
+    monkeypatch.setenv("COURSE_WEIGHTS_VGG16", "none")
+    session.setup("06_tfhub_mobilenet_cifar10", profile="smoke")
+    assert "TF-Hub MobileNetV2" in capsys.readouterr().out
+    from course_utils import hub
+
+    with pytest.raises(compat.HubUnavailable) as error:
+        hub.feature_layer(hub.MOBILENET_V2)
+    assert "TensorFlow Hub cannot be imported here" in str(error.value)
+    assert "pip install tensorflow-hub" in str(error.value) and f"tensorflow=={tf.__version__}" in str(error.value)

@@ -76,3 +76,36 @@ def test_only_artifact_path_knows_the_layout_of_build():
     places = [f"{path.name}:{n}" for path in [*root.glob("course_utils/*.py"), *root.glob("notebooks/*.ipynb")]
               for n, line in enumerate(path.read_text().splitlines(), 1) if joins.search(line)]
     assert len(places) == 1 and places[0].startswith("config.py:"), places
+
+
+def test_a_rehearsal_keeps_the_full_configuration_and_caps_every_pass(monkeypatch):
+    monkeypatch.setenv("COURSE_REHEARSAL", "yes")
+    assert config.resolve_profile("full") == "full-rehearsal"
+    full = config.profile_settings("04_head_swap", "full")  # without the switch: the real thing
+    monkeypatch.delenv("COURSE_REHEARSAL")
+    assert config.profile_settings("04_head_swap", "full")["head_epochs"] == 50
+    assert full["image_size"] == 224 and full["batch_size"] == 32  # shapes as in full
+    assert full["train_per_class"] == config.REHEARSAL_CAPS["per_class"]  # every image -> a few
+    assert full["head_epochs"] == full["inception_epochs"] == config.REHEARSAL_CAPS["epochs"]
+    rehearsed_03 = config.profile_settings("03_vgg_feature_extraction", "full-rehearsal")
+    assert rehearsed_03["other_bases"] == ["vgg19"] and rehearsed_03["slow_images"] == 4  # full-only branch kept
+    quick_06 = config.profile_settings("06_tfhub_mobilenet_cifar10", "quick-rehearsal")
+    assert quick_06["fine_tune_epochs"] == 0  # a branch the profile skips stays skipped
+
+
+def test_switches_take_the_usual_spellings_and_refuse_others(monkeypatch):
+    for value, expected in (("1", True), ("TRUE", True), (" yes ", True), ("on", True),
+                            ("0", False), ("no", False), ("False", False), ("", False)):
+        monkeypatch.setenv("COURSE_REHEARSAL", value)
+        assert config.flag_setting("COURSE_REHEARSAL") is expected, value
+    monkeypatch.setenv("COURSE_REHEARSAL", "maybe")
+    with pytest.raises(config.SettingError, match="COURSE_REHEARSAL='maybe' is neither on nor off"):
+        config.resolve_profile("full")
+
+
+def test_a_rehearsal_builds_into_a_folder_of_its_own(monkeypatch, tmp_path):
+    monkeypatch.delenv("COURSE_BUILD_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert config.build_dir() == tmp_path / "build"
+    monkeypatch.setenv("COURSE_REHEARSAL", "1")
+    assert config.build_dir() == tmp_path / "build" / "rehearsal"

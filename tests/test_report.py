@@ -138,3 +138,13 @@ def test_records_of_a_killed_run_are_shown_only_as_older_and_partial(tmp_path, m
     assert [r["notebook"] for r in json.loads((tmp_path / "report" / "results.json").read_text())] == [
         "01_scratch_cnn_baseline"]
     assert [r["notebook"] for r in drawn] == ["01_scratch_cnn_baseline"]  # the summary figure: this run only
+
+
+def test_a_rehearsal_report_shows_no_results(tmp_path):
+    _records(tmp_path, [("01_scratch_cnn_baseline", "small CNN", 0.61, "none (trained from scratch)")])
+    rehearsed = tmp_path / "results" / "01_scratch_cnn_baseline.jsonl"
+    rehearsed.write_text(rehearsed.read_text().replace('"smoke"', '"full-rehearsal"'))
+    text = report.write_report(tmp_path, "full-rehearsal", {"01_scratch_cnn_baseline": 3.0}).read_text()
+    assert "rehearsal (full-rehearsal): no results" in text.lower() and "0.61" not in text
+    assert "Its 1 recorded numbers are not results" in text and "01_scratch_cnn_baseline: 3 s" in text
+    assert json.loads((tmp_path / "report" / "results.json").read_text()) == []

@@ -155,3 +155,24 @@ def test_a_run_killed_midway_then_rerun_needs_no_cleanup(data_home, tmp_path, mo
     assert "| 01_a | m | test_accuracy | 0.5000 |" in this_run and "02_b" not in this_run
     assert "interrupted: partial results" in older and "| 02_b |" in older
     assert [r["notebook"] for r in json.loads((report.parent / "results.json").read_text())] == ["01_a"]
+
+
+def test_progress_line_estimates_the_time_left_at_the_pace_of_the_epochs_done(monkeypatch):
+    import io
+
+    now = [1000.0]
+    monkeypatch.setattr(runner.time, "time", lambda: now[0])
+    out = io.StringIO()
+    progress = runner.Progress("02_data_augmentation", "3/8", 20, stream=out)
+    progress.EVERY = 0
+    progress.update(cell=7)
+    progress.update(text="Epoch 1/10\n")
+    assert out.getvalue().splitlines()[-1].endswith("epoch 1/10")  # no pace yet
+    now[0] += 10
+    progress.update(text="63/63 - 10s - loss: 0.6\nEpoch 2/10\n")
+    assert out.getvalue().splitlines()[-1].endswith("epoch 2/10, about 1:30 left")  # 9 epochs at 10 s
+    now[0] += 30
+    progress.update(text="Epoch 4/10\n")  # 3 epochs in 40 s
+    assert out.getvalue().splitlines()[-1].endswith("epoch 4/10, about 1:33 left")
+    progress.update(text="Epoch 1/3\n")  # a new training in the same cell starts its own count
+    assert out.getvalue().splitlines()[-1].endswith("epoch 1/3")

@@ -1,6 +1,8 @@
 """course_utils.session: setup(), the call that opens every notebook."""
 
+import json
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -40,3 +42,13 @@ def test_missing_weights_file_is_a_banner_warning_not_a_failure(data_home, monke
     assert "  weights     vgg16: NOT USABLE: COURSE_WEIGHTS_VGG16=" in banner and "gone.weights.h5': no such file" in banner
     assert "  warning     vgg16's weights cannot be used" in banner
     assert cfg["weights"]["vgg16"].startswith("NOT USABLE")
+
+
+def test_time_plan_covers_every_notebook_and_says_full_is_not_measured(capsys):
+    times = json.loads(session.TIMINGS.read_text())
+    notebooks = sorted(p.stem for p in (Path(__file__).parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert sorted(times["quick"]["seconds"]) == notebooks  # a new notebook needs its time measured
+    session.time_plan({"profile": "quick", "device": "CPU"})
+    out = capsys.readouterr().out
+    assert f"{sum(times['quick']['seconds'].values()) / 60:5.1f} min" in out and times["quick"]["machine"] in out
+    assert "full: not measured" in out

@@ -1,5 +1,6 @@
 """course_utils.training: fit and evaluate, histories, the feature cache and saved models."""
 
+import re
 from pathlib import Path
 
 import keras
@@ -166,3 +167,21 @@ def test_optimizer_follows_the_profile():
     rate = lambda optimizer: float(keras.ops.convert_to_numpy(optimizer.learning_rate))  # noqa: E731 (a Variable on Keras 3.4)
     assert isinstance(adam, keras.optimizers.Adam) and rate(adam) == pytest.approx(1e-3)
     assert isinstance(rmsprop, keras.optimizers.RMSprop) and rate(rmsprop) == pytest.approx(1e-4)
+
+
+def test_time_left_estimates_after_the_first_epoch_and_inside_a_long_one(capsys):
+    import keras
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    x, y = np.zeros((64, 4)), np.zeros((64, 1))
+    model.fit(x, y, epochs=5, batch_size=16, verbose=0, callbacks=[training.time_left(longer_than=0, after=1e9)])
+    assert re.fullmatch(r"epoch 1 took \d+ s; about \d+ s for the remaining 4\n", capsys.readouterr().out)
+    model.fit(x, y, epochs=8, initial_epoch=5, batch_size=16, verbose=0,
+              callbacks=[training.time_left(longer_than=0, after=1e9)])  # a second phase: epochs 6-8
+    assert capsys.readouterr().out.startswith("epoch 6 took ")
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0, callbacks=[training.time_left(longer_than=0, after=0)])
+    assert re.match(r"epoch 1: 1 of 4 batches in \d+ s; about \d+ s for the rest of this training \(1 epoch",
+                    capsys.readouterr().out)
+    model.fit(x, y, epochs=3, verbose=0, callbacks=[training.time_left()])  # short: says nothing
+    assert capsys.readouterr().out == ""

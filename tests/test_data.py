@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from conftest import make_image, truncate
-from course_utils import archives, data, files
+from course_utils import archives, data, files, images
 
 
 def _zip_of(folder: Path, archive: Path) -> bytes:
@@ -547,3 +547,43 @@ def test_array_splits_batches_every_split_and_shuffles_only_training():
     pairs = [(float(a[0]), int(b)) for xs, ys in splits.train for a, b in zip(xs.numpy(), ys.numpy())]
     assert sorted(pairs) == [(float(i), i) for i in range(10)]  # images keep their labels
     assert [label for _, label in pairs] != list(range(10))
+
+
+# ---------------------------------------------------------------- faults (issue 24)
+
+
+def test_an_image_with_too_many_pixels_is_refused_by_its_header_and_skipped_at_install(data_home, tmp_path,
+                                                                                      capsys):
+    root = _cifar_folder(tmp_path, 2)
+    bomb = root / "train" / "cat" / "bomb.png"
+    Image.new("1", (16000, 16000)).save(bomb)  # one colour: 256 million pixels in a few dozen KB
+    assert bomb.stat().st_size < 300_000
+    reason = data.check_image(bomb)
+    assert reason.startswith("too large to train on: 16000x16000 is 256,000,000 pixels")
+    assert f"limit of {images.MAX_PIXELS:,}" in reason and "Shrink it" in reason
+    data.import_dataset("cifar10", root)
+    out = capsys.readouterr().out
+    assert "Skipped 1 file(s)" in out and "train/cat/bomb.png: too large to train on" in out
+    record = data.installed("cifar10")
+    assert record["counts"]["train/cat"] == 2 and "train/cat/bomb.png" not in record["files"]
+
+
+def _resize_input_types(dataset) -> set[str]:
+    """The dtypes every resize op of a `tf.data` pipeline's functions reads."""
+    import tensorflow as tf
+    from tensorflow.core.framework import graph_pb2
+
+    graph = graph_pb2.GraphDef.FromString(dataset._as_serialized_graph().numpy())
+    return {tf.dtypes.as_dtype(node.attr["T"].type).name for function in graph.library.function
+            for node in function.node_def if node.op.startswith(("Resize", "ScaleAndTranslate"))}
+
+
+def test_the_pipeline_resizes_the_8_bit_pixels_never_a_full_size_float_copy(tmp_path):
+    path = make_image(tmp_path / "photo.jpg", size=(64, 48))
+    from_files = data._pipeline([str(path)], [0], image_size=16, batch_size=1, shuffle=False, seed=0)
+    pixels = np.zeros((1, 48, 64, 3), dtype=np.uint8)
+    from_arrays = data._pipeline(pixels, [0], image_size=16, batch_size=1, shuffle=False, seed=0)
+    # The decoded image goes to the resize as uint8 (1 byte a pixel): only the small result is float.
+    assert _resize_input_types(from_files) == _resize_input_types(from_arrays) == {"uint8"}
+    [(batch, _)] = from_files
+    assert batch.dtype == "float32" and batch.shape == (1, 16, 16, 3)

@@ -2,7 +2,8 @@
 
 `check_image` decodes a file with the decoder training uses and returns why
 it cannot be used (or None); `scan_images` sorts a list of files into usable
-and skipped ones; `class_folders` reads a folder of class sub-folders.
+and skipped ones; `class_folders` reads a folder of class sub-folders;
+`exif_orientation` says which way up a photo is meant to be seen.
 """
 
 from __future__ import annotations
@@ -92,6 +93,22 @@ def _too_large(raw: bytes, image_format: str) -> str | None:
     return (f"too large to train on: {width}x{height} is {width * height:,} pixels, over the course's limit "
             f"of {MAX_PIXELS:,} (it would take {width * height * 3 / 1e9:.1f} GB of memory once decoded). "
             "Shrink it, e.g. to 4000x3000 pixels, to use it")
+
+
+def exif_orientation(path: Path) -> int:
+    """The EXIF orientation of the image at `path`: 1 (upright, also when it has none) to 8.
+
+    A phone stores a photo as its sensor saw it and records in EXIF how to turn it
+    (6: a quarter turn clockwise). TensorFlow's decoders ignore EXIF, so the loaders turn
+    the image themselves (`data.upright`). Reads the header only.
+    """
+    try:
+        with Image.open(path) as image:
+            # Only EXIF read with the header: a PNG without it would otherwise be decoded to look for it.
+            value = image.getexif().get(0x0112, 1) if "exif" in image.info else 1
+    except Exception:  # not readable by Pillow: the image check decides whether it is used
+        return 1
+    return value if value in range(1, 9) else 1
 
 
 def scan_images(paths: list[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:

@@ -40,3 +40,34 @@ def test_missing_weights_file_is_a_banner_warning_not_a_failure(data_home, monke
     assert "  weights     vgg16: NOT USABLE: COURSE_WEIGHTS_VGG16=" in banner and "gone.weights.h5': no such file" in banner
     assert "  warning     vgg16's weights cannot be used" in banner
     assert cfg["weights"]["vgg16"].startswith("NOT USABLE")
+
+
+def test_a_seed_of_non_ascii_digits_is_refused_by_name_not_a_raw_value_error(data_home, monkeypatch):
+    monkeypatch.setenv("COURSE_PROFILE", "smoke")
+    for value in ("²", "٣"):  # str.isdigit() accepts both; int() refuses the first
+        monkeypatch.setenv("COURSE_SEED", value)
+        with pytest.raises(course_utils.SettingError, match=rf"COURSE_SEED='{value}' is not a seed: .*from 0 to"):
+            session.setup("01_scratch_cnn_baseline")
+
+
+def test_determinism_takes_the_usual_spellings_and_refuses_others_by_name(monkeypatch):
+    from tensorflow.python.framework import config as tf_config
+
+    try:
+        for value in ("true", "Yes", " ON ", "1"):
+            monkeypatch.setenv("COURSE_DETERMINISTIC", value)
+            tf_config.disable_op_determinism()
+            [line] = session.deterministic_ops()
+            assert tf_config.is_op_determinism_enabled() and f"(COURSE_DETERMINISTIC={value.strip()})" in line
+    finally:
+        tf_config.disable_op_determinism()  # the other tests run without it
+    for value in ("false", "No", "off", "0", ""):
+        monkeypatch.setenv("COURSE_DETERMINISTIC", value)
+        assert session.deterministic_ops() == [] and not tf_config.is_op_determinism_enabled()
+    for value in ("maybe", "2", "ja"):
+        monkeypatch.setenv("COURSE_DETERMINISTIC", value)
+        with pytest.raises(course_utils.SettingError) as refused:
+            session.deterministic_ops()
+        assert str(refused.value).startswith(f"COURSE_DETERMINISTIC='{value}' is neither yes nor no: use 1, true, "
+                                             "yes, on to turn it on, or 0, false, no, off (or unset it)")
+        assert not tf_config.is_op_determinism_enabled()

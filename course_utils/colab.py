@@ -21,7 +21,7 @@ INSTALL_CELL = '''\
 #@title Install the course (Google Colab; where the course is installed, this cell does nothing)
 import importlib.util
 if importlib.util.find_spec("course_utils") is None:
-    import importlib.metadata, os, subprocess, sys
+    import importlib.metadata, os, re, subprocess, sys
     source = os.environ.get("COURSE_INSTALL_SOURCE", "git+{repository}")
     try:
         keep = [f"tensorflow=={{importlib.metadata.version('tensorflow')}}"]
@@ -30,7 +30,17 @@ if importlib.util.find_spec("course_utils") is None:
     print(f"Installing the course from {{source}}, keeping this machine's TensorFlow ...")
     pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", source, *keep], capture_output=True, text=True)
     if pip.returncode != 0:
-        reason = (pip.stderr.strip().splitlines() or ["pip failed"])[-1]
+        # The line that explains, not pip's last one ("note: This error originates from a subprocess ..."):
+        # a network failure first, then git's or pip's own error, then the last line that is not decoration.
+        lines = [line.strip() for line in pip.stderr.splitlines() if line.strip()]
+        offline = re.compile(r"(Could not resolve host|Temporary failure in name resolution|Name or service not known|"
+                             r"Failed to establish a new connection|Network is unreachable|No route to host|"
+                             r"timed out)[^'\\"]*")
+        reasons = [found.group(0) for found in map(offline.search, lines) if found]
+        reasons += [line for line in lines if line.startswith(("fatal:", "ERROR:"))]
+        decoration = ("note:", "hint:", "error:", "×", "│", "╰", "[")
+        reasons += [line for line in lines if not line.startswith(decoration)][-1:]
+        reason = (reasons + ["pip failed"])[0]
         raise SystemExit(f"Could not install the course ({{reason}}). Offline, copy the course's folder to this "
                          "machine and set COURSE_INSTALL_SOURCE to it (or run `pip install <folder>`), then run this cell again.")
     importlib.invalidate_caches()'''

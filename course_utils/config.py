@@ -21,6 +21,8 @@ Environment variables (all optional):
 - `COURSE_SEED`: the random seed (default 42).
 - `COURSE_REHEARSAL`: `1` (or yes/true/on) rehearses the profile: its configuration with every
   training and data pass capped to a few steps (see `REHEARSAL_CAPS`).
+- `COURSE_DETERMINISTIC`: `1` (or `true`, `yes`, `on`) for TensorFlow's op
+  determinism (see `session.deterministic_ops`); off by default.
 - `COURSE_RUN_ID`: set by the course runner for its notebooks, so that every
   result names the run that produced it.
 """
@@ -172,18 +174,6 @@ class ProfileError(SettingError):
     """An unknown profile name."""
 
 
-def flag_setting(variable: str) -> bool:
-    """An on/off environment variable: 1/yes/true/on or 0/no/false/off (any case), unset or
-    empty for off. Raises `SettingError` naming the variable for anything else."""
-    value = os.environ.get(variable, "").strip().lower()
-    if value in ("", "0", "no", "false", "off"):
-        return False
-    if value in ("1", "yes", "true", "on"):
-        return True
-    raise SettingError(f"{variable}={os.environ[variable]!r} is neither on nor off: use 1, yes, true or on, "
-                       f"or 0, no, false or off (or unset {variable})")
-
-
 def _gpu_visible() -> bool:
     import tensorflow as tf
 
@@ -319,10 +309,30 @@ def seed_setting() -> int:
     value = os.environ.get("COURSE_SEED", "").strip()
     if not value:
         return SEED
-    if not value.isdigit() or int(value) > MAX_SEED:
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+    if not (value.isascii() and value.isdigit()) or int(value) > MAX_SEED:
         raise SettingError(f"COURSE_SEED={value!r} is not a seed: use a whole number from 0 to {MAX_SEED}, "
                            f"e.g. export COURSE_SEED={SEED} (or unset it for the default, {SEED})")
     return int(value)
+
+
+YES, NO = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def flag_setting(name: str) -> bool:
+    """Whether the yes-or-no environment variable `name` is set to yes (unset or empty: no).
+
+    Takes the usual spellings in any case (`YES`, `NO`). Raises `SettingError` naming the
+    variable, its value and the accepted values for anything else: a typo must not
+    silently mean no.
+    """
+    value = os.environ.get(name, "").strip()
+    if value.lower() in YES:
+        return True
+    if not value or value.lower() in NO:
+        return False
+    raise SettingError(f"{name}={value!r} is neither yes nor no: use {', '.join(YES)} to turn it on, or "
+                       f"{', '.join(NO)} (or unset it) to leave it off, e.g. export {name}=1")
 
 
 def new_run_id() -> str:

@@ -18,7 +18,8 @@ from typing import Any, NamedTuple
 
 from .errors import ChecksumError, DataError, DataNotAvailable
 from .archives import cifar10_arrays
-from .images import IMAGE_SUFFIXES, check_image, class_folders, natural_key, report_skipped, scan_images
+from .images import (IMAGE_SUFFIXES, check_image, class_folders, exif_orientation, natural_key, report_skipped,
+                     scan_images)
 from .install import (MARKER, data_dir, describe, ensure_dataset, import_dataset, installed,
                       list_datasets, verify_dataset)
 from .registry import CIFAR10_CLASSES, DATASETS, dataset_spec
@@ -27,7 +28,7 @@ __all__ = ["CIFAR10_CLASSES", "DATASETS", "MARKER", "IMAGE_SUFFIXES", "ChecksumE
            "DataNotAvailable", "Splits", "check_image", "class_folders", "data_dir", "describe",
            "ensure_dataset", "import_dataset", "installed", "list_datasets", "load_dataset",
            "load_image_folder", "array_splits", "model_input", "natural_key", "report_skipped", "scan_images", "to_model_input",
-           "verify_dataset"]
+           "upright", "verify_dataset"]
 
 
 class Splits(NamedTuple):
@@ -39,22 +40,49 @@ class Splits(NamedTuple):
     class_names: list[str]
 
 
-def _pipeline(images, labels, image_size: int, batch_size: int, shuffle: bool, seed: int):
-    """Batched, prefetched (image, label) pipeline; images are paths or arrays."""
+def upright(image, orientation):
+    """`image` (height, width, channels) turned as its EXIF `orientation` (1 to 8) says it is
+    meant to be seen, as Pillow's `ImageOps.exif_transpose` does; a graph function.
+
+    Every orientation is a transpose (5 to 8) followed by left-right and up-down flips.
+    """
     import tensorflow as tf
 
-    def from_path(path, label):
+    image = tf.cond(orientation >= 5, lambda: tf.transpose(image, [1, 0, 2]), lambda: image)
+    image = tf.cond(tf.reduce_any(tf.equal(orientation, [2, 3, 6, 7])),
+                    lambda: tf.image.flip_left_right(image), lambda: image)
+    return tf.cond(tf.reduce_any(tf.equal(orientation, [3, 4, 7, 8])),
+                   lambda: tf.image.flip_up_down(image), lambda: image)
+
+
+def _pipeline(images, labels, image_size: int, batch_size: int, shuffle: bool, seed: int):
+    """Batched, prefetched (image, label) pipeline; images are paths or arrays.
+
+    Image files are turned upright as their EXIF orientation says (a phone photo taken
+    upright is stored sideways, and TensorFlow's decoders ignore EXIF).
+    """
+    import tensorflow as tf
+
+    def from_path(path, orientation, label):
         raw = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
-        return resize(raw, label)
+        image, label = resize(raw, label)
+        # Turned after resizing to a square: the same pixels as turning first, on a small image.
+        return upright(image, orientation), label
 
     def resize(image, label):
+        # Resized from the decoded 8-bit pixels: `tf.image.resize` reads uint8 and returns float32
+        # at the small size, so no full-size float copy (4 bytes a pixel) of a large photo is made.
+        image = tf.image.resize(image, (image_size, image_size))
         # Cached as 8-bit pixels (a quarter of float32's memory), made float per batch.
-        image = tf.image.resize(tf.cast(image, tf.float32), (image_size, image_size))
         return tf.cast(tf.round(tf.clip_by_value(image, 0.0, 255.0)), tf.uint8), tf.cast(label, tf.int32)
 
-    ds = tf.data.Dataset.from_tensor_slices((images, labels))
-    ds = ds.map(from_path if isinstance(images[0], str) else resize,
-                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if isinstance(images[0], str):
+        orientations = [exif_orientation(Path(path)) for path in images]
+        ds = tf.data.Dataset.from_tensor_slices((images, orientations, labels))
+        ds = ds.map(from_path, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    else:
+        ds = tf.data.Dataset.from_tensor_slices((images, labels))
+        ds = ds.map(resize, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     ds = ds.cache()
     if shuffle:
         ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
@@ -169,9 +197,9 @@ def load_image_folder(folder: Path | str, image_size: int, batch_size: int,
                       shuffle: bool = True, seed: int = 42) -> tuple[Any, list[str]]:
     """A pipeline over a learner's own folder of class sub-folders, and the class names.
 
-    Every file is checked first: unreadable, truncated and non-image files are
-    skipped and reported by name and count, never a crash mid-epoch.
-    Grayscale, CMYK and PNG images are converted to RGB.
+    Every file is checked first: unreadable, truncated, non-image and too large
+    files are skipped and reported by name and count, never a crash mid-epoch.
+    Grayscale, CMYK and PNG images are converted to RGB, photos turned upright.
     """
     folder = Path(folder)
     by_class = class_folders(folder)

@@ -99,7 +99,11 @@ def feature_layer(handle: str | None = None, trainable: bool = False, name: str 
     layer's `label` says which model it runs, for results. Without `handle`
     or `COURSE_HUB_HANDLE`, a TF-Hub model that cannot be had is replaced by
     the course's stand-in (see `offline_stand_in`), with a line saying so.
+    Raises `DataNotAvailable`, naming the setting and the fix, for a model that
+    cannot be had or a folder that is not a SavedModel TensorFlow can load.
     """
+    import tensorflow as tf
+
     chosen = handle or os.environ.get("COURSE_HUB_HANDLE")
     handle = handle or hub_handle()
     fix = ("offline, set COURSE_DATA_MIRROR to a lab kit (`python -m course_utils lab-kit PATH`), or unset "
@@ -123,7 +127,16 @@ def feature_layer(handle: str | None = None, trainable: bool = False, name: str 
             print(f"hub: the TF-Hub model could not be downloaded ({error}) and no lab kit holds it: using "
                   f"the course's stand-in from {path}. Every result says STAND-IN.")
             handle = path
-    layer = HubFeatures(path, call_endpoint="__call__", trainable=trainable, name=name)
+    try:
+        layer = HubFeatures(path, call_endpoint="__call__", trainable=trainable, name=name)
+    except (OSError, ValueError, LookupError, tf.errors.OpError) as error:
+        # A damaged or half-copied SavedModel: TensorFlow's error names neither the setting nor the fix.
+        damaged = (f"is a SavedModel folder that TensorFlow cannot load, damaged or incomplete "
+                   f"({str(error).splitlines()[0]})")
+        if chosen and path == handle:
+            raise DataNotAvailable(f"{handle} (COURSE_HUB_HANDLE) {damaged}; {fix}") from error
+        # The TF-Hub cache's copy or the course's own stand-in: fetched or exported afresh once removed.
+        raise DataNotAvailable(f"{path} {damaged}; delete that folder and run again") from error
     layer.label = hub_label(handle)
     return layer
 

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from . import data
-from .config import artifact_path, build_dir, new_run_id, resolve_profile, seed_setting
+from .config import artifact_path, build_dir, flag_setting, new_run_id, resolve_profile, seed_setting
 from .errors import CourseError
 from .files import atomic_path, remove_abandoned_staging
 from .report import write_report
@@ -148,6 +148,7 @@ def run_course(profile: str | None = None, notebooks_dir: Path = Path("notebooks
     profile = resolve_profile(profile)
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = kernels_level
     seed_setting()  # a bad COURSE_SEED stops the run here, not in every notebook
+    flag_setting("COURSE_DETERMINISTIC")  # and so does one that is neither yes nor no
     os.environ["COURSE_PROFILE"] = profile  # the kernels inherit it
     build = Path(build or build_dir()).resolve()
     os.environ["COURSE_BUILD_DIR"] = str(build)

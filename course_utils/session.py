@@ -20,7 +20,8 @@ import keras
 import tensorflow as tf
 
 from . import compat
-from .config import build_dir, choose_profile, data_dir, mirror_dir, new_run_id, profile_settings, seed_setting
+from .config import (build_dir, choose_profile, data_dir, flag_setting, mirror_dir, new_run_id, profile_settings,
+                     seed_setting)
 
 # Checked before the modules below build on Keras 3's classes: a Keras 2 era TensorFlow stops
 # here with one message naming the versions, not with an AttributeError from deep inside.
@@ -55,20 +56,22 @@ def enable_memory_growth() -> list[str]:
 
 
 def deterministic_ops() -> list[str]:
-    """With `COURSE_DETERMINISTIC=1`, enable TensorFlow's op determinism; returns banner lines.
+    """With `COURSE_DETERMINISTIC=1` (or true, yes, on), enable TensorFlow's op determinism; returns
+    banner lines. Another value than yes or no is a `SettingError` (`config.flag_setting`).
 
     Ops then use only deterministic algorithms (on a GPU, no floating-point
     atomic adds and none of cuDNN's nondeterministic convolution algorithms) and
     raise an error where they have none; Keras compiles without XLA then. Slower;
     see the README's "Reproducible runs on a GPU". Call it before anything runs.
     """
-    if os.environ.get("COURSE_DETERMINISTIC", "").strip() != "1":
+    if not flag_setting("COURSE_DETERMINISTIC"):
         return []
     tf.config.experimental.enable_op_determinism()
+    setting = f"COURSE_DETERMINISTIC={os.environ['COURSE_DETERMINISTIC'].strip()}"
     if compat.xla_with_determinism():
-        return [f"  determinism on (COURSE_DETERMINISTIC=1): TensorFlow op determinism; slower. Keras "
+        return [f"  determinism on ({setting}): TensorFlow op determinism; slower. Keras "
                 f"{keras.__version__} still compiles with XLA on a GPU (3.7 and newer do not), so runs may vary slightly"]
-    return ["  determinism on (COURSE_DETERMINISTIC=1): TensorFlow op determinism, no XLA; slower"]
+    return [f"  determinism on ({setting}): TensorFlow op determinism, no XLA; slower"]
 
 
 def setup(notebook: str, profile: str | None = None, seed: int | None = None) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 import importlib.metadata
 import importlib.util
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -76,3 +77,74 @@ def test_install_cell_offline_says_what_to_do(monkeypatch):
         _run_install_cell(monkeypatch, missing=True, returncode=1)
     message = str(stop.value)
     assert "no network" in message and "COURSE_INSTALL_SOURCE" in message and "Traceback" not in message
+
+
+def _install_offline(monkeypatch, source: str) -> str:
+    """Run the install cell with the real pip where nothing can be downloaded; returns its message.
+
+    The package index is a closed local port; pip's own configuration (extra indexes, local wheel
+    folders) is set aside, so pip fails as on a machine without network, having installed nothing.
+    """
+    monkeypatch.setenv("COURSE_INSTALL_SOURCE", source)
+    for name, value in {"PIP_CONFIG_FILE": os.devnull, "PIP_INDEX_URL": "http://127.0.0.1:9/simple",
+                        "PIP_RETRIES": "1", "PIP_DEFAULT_TIMEOUT": "5"}.items():
+        monkeypatch.setenv(name, value)
+    for name in ("PIP_FIND_LINKS", "PIP_EXTRA_INDEX_URL", "PIP_NO_INDEX"):
+        monkeypatch.delenv(name, raising=False)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "course_utils" else real(name, *a))
+    with pytest.raises(SystemExit) as stop:
+        exec(colab.install_cell(colab.repository_url(ROOT)), {})
+    return str(stop.value)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="pip needs git for a git+ source")
+def test_install_cell_offline_names_the_host_it_could_not_reach_not_pips_footer(monkeypatch):
+    message = _install_offline(monkeypatch, "git+https://github.invalid/someone/course")  # .invalid never resolves
+    assert message.startswith("Could not install the course (Could not resolve host: github.invalid). Offline, copy")
+    assert "originates from a subprocess" not in message
+
+
+def test_install_cell_offline_names_the_failed_connection_to_the_index(monkeypatch):
+    message = _install_offline(monkeypatch, "course-utils-not-on-any-index")
+    assert message.startswith("Could not install the course (Failed to establish a new connection: ")
+    assert "Connection refused). Offline, copy" in message
+
+
+# What pip 24 (Colab's in 2025) writes when git cannot reach the repository: its last line is boilerplate.
+PIP_24_GIT_OFFLINE = """\
+  Running command git clone --filter=blob:none --quiet https://github.com/someone/course /tmp/pip-req-build-x
+  fatal: unable to access 'https://github.com/someone/course/': Could not resolve host: github.com
+  error: subprocess-exited-with-error
+
+  × git clone --filter=blob:none --quiet https://github.com/someone/course /tmp/pip-req-build-x did not run successfully.
+  │ exit code: 128
+  ╰─> See above for output.
+
+  note: This error originates from a subprocess, and is likely not a problem with pip.
+error: subprocess-exited-with-error
+
+× git clone --filter=blob:none --quiet https://github.com/someone/course /tmp/pip-req-build-x did not run successfully.
+│ exit code: 128
+╰─> See above for output.
+
+note: This error originates from a subprocess, and is likely not a problem with pip.
+"""
+
+
+@pytest.mark.parametrize("stderr, reason", [
+    (PIP_24_GIT_OFFLINE, "Could not resolve host: github.com"),
+    (PIP_24_GIT_OFFLINE.replace("unable to access 'https://github.com/someone/course/': Could not resolve host: "
+                                "github.com", "repository 'https://github.com/someone/course/' not found"),
+     "fatal: repository 'https://github.com/someone/course/' not found"),
+    ("error: subprocess-exited-with-error\n× Building wheel did not run successfully.\n  setup.py: bad version\n"
+     "note: This error originates from a subprocess, and is likely not a problem with pip.\n", "setup.py: bad version"),
+    ("", "pip failed"),
+])
+def test_install_cell_quotes_the_line_that_explains(monkeypatch, stderr, reason):
+    monkeypatch.setattr(subprocess, "run", lambda command, **kwargs: subprocess.CompletedProcess(command, 1, "", stderr))
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "course_utils" else real(name, *a))
+    with pytest.raises(SystemExit) as stop:
+        exec(colab.install_cell(colab.repository_url(ROOT)), {})
+    assert str(stop.value).startswith(f"Could not install the course ({reason}). Offline, copy")

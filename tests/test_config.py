@@ -99,7 +99,7 @@ def test_switches_take_the_usual_spellings_and_refuse_others(monkeypatch):
         monkeypatch.setenv("COURSE_REHEARSAL", value)
         assert config.flag_setting("COURSE_REHEARSAL") is expected, value
     monkeypatch.setenv("COURSE_REHEARSAL", "maybe")
-    with pytest.raises(config.SettingError, match="COURSE_REHEARSAL='maybe' is neither on nor off"):
+    with pytest.raises(config.SettingError, match="COURSE_REHEARSAL='maybe' is neither yes nor no"):
         config.resolve_profile("full")
 
 

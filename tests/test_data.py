@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from conftest import make_image, truncate
-from course_utils import archives, data, files
+from course_utils import archives, data, files, images
 
 
 def _zip_of(folder: Path, archive: Path) -> bytes:
@@ -547,3 +547,91 @@ def test_array_splits_batches_every_split_and_shuffles_only_training():
     pairs = [(float(a[0]), int(b)) for xs, ys in splits.train for a, b in zip(xs.numpy(), ys.numpy())]
     assert sorted(pairs) == [(float(i), i) for i in range(10)]  # images keep their labels
     assert [label for _, label in pairs] != list(range(10))
+
+
+# ---------------------------------------------------------------- faults (issue 24)
+
+
+def test_an_image_with_too_many_pixels_is_refused_by_its_header_and_skipped_at_install(data_home, tmp_path,
+                                                                                      capsys):
+    root = _cifar_folder(tmp_path, 2)
+    bomb = root / "train" / "cat" / "bomb.png"
+    Image.new("1", (16000, 16000)).save(bomb)  # one colour: 256 million pixels in a few dozen KB
+    assert bomb.stat().st_size < 300_000
+    reason = data.check_image(bomb)
+    assert reason.startswith("too large to train on: 16000x16000 is 256,000,000 pixels")
+    assert f"limit of {images.MAX_PIXELS:,}" in reason and "Shrink it" in reason
+    data.import_dataset("cifar10", root)
+    out = capsys.readouterr().out
+    assert "Skipped 1 file(s)" in out and "train/cat/bomb.png: too large to train on" in out
+    record = data.installed("cifar10")
+    assert record["counts"]["train/cat"] == 2 and "train/cat/bomb.png" not in record["files"]
+
+
+def _resize_input_types(dataset) -> set[str]:
+    """The dtypes every resize op of a `tf.data` pipeline's functions reads."""
+    import tensorflow as tf
+    from tensorflow.core.framework import graph_pb2
+
+    graph = graph_pb2.GraphDef.FromString(dataset._as_serialized_graph().numpy())
+    return {tf.dtypes.as_dtype(node.attr["T"].type).name for function in graph.library.function
+            for node in function.node_def if node.op.startswith(("Resize", "ScaleAndTranslate"))}
+
+
+def test_the_pipeline_resizes_the_8_bit_pixels_never_a_full_size_float_copy(tmp_path):
+    path = make_image(tmp_path / "photo.jpg", size=(64, 48))
+    from_files = data._pipeline([str(path)], [0], image_size=16, batch_size=1, shuffle=False, seed=0)
+    pixels = np.zeros((1, 48, 64, 3), dtype=np.uint8)
+    from_arrays = data._pipeline(pixels, [0], image_size=16, batch_size=1, shuffle=False, seed=0)
+    # The decoded image goes to the resize as uint8 (1 byte a pixel): only the small result is float.
+    assert _resize_input_types(from_files) == _resize_input_types(from_arrays) == {"uint8"}
+    [(batch, _)] = from_files
+    assert batch.dtype == "float32" and batch.shape == (1, 16, 16, 3)
+
+
+def _sideways_photo(path: Path, orientation: int, fmt: str = "JPEG") -> np.ndarray:
+    """Save, with EXIF `orientation`, the pixels that show the returned upright image (red above
+    blue, green in the top left corner) once turned as that orientation says."""
+    from PIL import ImageOps
+
+    upright = np.zeros((48, 24, 3), dtype=np.uint8)
+    upright[:24, :, 0] = upright[24:, :, 2] = 255
+    upright[:8, :8] = (0, 255, 0)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    # Stored as the camera would: turned the other way, so that EXIF's turn undoes it.
+    inverse = {6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270, 5: Image.Transpose.TRANSPOSE,
+               7: Image.Transpose.TRANSVERSE, 2: Image.Transpose.FLIP_LEFT_RIGHT,
+               3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM}
+    stored = Image.fromarray(upright)
+    stored = stored.transpose(inverse[orientation]) if orientation in inverse else stored
+    stored.save(path, fmt, exif=exif)
+    if fmt == "PNG":  # lossless: Pillow's own turn gives back exactly the upright image
+        assert np.array_equal(np.asarray(ImageOps.exif_transpose(Image.open(path))), upright)
+    return upright
+
+
+def test_a_phone_photo_with_exif_orientation_6_trains_the_right_way_up(tmp_path):
+    path = tmp_path / "mine" / "fruit" / "phone.jpg"
+    path.parent.mkdir(parents=True)
+    _sideways_photo(path, 6)
+    assert Image.open(path).size == (48, 24)  # stored sideways, as a phone does
+    assert data.check_image(path) is None and data.exif_orientation(path) == 6
+    ds, _ = data.load_image_folder(tmp_path / "mine", image_size=16, batch_size=1)
+    [(batch, _)] = ds
+    image = batch.numpy()[0]
+    top, bottom = image[4:6, 10:12].mean(axis=(0, 1)), image[-3:, :].mean(axis=(0, 1))
+    assert top[0] > 200 and top[2] < 50  # red at the top
+    assert bottom[2] > 200 and bottom[0] < 50  # blue at the bottom
+    assert image[1, 1, 1] > 200 and image[1, -2, 1] < 50  # green in the top left corner, not the right
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_exif_orientation_comes_out_as_pillow_turns_it(tmp_path, orientation):
+    import tensorflow as tf
+
+    path = tmp_path / f"o{orientation}.png"  # lossless, so the pixels compare exactly
+    upright = _sideways_photo(path, orientation, fmt="PNG")
+    [(batch, _)] = data._pipeline([str(path)], [0], image_size=12, batch_size=1, shuffle=False, seed=0)
+    expected = tf.round(tf.image.resize(upright, (12, 12))).numpy()
+    assert np.abs(batch.numpy()[0] - expected).max() <= 1

@@ -1,6 +1,7 @@
 """Notebook 06: TF-Hub feature vectors as Keras 3 layers, and the streaming pipeline."""
 
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -134,6 +135,68 @@ def test_a_folder_that_is_not_a_saved_model_is_a_clear_error(monkeypatch, tmp_pa
     with pytest.raises(CourseError, match=r"mobilenet \(COURSE_HUB_HANDLE\) is a folder but not a SavedModel.*"
                                           r"export-stand-in"):
         hub.feature_layer()
+
+
+@pytest.fixture(scope="module")
+def small_saved_model(tmp_path_factory):
+    """A tiny feature-vector SavedModel (images to 4 features), exported here."""
+
+    class Features(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.kernel = tf.Variable(tf.ones([3, 4]))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
+        def __call__(self, images):
+            return tf.reduce_mean(images, axis=[1, 2]) @ self.kernel
+
+    path = tmp_path_factory.mktemp("hub") / "small"
+    tf.saved_model.save(Features(), str(path))
+    return path
+
+
+def _garbage(folder):
+    (folder / "saved_model.pb").write_bytes(os.urandom(300))
+
+
+def _half(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+DAMAGES = {"garbage saved_model.pb": _garbage,
+           "truncated saved_model.pb": lambda folder: _half(folder / "saved_model.pb"),
+           "empty saved_model.pb": lambda folder: (folder / "saved_model.pb").write_bytes(b""),
+           "no variables": lambda folder: shutil.rmtree(folder / "variables"),
+           "truncated variables": lambda folder: _half(next((folder / "variables").glob("*.data-*")))}
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_a_damaged_saved_model_names_the_setting_and_the_fix(small_saved_model, monkeypatch, tmp_path, damage):
+    folder = tmp_path / "mobilenet"
+    shutil.copytree(small_saved_model, folder)
+    assert hub.feature_layer(str(folder))(np.ones((1, 8, 8, 3), "float32")).shape == (1, 4)  # whole, it loads
+    DAMAGES[damage](folder)
+    monkeypatch.setenv("COURSE_HUB_HANDLE", str(folder))
+    with pytest.raises(data.DataNotAvailable) as refused:
+        hub.feature_layer()
+    message = str(refused.value)
+    assert message.startswith(f"{folder} (COURSE_HUB_HANDLE) is a SavedModel folder that TensorFlow cannot load, "
+                              "damaged or incomplete (")
+    assert message.endswith("export COURSE_HUB_HANDLE=$PWD/build/hub/vgg16-stand-in`") and "\n" not in message
+
+
+def test_a_damaged_copy_in_the_tf_hub_cache_names_the_folder_to_delete(monkeypatch, tmp_path):
+    import tensorflow_hub
+
+    cached = tmp_path / "tfhub_modules" / "0123abcd"  # as a download cut short could leave it
+    cached.mkdir(parents=True)
+    _garbage(cached)
+    monkeypatch.delenv("COURSE_HUB_HANDLE", raising=False)
+    monkeypatch.setattr(tensorflow_hub, "resolve", lambda handle: str(cached))
+    with pytest.raises(data.DataNotAvailable, match=rf"^{cached} is a SavedModel folder that TensorFlow cannot "
+                                                     r"load, damaged or incomplete \(Cannot parse file .*\); delete "
+                                                     r"that folder and run again$"):
+        hub.feature_layer(hub.MOBILENET_V2)
 
 
 def test_no_hub_model_anywhere_exports_the_labelled_stand_in_once(data_home, monkeypatch, capsys):

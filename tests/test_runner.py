@@ -122,6 +122,21 @@ def test_bad_seed_stops_the_run_with_the_variable_and_range(tmp_path, monkeypatc
     assert not (tmp_path / "b" / "notebooks").exists()  # stopped before any notebook ran
 
 
+@pytest.mark.parametrize("setting", [("COURSE_SEED", "²", "COURSE_SEED='²' is not a seed: use a whole number"),
+                                     ("COURSE_DETERMINISTIC", "maybe", "COURSE_DETERMINISTIC='maybe' is neither yes nor no: "
+                                      "use 1, true, yes, on to turn it on")])
+def test_a_bad_setting_stops_the_run_by_name_before_any_notebook(tmp_path, monkeypatch, capsys, setting):
+    name, value, message = setting
+    monkeypatch.setenv(name, value)
+    monkeypatch.setattr("course_utils.data.DATASETS", {})
+    _write(tmp_path / "notebooks", "01_a.ipynb", "x = 1")
+    code = cli.main(["run", "--profile", "smoke", "--notebooks", str(tmp_path / "notebooks"),
+                     "--build-dir", str(tmp_path / "b")])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and message in err
+    assert not (tmp_path / "b" / "notebooks").exists()  # stopped before any notebook ran
+
+
 def test_a_run_killed_midway_then_rerun_needs_no_cleanup(data_home, tmp_path, monkeypatch):
     import os
     import signal

@@ -52,3 +52,34 @@ def test_time_plan_covers_every_notebook_and_says_full_is_not_measured(capsys):
     out = capsys.readouterr().out
     assert f"{sum(times['quick']['seconds'].values()) / 60:5.1f} min" in out and times["quick"]["machine"] in out
     assert "full: not measured" in out
+
+
+def test_a_seed_of_non_ascii_digits_is_refused_by_name_not_a_raw_value_error(data_home, monkeypatch):
+    monkeypatch.setenv("COURSE_PROFILE", "smoke")
+    for value in ("²", "٣"):  # str.isdigit() accepts both; int() refuses the first
+        monkeypatch.setenv("COURSE_SEED", value)
+        with pytest.raises(course_utils.SettingError, match=rf"COURSE_SEED='{value}' is not a seed: .*from 0 to"):
+            session.setup("01_scratch_cnn_baseline")
+
+
+def test_determinism_takes_the_usual_spellings_and_refuses_others_by_name(monkeypatch):
+    from tensorflow.python.framework import config as tf_config
+
+    try:
+        for value in ("true", "Yes", " ON ", "1"):
+            monkeypatch.setenv("COURSE_DETERMINISTIC", value)
+            tf_config.disable_op_determinism()
+            [line] = session.deterministic_ops()
+            assert tf_config.is_op_determinism_enabled() and f"(COURSE_DETERMINISTIC={value.strip()})" in line
+    finally:
+        tf_config.disable_op_determinism()  # the other tests run without it
+    for value in ("false", "No", "off", "0", ""):
+        monkeypatch.setenv("COURSE_DETERMINISTIC", value)
+        assert session.deterministic_ops() == [] and not tf_config.is_op_determinism_enabled()
+    for value in ("maybe", "2", "ja"):
+        monkeypatch.setenv("COURSE_DETERMINISTIC", value)
+        with pytest.raises(course_utils.SettingError) as refused:
+            session.deterministic_ops()
+        assert str(refused.value).startswith(f"COURSE_DETERMINISTIC='{value}' is neither yes nor no: use 1, true, "
+                                             "yes, on to turn it on, or 0, false, no, off (or unset it)")
+        assert not tf_config.is_op_determinism_enabled()

@@ -49,8 +49,8 @@ def time_left(longer_than: float = 60.0, after: float = 30.0):
     `longer_than` seconds: once the first epoch is done ("epoch 1 took 42 s; about 70 minutes
     for the remaining 99") and, for a long first epoch, already `after` seconds into it
     ("epoch 1: 120 of 1563 batches in 30 s; about 6 minutes for the rest of this training").
-    The first epoch also pays for building the model's graph (and, on a GPU, compiling it),
-    so the estimates err long.
+    The first batch pays for building the model's graph (and, on a GPU, compiling it): the
+    estimate inside the epoch leaves it out, the one after the first epoch errs long.
     """
     import time
 
@@ -63,15 +63,17 @@ def time_left(longer_than: float = 60.0, after: float = 30.0):
         state["at"] = time.perf_counter()
 
     def batch_end(batch, logs):
-        steps, took = callback.params.get("steps"), time.perf_counter() - state["at"]
-        if state.get("told") or not steps or took < after:
+        now, steps = time.perf_counter(), callback.params.get("steps")
+        if batch == 0:
+            state.setdefault("first_batch", now)
+        if state.get("told") or not steps or batch == 0 or now - state["at"] < after:
             return
         state["told"] = True
         epochs = callback.params["epochs"] - state["first"]
-        rest = took / (batch + 1) * steps * epochs - took
-        if took + rest > longer_than:
-            print(f"epoch {state['first'] + 1}: {batch + 1} of {steps} batches in {_duration(took)}; about "
-                  f"{_duration(rest)} for the rest of this training ({epochs} epoch(s))", flush=True)
+        rest = (now - state["first_batch"]) / batch * (steps * epochs - batch - 1)
+        if now - state["at"] + rest > longer_than:
+            print(f"epoch {state['first'] + 1}: {batch + 1} of {steps} batches in {_duration(now - state['at'])}; "
+                  f"about {_duration(rest)} for the rest of this training ({epochs} epoch(s))", flush=True)
 
     def end(epoch, logs):
         state["told"] = True

@@ -60,9 +60,10 @@ class Progress:
             self.stream.write(f"\r\x1b[K{line}" if self.live else line + "\n")
             self.stream.flush()
 
-    def done(self, seconds: float) -> None:
+    def done(self, seconds: float, outcome: str = "done in") -> None:
+        """End the notebook's line: `outcome` is "done in", "failed after" or "interrupted after"."""
         end = "\r\x1b[K" if self.live else ""
-        self.stream.write(f"{end}[{self.position}] {self.name} done in {_clock(seconds)} ({seconds:.0f} s)\n")
+        self.stream.write(f"{end}[{self.position}] {self.name} {outcome} {_clock(seconds)} ({seconds:.0f} s)\n")
         self.stream.flush()
 
 
@@ -108,7 +109,7 @@ def execute_notebook(path: Path, out_dir: Path, log_dir: Path, timeout: int = 36
                     # fragment of a multi-line message); no terminal colours.
                     text = f"{error.ename}: {error.evalue}" if error.ename else str(error).strip().splitlines()[-1]
                     summary = re.sub(r"\x1b\[[0-9;]*m", "", text).strip()
-                    progress.done(time.time() - started)
+                    progress.done(time.time() - started, "failed after")
                     raise NotebookFailed(
                         f"{path.name} failed in cell {index} ({first_line!r}): {summary}\n"
                         f"The executed copy with the full traceback is {out_dir / path.name}"

@@ -39,9 +39,10 @@ def test_failing_cell_is_named(tmp_path, monkeypatch, capsys):
     _write(notebooks, "01_bad.ipynb", "x = 1", "raise ValueError('broken on purpose')")
     monkeypatch.setattr("course_utils.data.DATASETS", {})
     code = cli.main(["run", "--profile", "smoke", "--notebooks", str(notebooks), "--build-dir", str(tmp_path / "b")])
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert code == 2
     assert "01_bad.ipynb failed in cell 1" in err and "broken on purpose" in err
+    assert "[1/1] 01_bad failed after 0:" in out and "done in" not in out  # the progress line's last word
     executed = nbformat.read(tmp_path / "b" / "notebooks" / "01_bad.ipynb", as_version=4)
     assert executed.cells[1].outputs[0]["ename"] == "ValueError"
 

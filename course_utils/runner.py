@@ -5,7 +5,9 @@
 Each notebook is executed with nbclient in the chosen profile; the executed
 copy goes to `<build>/notebooks/`. A failing cell stops the run with the
 notebook, the cell number and the error. Afterwards every result the
-notebooks recorded is collected into the report (see `report.py`).
+notebooks recorded is collected into the report (see `report.py`). A run
+holds its build folder's lock from start to end: a second run on that folder
+stops at once, naming the first.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ import os
 import re
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import data
 from .config import artifact_path, build_dir, new_run_id, resolve_profile, seed_setting
 from .errors import CourseError
-from .files import atomic_path, remove_abandoned_staging
+from .files import Locked, atomic_path, exclusive_lock, remove_abandoned_staging
 from .report import write_report
 
 
@@ -121,6 +125,20 @@ def execute_notebook(path: Path, out_dir: Path, log_dir: Path, timeout: int = 36
     return seconds
 
 
+@contextmanager
+def _build_lock(build: Path, run_id: str) -> Iterator[None]:
+    """Make this run the only one using `build` for the block (`<build>/runs/.lock`); raises
+    CourseError naming the other run, and what to do, if another run holds the folder."""
+    holder = f"run {run_id} (process {os.getpid()}), started {time.strftime('%Y-%m-%d %H:%M:%S')}"
+    try:
+        with exclusive_lock(artifact_path(build, "runs", ".lock"), holder):
+            yield
+    except Locked as taken:  # raised on entering, before this run touched anything
+        raise CourseError(f"another course run is using the build folder {build}: "
+                          f"{taken.holder or 'it is starting'}. Wait for it to finish, or run in another "
+                          f"build folder: COURSE_BUILD_DIR={build}-2 python -m course_utils run") from None
+
+
 def _write_status(build: Path, status: dict) -> None:
     """Record how far the run got (`<build>/runs/<run id>.json`), whole or not at all."""
     with atomic_path(artifact_path(build, "runs", f"{status['run_id']}.json")) as temporary:
@@ -152,37 +170,38 @@ def run_course(profile: str | None = None, notebooks_dir: Path = Path("notebooks
     if not paths:
         raise CourseError(f"no course notebooks to run in {notebooks_dir} (only={only}): "
                           "run from the course folder, or pass --notebooks PATH")
-    for name in data.DATASETS:
-        data.ensure_dataset(name)
     run_id = os.environ["COURSE_RUN_ID"] = new_run_id()
-    # Temporary files of saves that an earlier, killed run never finished.
-    for kind in ("models", "features"):
-        root = artifact_path(profile, kind)  # COURSE_BUILD_DIR is `build` now
-        for folder in (root, *root.rglob("*")):
-            if folder.is_dir():
-                remove_abandoned_staging(folder)
-    status = {"run_id": run_id, "profile": profile, "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
-              "notebooks": {p.stem: "not run yet" for p in paths}}
-    timings = {}
-    print(f"Running {len(paths)} notebook(s) in the {profile} profile (run {run_id}); the kernels' own "
-          f"messages are in {artifact_path(build, 'logs')}", flush=True)
-    for number, path in enumerate(paths, start=1):
-        # This notebook's earlier records and figures go: what it records now replaces them.
-        artifact_path(build, "results", f"{path.stem}.jsonl").unlink(missing_ok=True)
-        for figure in artifact_path(build, "figures").glob(f"{path.stem}__*"):  # images and captions
-            figure.unlink()
-        status["notebooks"][path.stem] = "interrupted"  # until it finishes
-        _write_status(build, status)
-        try:
-            timings[path.stem] = execute_notebook(path, artifact_path(build, "notebooks"),
-                                                  artifact_path(build, "logs"), position=f"{number}/{len(paths)}")
-        except NotebookFailed:
-            status["notebooks"][path.stem] = "failed"
+    with _build_lock(build, run_id):  # to the end of the run: a second run on this folder stops at once
+        for name in data.DATASETS:
+            data.ensure_dataset(name)
+        # Temporary files of saves that an earlier, killed run never finished.
+        for kind in ("models", "features"):
+            root = artifact_path(profile, kind)  # COURSE_BUILD_DIR is `build` now
+            for folder in (root, *root.rglob("*")):
+                if folder.is_dir():
+                    remove_abandoned_staging(folder)
+        status = {"run_id": run_id, "profile": profile, "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                  "notebooks": {p.stem: "not run yet" for p in paths}}
+        timings = {}
+        print(f"Running {len(paths)} notebook(s) in the {profile} profile (run {run_id}); the kernels' own "
+              f"messages are in {artifact_path(build, 'logs')}", flush=True)
+        for number, path in enumerate(paths, start=1):
+            # This notebook's earlier figures go: what it saves now replaces them. Its earlier records
+            # stay (the report tells runs apart by run id): a notebook open in JupyterLab appends there too.
+            for figure in artifact_path(build, "figures").glob(f"{path.stem}__*"):  # images and captions
+                figure.unlink()
+            status["notebooks"][path.stem] = "interrupted"  # until it finishes
             _write_status(build, status)
-            raise
-        status["notebooks"][path.stem] = "done"
-        status.setdefault("seconds", {})[path.stem] = round(timings[path.stem], 1)
-        _write_status(build, status)
-    report = write_report(build, profile, timings, run_id)
+            try:
+                timings[path.stem] = execute_notebook(path, artifact_path(build, "notebooks"),
+                                                      artifact_path(build, "logs"), position=f"{number}/{len(paths)}")
+            except NotebookFailed:
+                status["notebooks"][path.stem] = "failed"
+                _write_status(build, status)
+                raise
+            status["notebooks"][path.stem] = "done"
+            status.setdefault("seconds", {})[path.stem] = round(timings[path.stem], 1)
+            _write_status(build, status)
+        report = write_report(build, profile, timings, run_id)
     print(f"Report: {report}")
     return report

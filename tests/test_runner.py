@@ -156,3 +156,97 @@ def test_a_run_killed_midway_then_rerun_needs_no_cleanup(data_home, tmp_path, mo
     assert "| 01_a | m | test_accuracy | 0.5000 |" in this_run and "02_b" not in this_run
     assert "interrupted: partial results" in older and "| 02_b |" in older
     assert [r["notebook"] for r in json.loads((report.parent / "results.json").read_text())] == ["01_a"]
+
+
+# Two real processes. Notebooks that record a result without importing TensorFlow (what `setup()`
+# would do), so that each kernel starts in a second or two.
+_RECORD = ("import os, time\nfrom course_utils import results\n"
+           "cfg = {'notebook': '{notebook}', 'profile': 'smoke', 'seed': 1, 'device': 'CPU', 'started': time.time(),\n"
+           "       'build_dir': os.environ['COURSE_BUILD_DIR'], 'run_id': os.environ.get('COURSE_RUN_ID', 'by hand')}\n"
+           "results.using(cfg, dataset=None, model=None)\n"
+           "results.record_result(cfg, 'test_accuracy', {value}, method='{method}')")
+_CLI = "import sys\nfrom course_utils import cli, data\ndata.DATASETS.clear()\nsys.exit(cli.main(sys.argv[1:]))"
+
+
+def _record_source(notebook, value, method="m"):
+    return _RECORD.replace("{notebook}", notebook).replace("{value}", str(value)).replace("{method}", method)
+
+
+def _start_run(notebooks, build, **popen):
+    """`python -m course_utils run` (with no dataset to fetch) as a separate process."""
+    import os
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-c", _CLI, "run", "--profile", "smoke", "--notebooks", str(notebooks),
+               "--build-dir", str(build)]
+    env = {k: v for k, v in os.environ.items() if k not in ("COURSE_RUN_ID", "COURSE_BUILD_DIR")}
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+
+
+def _wait_for(test, process, seconds=60):
+    import time
+
+    deadline = time.time() + seconds
+    while not test() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    return test()
+
+
+def test_a_second_run_on_the_same_build_folder_stops_and_leaves_the_first_run_whole(tmp_path):
+    import subprocess
+
+    notebooks, build, release = tmp_path / "notebooks", tmp_path / "build", tmp_path / "release"
+    # The first run records its result, then stays mid-notebook until the test releases it.
+    wait = (f"import pathlib, time\nstop = time.time() + 60\n"
+            f"while not pathlib.Path({str(release)!r}).exists() and time.time() < stop:\n    time.sleep(0.1)")
+    _write(notebooks, "01_a.ipynb", _record_source("01_a", 0.5), wait)
+    results = build / "results" / "01_a.jsonl"
+    first = _start_run(notebooks, build)
+    try:
+        assert _wait_for(results.is_file, first), "the first run never recorded its result"
+        first_run = json.loads(results.read_text())["run_id"]
+
+        second = _start_run(notebooks, build)
+        try:
+            code = second.wait(timeout=20)
+        except subprocess.TimeoutExpired:  # it did not stop: it is running the notebook too
+            release.touch()
+            code = second.wait(timeout=60)
+        out, err = second.communicate()
+        assert code == 2, f"a second run on the same build folder did not stop (exit code {code}): {out}{err}"
+        assert err.count("\n") == 1 and "Traceback" not in err
+        assert err.startswith(f"error: another course run is using the build folder {build.resolve()}: "
+                              f"run {first_run} (process {first.pid}), started ")
+        assert "Wait for it to finish, or run in another build folder: COURSE_BUILD_DIR=" in err
+        assert not out  # it ran nothing
+    finally:
+        release.touch()
+        out, err = first.communicate(timeout=90)
+    assert first.returncode == 0, err
+    assert [json.loads(line)["run_id"] for line in results.read_text().splitlines()] == [first_run]
+    report = (build / "report" / "report.md").read_text()
+    assert "No notebook recorded a result" not in report and "| 01_a | m | test_accuracy | 0.5000 |" in report
+
+
+def test_a_run_deletes_no_record_that_another_process_made(data_home, tmp_path, monkeypatch):
+    """A learner ran notebook 01_a by hand (JupyterLab: another process, another run id); then
+    the course runner executes 01_a. The learner's record stays; the report shows the run's."""
+    import os
+    import subprocess
+    import sys
+
+    notebooks, build = tmp_path / "notebooks", tmp_path / "build"
+    _write(notebooks, "01_a.ipynb", _record_source("01_a", 0.5, method="by the runner"))
+    by_hand = _record_source("01_a", 0.75, method="by hand")
+    env = dict(os.environ, COURSE_BUILD_DIR=str(build))
+    env.pop("COURSE_RUN_ID", None)
+    subprocess.run([sys.executable, "-c", by_hand], env=env, check=True, timeout=60)
+
+    monkeypatch.setattr("course_utils.data.DATASETS", {})
+    report = runner.run_course("smoke", notebooks, build=build)
+    kept = [json.loads(line)["method"] for line in (build / "results" / "01_a.jsonl").read_text().splitlines()]
+    assert kept == ["by hand", "by the runner"]
+    assert [r["method"] for r in json.loads((report.parent / "results.json").read_text())] == ["by the runner"]
+    assert "by hand" not in report.read_text()  # an earlier run of a notebook this run executed: replaced
+

@@ -221,7 +221,7 @@ def write_report(build: Path, profile: str, timings: dict[str, float], run_id: s
         summary_path.with_suffix(CAPTION_SUFFIX).write_text(
             "Test accuracy of each cats-vs-dogs lesson in this run, in lesson order; hatched bars are lessons "
             "whose effect this run did not show.\n")
-    all_figures = sorted(figures_dir.glob("*.png"))
+    all_figures = sorted(f for f in figures_dir.glob("*.png") if not f.name.startswith("."))  # not a save under way
     this_run = {"course", *timings} if run_id else None
     figures = [f for f in all_figures if this_run is None or f.name.split("__")[0] in this_run]
     old_figures = [f for f in all_figures if f not in figures]

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import artifact_path
-from .files import append_line
+from .files import append_line, atomic_path
 from .install import describe
 
 REQUIRED = ("notebook", "method", "metric", "value", "profile", "data", "weights")
@@ -151,7 +151,8 @@ def save_figure(cfg: dict[str, Any], fig, name: str, caption: str) -> Path:
         lines += [f"data: {data}", f"weights: {weights}"]
     footnote(fig, lines)
     path = artifact_path(cfg, "figures", f"{cfg['notebook']}__{name}.png")
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    with atomic_path(path) as temporary:  # a run interrupted mid-save leaves the old figure or none
+        fig.savefig(temporary, dpi=110, bbox_inches="tight")
     path.with_suffix(CAPTION_SUFFIX).write_text(caption.strip() + "\n")
     return path
 

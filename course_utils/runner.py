@@ -4,10 +4,10 @@
 
 Each notebook is executed with nbclient in the chosen profile; the executed
 copy goes to `<build>/notebooks/`. A failing cell stops the run with the
-notebook, the cell number and the error. Afterwards every result the
-notebooks recorded is collected into the report (see `report.py`). A run
-holds its build folder's lock from start to end: a second run on that folder
-stops at once, naming the first.
+notebook, the cell number and the error; Ctrl-C stops the notebook's kernel and
+ends with one line. Afterwards every result the notebooks recorded is collected
+into the report (see `report.py`). A run holds its build folder's lock from
+start to end: a second run on that folder stops at once, naming the first.
 """
 
 from __future__ import annotations
@@ -30,6 +30,10 @@ from .report import write_report
 
 class NotebookFailed(CourseError):
     """A notebook cell raised: the message names the notebook, the cell and the error."""
+
+
+class RunInterrupted(CourseError):
+    """Ctrl-C during a notebook: its kernel is stopped; the message names the notebook and cell."""
 
 
 def course_notebooks(folder: Path) -> list[Path]:
@@ -82,8 +86,9 @@ def execute_notebook(path: Path, out_dir: Path, log_dir: Path, timeout: int = 36
 
     Shows a `Progress` line; the kernel's own output on the terminal (TensorFlow's
     start-up notices, warnings) goes to `log_dir/<notebook>.log` instead. Raises
-    `NotebookFailed` naming the cell that failed; the executed copy, with the
-    traceback, is saved all the same.
+    `NotebookFailed` naming the cell that failed, and `RunInterrupted` on Ctrl-C
+    (after stopping the kernel); the executed copy, with the traceback or as far
+    as it got, is saved all the same.
     """
     import nbformat
     from nbclient import NotebookClient
@@ -101,6 +106,7 @@ def execute_notebook(path: Path, out_dir: Path, log_dir: Path, timeout: int = 36
     progress = Progress(path.stem, position, len(nb.cells))
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
+    index = -1  # no cell yet: the kernel is starting
     try:
         with open(log_dir / f"{path.stem}.log", "w") as log, client.setup_kernel(stdout=log, stderr=log):
             for index, cell in enumerate(nb.cells):
@@ -118,11 +124,26 @@ def execute_notebook(path: Path, out_dir: Path, log_dir: Path, timeout: int = 36
                         f"{path.name} failed in cell {index} ({first_line!r}): {summary}\n"
                         f"The executed copy with the full traceback is {out_dir / path.name}"
                     ) from None
+    except KeyboardInterrupt:
+        _stop_kernel(client)
+        progress.done(time.time() - started, "interrupted after")
+        where = f"cell {index + 1}/{len(nb.cells)}" if index >= 0 else "while its kernel was starting"
+        raise RunInterrupted(f"Interrupted in {path.stem}, {where}") from None
     finally:
-        nbformat.write(nb, out_dir / path.name)
+        with atomic_path(out_dir / path.name) as temporary:  # Ctrl-C here leaves the old copy, not half a new one
+            nbformat.write(nb, temporary)
     seconds = time.time() - started
     progress.done(seconds)
     return seconds
+
+
+def _stop_kernel(client) -> None:
+    """Kill the kernel of an nbclient `client` at once, if it runs. After Ctrl-C the
+    cell's work is abandoned: nothing is gained by waiting for a graceful shutdown, and
+    Ctrl-C while the kernel starts comes before nbclient would clean up at all."""
+    client.shutdown_kernel = "immediate"
+    if client.km is not None:
+        client._cleanup_kernel()  # nbclient's own clean-up: kill, then close the channels and files
 
 
 @contextmanager
@@ -137,6 +158,17 @@ def _build_lock(build: Path, run_id: str) -> Iterator[None]:
         raise CourseError(f"another course run is using the build folder {build}: "
                           f"{taken.holder or 'it is starting'}. Wait for it to finish, or run in another "
                           f"build folder: COURSE_BUILD_DIR={build}-2 python -m course_utils run") from None
+
+
+def _interrupted_message(where: str, status: dict, build: Path, notebooks_dir: Path) -> str:
+    """The one line a run stopped by Ctrl-C ends with: where it stopped, what was kept and
+    the command that runs the notebooks it did not finish."""
+    done = [name for name, state in status["notebooks"].items() if state == "done"]
+    rest = [name for name, state in status["notebooks"].items() if state != "done"]
+    folder = "" if Path(notebooks_dir) == Path("notebooks") else f" --notebooks {notebooks_dir}"
+    return (f"{where}; its kernel was stopped and nothing half-written was kept. Results so far: "
+            f"{', '.join(done) or 'none'} (in {artifact_path(build, 'results')}); to run the rest: "
+            f"python -m course_utils run --profile {status['profile']}{folder} --only {' '.join(rest)}")
 
 
 def _write_status(build: Path, status: dict) -> None:
@@ -199,6 +231,8 @@ def run_course(profile: str | None = None, notebooks_dir: Path = Path("notebooks
                 status["notebooks"][path.stem] = "failed"
                 _write_status(build, status)
                 raise
+            except RunInterrupted as interrupted:  # the status already says "interrupted"
+                raise RunInterrupted(_interrupted_message(str(interrupted), status, build, notebooks_dir)) from None
             status["notebooks"][path.stem] = "done"
             status.setdefault("seconds", {})[path.stem] = round(timings[path.stem], 1)
             _write_status(build, status)

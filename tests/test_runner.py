@@ -250,3 +250,90 @@ def test_a_run_deletes_no_record_that_another_process_made(data_home, tmp_path, 
     assert [r["method"] for r in json.loads((report.parent / "results.json").read_text())] == ["by the runner"]
     assert "by hand" not in report.read_text()  # an earlier run of a notebook this run executed: replaced
 
+
+def test_ctrl_c_ends_with_one_line_exit_130_and_no_kernel_left(tmp_path):
+    import os
+    import signal
+
+    import psutil
+
+    notebooks, build, started = tmp_path / "notebooks", tmp_path / "build", tmp_path / "started"
+    _write(notebooks, "01_a.ipynb", "x = 1")
+    _write(notebooks, "02_b.ipynb", "x = 2", f"import pathlib, time\npathlib.Path({str(started)!r}).touch()\n"
+                                             "time.sleep(120)", "y = 3")
+    run = _start_run(notebooks, build, start_new_session=True)  # its own process group, as in a terminal
+    try:
+        assert _wait_for(started.is_file, run), "the run never reached notebook 02_b's second cell"
+        kernels = psutil.Process(run.pid).children(recursive=True)
+        assert kernels, "no kernel process found"
+        os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C sends
+        out, err = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+    assert run.returncode == 130
+    assert "Traceback" not in out + err and "KeyboardInterrupt" not in out + err
+    assert err.count("\n") == 1
+    assert err.startswith("Interrupted in 02_b, cell 2/3; its kernel was stopped and nothing half-written was kept. "
+                          "Results so far: 01_a (in ")
+    assert err.strip().endswith(f"to run the rest: python -m course_utils run --profile smoke "
+                                f"--notebooks {notebooks} --only 02_b")
+    assert "[2/2] 02_b interrupted after 0:" in out
+    left = []
+    for kernel in kernels:
+        try:
+            if kernel.status() != psutil.STATUS_ZOMBIE:
+                left.append(kernel.pid)
+        except psutil.NoSuchProcess:
+            pass
+    assert not left, f"kernel process(es) {left} still running"
+    status = json.loads(next((build / "runs").glob("*.json")).read_text())
+    assert status["notebooks"] == {"01_a": "done", "02_b": "interrupted"}
+
+
+def test_ctrl_c_while_a_kernel_starts_leaves_no_kernel(tmp_path, monkeypatch):
+    """Ctrl-C before nbclient has a kernel client (its own clean-up does not cover that time)."""
+    import os
+    import signal
+
+    import psutil
+
+    notebooks, build, starting = tmp_path / "notebooks", tmp_path / "build", tmp_path / "starting"
+    _write(notebooks, "01_a.ipynb", "x = 1")
+    # IPython runs its start-up files before the kernel answers: this kernel takes a minute to be ready.
+    startup = tmp_path / "ipython" / "profile_default" / "startup"
+    startup.mkdir(parents=True)
+    (startup / "00-slow.py").write_text(f"import pathlib, time\npathlib.Path({str(starting)!r}).touch()\n"
+                                        "time.sleep(60)\n")
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    run = _start_run(notebooks, build, start_new_session=True)
+    try:
+        assert _wait_for(starting.is_file, run), "the kernel never started"
+        kernels = psutil.Process(run.pid).children(recursive=True)
+        os.killpg(run.pid, signal.SIGINT)
+        out, err = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+    assert run.returncode == 130 and "Traceback" not in out + err
+    assert err.startswith("Interrupted in 01_a, while its kernel was starting; its kernel was stopped")
+    alive = []
+    for kernel in kernels:
+        try:
+            if kernel.status() != psutil.STATUS_ZOMBIE:
+                alive.append(kernel.pid)
+        except psutil.NoSuchProcess:
+            pass
+    for pid in alive:  # do not leave it to sleep on
+        os.kill(pid, signal.SIGKILL)
+    assert not alive, f"kernel process(es) {alive} still running"
+
+
+def test_ctrl_c_outside_a_notebook_is_one_line_and_exit_130(monkeypatch, capsys):
+    def fetching(*args):  # Ctrl-C while the run fetches the data, before any notebook
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "run_course", fetching)
+    assert cli.main(["run", "--profile", "smoke"]) == 130
+    out, err = capsys.readouterr()
+    assert err == "Interrupted (Ctrl-C) during `run`; run it again to carry on.\n" and not out

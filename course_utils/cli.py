@@ -10,7 +10,9 @@ from pathlib import Path
 from . import colab, data, install
 from .config import course_root
 from .errors import CourseError
-from .runner import run_course
+from .runner import RunInterrupted, run_course
+
+INTERRUPTED = 130  # the exit code of a command stopped by Ctrl-C (128 + SIGINT), as shells report it
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,9 +86,15 @@ def main(argv: list[str] | None = None) -> int:
             return _fetch(args.names or list(data.DATASETS), args.reinstall)
         elif args.action == "import":
             data.import_dataset(args.name, args.path)
+    except RunInterrupted as stopped:  # Ctrl-C in a notebook: where, and what to run next
+        print(stopped, file=sys.stderr)
+        return INTERRUPTED
     except CourseError as error:  # a problem the user can fix: its message, no traceback
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C anywhere else: one line, not a traceback
+        print(f"Interrupted (Ctrl-C) during `{args.command}`; run it again to carry on.", file=sys.stderr)
+        return INTERRUPTED
     return 0
 
 

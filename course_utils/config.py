@@ -163,10 +163,11 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
 # the report shows none of its numbers as results.
 REHEARSAL_SUFFIX = "-rehearsal"
 REHEARSAL_CAPS = {
-    "per_class": 4,     # images per class in each split: a few batches per pass over the data
+    "per_class": 2,     # images per class in each split: a batch or two per pass over the data
     "epochs": 2,        # every *epochs setting that is not 0: two, so that a second epoch and a best epoch exist
     "steps": 2,         # gradient-ascent and BatchNormalization-demo steps
     "slow_images": 4,   # 03's image-by-image prediction
+    "filters": 8,       # 07's filters ascended at once (`filters`, `study_filters`)
 }
 
 

@@ -5,10 +5,13 @@ caches, saved models) is written under a temporary name and renamed into
 place once complete: a rename is atomic on one file system, so a reader sees
 the old file or the new one, never a part of one. A run killed before the
 rename leaves only a temporary file or folder, which the next run removes.
+Files that several processes share (a notebook's results, a build folder's
+lock) are appended to or locked, never rewritten.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import zipfile
@@ -36,6 +39,52 @@ def atomic_path(target: Path) -> Iterator[Path]:
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append `line` and a newline to `path` (created if need be) in one `write` on a
+    descriptor opened with O_APPEND: the kernel then puts each line whole at the end of
+    the file, so lines appended by two processes at once never interleave."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(descriptor, (line.rstrip("\n") + "\n").encode())
+    finally:
+        os.close(descriptor)
+
+
+class Locked(Exception):
+    """Another process holds the lock; `holder` is what it wrote into the lock file."""
+
+    def __init__(self, holder: str):
+        super().__init__(holder)
+        self.holder = holder
+
+
+@contextmanager
+def exclusive_lock(path: Path, holder: str) -> Iterator[None]:
+    """Hold an exclusive lock on `path` for the block, with `holder` (who holds it) written
+    into the file for whoever finds it taken; raises `Locked` with the other holder's text
+    at once rather than waiting.
+
+    It is the operating system's lock (`flock`): it goes with the process, however that
+    process ends, so a killed run never leaves a stale lock behind. The file itself stays.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as lock:  # "a+": never truncates what the holder wrote before we know we hold it
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            raise Locked(lock.read().strip()) from None
+        lock.truncate(0)
+        lock.write(holder)
+        lock.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _alive(pid: int) -> bool:

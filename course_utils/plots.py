@@ -29,14 +29,23 @@ def image_grid(images: Sequence[Any], titles: Sequence[str], columns: int = 8,
     return fig
 
 
-def footnote(fig, lines: Sequence[str]) -> None:
-    """Write `lines` in small grey type below the figure, wrapped to its width.
+FOOTNOTE = "course-footnote"  # the gid of a figure's footnote text, so that a second call adds to it
 
-    Used by `save_figure` (profile, data, weights) and the report's summary figure.
+
+def footnote(fig, lines: Sequence[str]) -> None:
+    """Write `lines` in small grey type below the figure, wrapped to its width, after
+    any lines an earlier call wrote there (one block, never two texts on top of each other).
+
+    Used by `learning_curves` (curves from an earlier run), `save_figure` (profile,
+    data, weights) and the report's summary figure.
     """
     width = max(30, int(fig.get_figwidth() * 16))  # characters that fit the figure's width
     text = "\n".join(textwrap.fill(line, width) for line in lines)
-    fig.text(0.0, 0.0, text, fontsize=6.5, color="dimgray", ha="left", va="top")
+    earlier = [t for t in fig.texts if t.get_gid() == FOOTNOTE]
+    if earlier:
+        earlier[0].set_text(f"{earlier[0].get_text()}\n{text}")
+    else:
+        fig.text(0.0, 0.0, text, fontsize=6.5, color="dimgray", ha="left", va="top", gid=FOOTNOTE)
 
 
 def dataset_grid(dataset, class_names: Sequence[str], count: int, suptitle: str | None = None):
@@ -58,9 +67,14 @@ def learning_curves(histories: dict[str, dict[str, list[float]]], title: str | N
     Training is drawn solid, validation dashed, one colour per run. Two panels; a
     circle marks each run's best validation epoch, the one `training.keep_best` keeps.
     A history may carry `"first_epoch"` (where it starts on the axis, for a
-    second training phase); `mark=(epoch, text)` draws a labelled vertical line.
+    second training phase) and `"earlier_run"` (set by `training.load_history` for
+    a history another run saved: its run id and date, which the legend and a
+    footnote then show); `mark=(epoch, text)` draws a labelled vertical line.
     """
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    earlier = [f"{label}: {history['earlier_run']}" for label, history in histories.items() if "earlier_run" in history]
+    histories = {f"{label} (earlier run)" if "earlier_run" in history else label: history
+                 for label, history in histories.items()}
     for (label, history), color in zip(histories.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
         for ax, metric in zip(axes, ("accuracy", "loss")):
             first = history.get("first_epoch", 1)
@@ -83,6 +97,8 @@ def learning_curves(histories: dict[str, dict[str, list[float]]], title: str | N
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    if earlier:  # numbers not from the run that draws them say whose they are, as the report's tables do
+        footnote(fig, earlier)
     return fig
 
 

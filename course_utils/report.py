@@ -166,6 +166,16 @@ def weights_keys(records: list[dict[str, Any]]) -> dict[str, str]:
     return keys
 
 
+def newest_runs(records: list[dict[str, Any]], skip: set[str]) -> list[dict[str, Any]]:
+    """For each notebook not in `skip`, the records of the newest run that recorded it.
+
+    A notebook's results file keeps every run's records, in the order they were
+    appended (no run deletes another's), so the newest run is that of its last record.
+    """
+    newest = {r["notebook"]: r.get("run_id") for r in records}
+    return [r for r in records if r["notebook"] not in skip and r.get("run_id") == newest[r["notebook"]]]
+
+
 def _older(records: list[dict[str, Any]], build: Path) -> list[dict[str, Any]]:
     """Older records with a `run` column: the run id, the date and, when that run
     did not finish the notebook, that it was interrupted or failed."""
@@ -203,9 +213,9 @@ def write_report(build: Path, profile: str, timings: dict[str, float], run_id: s
     """Write results.json, report.md, report.html and the summary figure; return report.md.
 
     With `run_id`, only that run's records and the figures of the notebooks it
-    executed (those in `timings`) are presented as the run's; everything else
-    of this profile is listed after them as older. Without, every record of
-    the profile is the run's.
+    executed (those in `timings`) are presented as the run's; for the notebooks
+    it did not execute, the newest earlier run's records of this profile are
+    listed after them as older. Without, every record of the profile is the run's.
     """
     build = Path(build)
     report = artifact_path(build, "report")
@@ -214,7 +224,10 @@ def write_report(build: Path, profile: str, timings: dict[str, float], run_id: s
     records = [r for r in everything if run_id is None or r.get("run_id") == run_id]
     if is_rehearsal(profile):
         return _rehearsal_report(report, profile, timings, len(records))
-    older = _older([r for r in everything if r not in records], build)
+    # Earlier runs' records of the notebooks this run executed are replaced by this run's: not shown.
+    executed = {*timings, *(r["notebook"] for r in records)}
+    others = [r for r in everything if r.get("run_id") != run_id] if run_id else []
+    older = _older(newest_runs(others, executed), build)
     for record in records:
         check_record(record)
     (report / "results.json").write_text(json.dumps(records, indent=1))
@@ -227,7 +240,7 @@ def write_report(build: Path, profile: str, timings: dict[str, float], run_id: s
         summary_path.with_suffix(CAPTION_SUFFIX).write_text(
             "Test accuracy of each cats-vs-dogs lesson in this run, in lesson order; hatched bars are lessons "
             "whose effect this run did not show.\n")
-    all_figures = sorted(figures_dir.glob("*.png"))
+    all_figures = sorted(f for f in figures_dir.glob("*.png") if not f.name.startswith("."))  # not a save under way
     this_run = {"course", *timings} if run_id else None
     figures = [f for f in all_figures if this_run is None or f.name.split("__")[0] in this_run]
     old_figures = [f for f in all_figures if f not in figures]

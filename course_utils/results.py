@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import artifact_path
+from .files import append_line, atomic_path
 from .install import describe
 
 REQUIRED = ("notebook", "method", "metric", "value", "profile", "data", "weights")
@@ -90,10 +91,9 @@ def record_result(cfg: dict[str, Any], metric: str, value: float, *, method: str
         "wall_time_s": round(time.time() - cfg["started"], 1),
         "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-    path = results_file(cfg)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as out:
-        out.write(json.dumps(record) + "\n")
+    # One write per record: a notebook open in JupyterLab and the course runner may append
+    # to the same file at once; the records are never rewritten, so no run deletes another's.
+    append_line(results_file(cfg), json.dumps(record))
     print(f"Recorded {metric} = {value:.4f} ({method}; profile {cfg['profile']})")
     return record
 
@@ -151,7 +151,8 @@ def save_figure(cfg: dict[str, Any], fig, name: str, caption: str) -> Path:
         lines += [f"data: {data}", f"weights: {weights}"]
     footnote(fig, lines)
     path = artifact_path(cfg, "figures", f"{cfg['notebook']}__{name}.png")
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    with atomic_path(path) as temporary:  # a run interrupted mid-save leaves the old figure or none
+        fig.savefig(temporary, dpi=110, bbox_inches="tight")
     path.with_suffix(CAPTION_SUFFIX).write_text(caption.strip() + "\n")
     return path
 

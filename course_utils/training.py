@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -145,15 +146,23 @@ def predict_all(model, dataset, prepare=None) -> tuple[np.ndarray, np.ndarray, n
 
 
 def save_history(cfg: dict[str, Any], history: dict[str, list[float]], name: str) -> Path:
-    """Save a training history as `<build>/histories/<notebook>__<name>.json`; returns the path."""
+    """Save a training history as `<build>/histories/<notebook>__<name>.json`, with the run
+    that produced it and when; returns the path."""
     path = artifact_path(cfg, "histories", f"{cfg['notebook']}__{name}.json")
     with atomic_path(path) as temporary:
-        temporary.write_text(json.dumps({"profile": cfg["profile"], "history": history}))
+        temporary.write_text(json.dumps({"profile": cfg["profile"], "run_id": cfg.get("run_id"),
+                                         "saved_at": time.strftime("%Y-%m-%d %H:%M"), "history": history}))
     return path
 
 
-def load_history(cfg: dict[str, Any], notebook: str, name: str) -> dict[str, list[float]] | None:
-    """An earlier notebook's saved history in this profile, or None (none saved, or unreadable)."""
+def load_history(cfg: dict[str, Any], notebook: str, name: str) -> dict[str, Any] | None:
+    """An earlier notebook's saved history in this profile, or None (none saved, or unreadable).
+
+    A history saved by another run than this one (`cfg["run_id"]`: an interrupted run,
+    a run of only that notebook, the notebook opened by hand) carries
+    `"earlier_run"`: "notebook 01_...'s run <run id> of <date>, not this run", which
+    `plots.learning_curves` shows on the figure.
+    """
     path = artifact_path(cfg, "histories", f"{notebook}__{name}.json")
     try:
         saved = json.loads(path.read_text())
@@ -162,7 +171,15 @@ def load_history(cfg: dict[str, Any], notebook: str, name: str) -> dict[str, lis
     except ValueError:
         print(f"The saved history {path} is damaged (an interrupted run): ignored")
         return None
-    return saved["history"] if saved["profile"] == cfg["profile"] else None
+    if saved["profile"] != cfg["profile"]:
+        return None
+    history = saved["history"]
+    if saved.get("run_id") != cfg.get("run_id"):
+        # Saved before histories named their run: the file's date is all there is.
+        date = saved.get("saved_at") or time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
+        run = saved.get("run_id") or "(id not saved)"
+        history["earlier_run"] = f"notebook {notebook}'s run {run} of {date}, not this run"
+    return history
 
 
 def model_path(cfg: dict[str, Any], name: str, weights: str | None = None, suffix: str = ".keras") -> Path:

@@ -148,3 +148,23 @@ def test_a_rehearsal_report_shows_no_results(tmp_path):
     assert "rehearsal (full-rehearsal): no results" in text.lower() and "0.61" not in text
     assert "Its 1 recorded numbers are not results" in text and "01_scratch_cnn_baseline: 3 s" in text
     assert json.loads((tmp_path / "report" / "results.json").read_text()) == []
+
+
+def test_older_results_are_the_newest_earlier_run_of_each_notebook_this_run_did_not_execute(tmp_path):
+    """Results files keep every run's records (no run deletes another's): the report picks."""
+    folder = tmp_path / "results"
+    folder.mkdir()
+    rows = [("01_scratch_cnn_baseline", "small CNN", 0.55, "run-a"), ("02_data_augmentation", "augmented", 0.6, "run-a"),
+            ("02_data_augmentation", "augmented", 0.65, "run-b"), ("01_scratch_cnn_baseline", "small CNN", 0.61, "run-c")]
+    for notebook, method, value, run_id in rows:
+        record = {"notebook": notebook, "method": method, "metric": "test_accuracy", "value": value,
+                  "profile": "smoke", "data": "cats_vs_dogs", "weights": "none", "run_id": run_id,
+                  "recorded_at": "2026-11-24T10:00:05"}
+        with (folder / f"{notebook}.jsonl").open("a") as out:
+            out.write(json.dumps(record) + "\n")
+    text = report.write_report(tmp_path, "smoke", {"01_scratch_cnn_baseline": 5.0}, "run-c").read_text()
+    this_run, older = text.split("## Older results, not from this run")
+    assert "| 01_scratch_cnn_baseline | small CNN | test_accuracy | 0.6100 |" in this_run
+    assert "0.5500" not in text  # 01's earlier run: this run executed 01, its records replace those
+    assert "| 02_data_augmentation | augmented | test_accuracy | 0.6500 |" in older and "run run-b" in older
+    assert "0.6000" not in text  # 02's run before run-b

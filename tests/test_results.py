@@ -62,3 +62,30 @@ def test_saved_figure_says_which_profile_data_and_weights_made_it(cfg):
     assert "test, profile smoke, seed 1" in footer
     assert "data: flowers17: not installed" in footer
     assert "weights: STAND-IN, not ImageNet: VGG16" in footer.replace("\n", " ")
+
+
+def test_a_figure_drawing_an_earlier_run_s_curve_names_that_run_and_its_date(cfg):
+    """`run --only 02...` after an interrupted run: notebook 01's curve is the killed run's."""
+    import time
+
+    from course_utils import plots, training
+
+    curve = {"accuracy": [0.5, 0.6], "val_accuracy": [0.5, 0.55], "loss": [0.7, 0.6], "val_loss": [0.7, 0.65]}
+    killed, now = "20261124-142501-8123", "20261125-090000-4242"
+    training.save_history(dict(cfg, notebook="01_a", run_id=killed), curve, "scratch")
+    cfg = dict(cfg, notebook="02_b", run_id=now)
+    results.using(cfg, dataset=None, model=None)
+    baseline = training.load_history(cfg, "01_a", "scratch")
+    fig = plots.learning_curves({"from scratch (01)": baseline, "augmented": dict(curve)})
+    results.save_figure(cfg, fig, "curves", caption="c")
+    footer = "\n".join(t.get_text() for t in fig.texts)
+    today = time.strftime("%Y-%m-%d")
+    assert f"from scratch (01): notebook 01_a's run {killed} of {today}" in footer and "not this run" in footer
+    assert "02_b, profile smoke" in footer and len(fig.texts) == 1  # one footnote block, not two overlapping
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert "from scratch (01) (earlier run): training" in labels and "augmented: training" in labels
+    plt.close(fig)
+
+    # The same run's history draws as this run's: no note.
+    training.save_history(dict(cfg, notebook="01_a"), curve, "scratch")
+    assert "earlier_run" not in training.load_history(cfg, "01_a", "scratch")

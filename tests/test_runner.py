@@ -39,9 +39,10 @@ def test_failing_cell_is_named(tmp_path, monkeypatch, capsys):
     _write(notebooks, "01_bad.ipynb", "x = 1", "raise ValueError('broken on purpose')")
     monkeypatch.setattr("course_utils.data.DATASETS", {})
     code = cli.main(["run", "--profile", "smoke", "--notebooks", str(notebooks), "--build-dir", str(tmp_path / "b")])
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert code == 2
     assert "01_bad.ipynb failed in cell 1" in err and "broken on purpose" in err
+    assert "[1/1] 01_bad failed after 0:" in out and "done in" not in out  # the progress line's last word
     executed = nbformat.read(tmp_path / "b" / "notebooks" / "01_bad.ipynb", as_version=4)
     assert executed.cells[1].outputs[0]["ename"] == "ValueError"
 
@@ -191,3 +192,184 @@ def test_progress_line_estimates_the_time_left_at_the_pace_of_the_epochs_done(mo
     assert out.getvalue().splitlines()[-1].endswith("epoch 4/10, about 1:33 left")
     progress.update(text="Epoch 1/3\n")  # a new training in the same cell starts its own count
     assert out.getvalue().splitlines()[-1].endswith("epoch 1/3")
+
+
+# Two real processes. Notebooks that record a result without importing TensorFlow (what `setup()`
+# would do), so that each kernel starts in a second or two.
+_RECORD = ("import os, time\nfrom course_utils import results\n"
+           "cfg = {'notebook': '{notebook}', 'profile': 'smoke', 'seed': 1, 'device': 'CPU', 'started': time.time(),\n"
+           "       'build_dir': os.environ['COURSE_BUILD_DIR'], 'run_id': os.environ.get('COURSE_RUN_ID', 'by hand')}\n"
+           "results.using(cfg, dataset=None, model=None)\n"
+           "results.record_result(cfg, 'test_accuracy', {value}, method='{method}')")
+_CLI = "import sys\nfrom course_utils import cli, data\ndata.DATASETS.clear()\nsys.exit(cli.main(sys.argv[1:]))"
+
+
+def _record_source(notebook, value, method="m"):
+    return _RECORD.replace("{notebook}", notebook).replace("{value}", str(value)).replace("{method}", method)
+
+
+def _start_run(notebooks, build, **popen):
+    """`python -m course_utils run` (with no dataset to fetch) as a separate process."""
+    import os
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-c", _CLI, "run", "--profile", "smoke", "--notebooks", str(notebooks),
+               "--build-dir", str(build)]
+    env = {k: v for k, v in os.environ.items() if k not in ("COURSE_RUN_ID", "COURSE_BUILD_DIR")}
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+
+
+def _wait_for(test, process, seconds=60):
+    import time
+
+    deadline = time.time() + seconds
+    while not test() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    return test()
+
+
+def test_a_second_run_on_the_same_build_folder_stops_and_leaves_the_first_run_whole(tmp_path):
+    import subprocess
+
+    notebooks, build, release = tmp_path / "notebooks", tmp_path / "build", tmp_path / "release"
+    # The first run records its result, then stays mid-notebook until the test releases it.
+    wait = (f"import pathlib, time\nstop = time.time() + 60\n"
+            f"while not pathlib.Path({str(release)!r}).exists() and time.time() < stop:\n    time.sleep(0.1)")
+    _write(notebooks, "01_a.ipynb", _record_source("01_a", 0.5), wait)
+    results = build / "results" / "01_a.jsonl"
+    first = _start_run(notebooks, build)
+    try:
+        assert _wait_for(results.is_file, first), "the first run never recorded its result"
+        first_run = json.loads(results.read_text())["run_id"]
+
+        second = _start_run(notebooks, build)
+        try:
+            code = second.wait(timeout=20)
+        except subprocess.TimeoutExpired:  # it did not stop: it is running the notebook too
+            release.touch()
+            code = second.wait(timeout=60)
+        out, err = second.communicate()
+        assert code == 2, f"a second run on the same build folder did not stop (exit code {code}): {out}{err}"
+        assert err.count("\n") == 1 and "Traceback" not in err
+        assert err.startswith(f"error: another course run is using the build folder {build.resolve()}: "
+                              f"run {first_run} (process {first.pid}), started ")
+        assert "Wait for it to finish, or run in another build folder: COURSE_BUILD_DIR=" in err
+        assert not out  # it ran nothing
+    finally:
+        release.touch()
+        out, err = first.communicate(timeout=90)
+    assert first.returncode == 0, err
+    assert [json.loads(line)["run_id"] for line in results.read_text().splitlines()] == [first_run]
+    report = (build / "report" / "report.md").read_text()
+    assert "No notebook recorded a result" not in report and "| 01_a | m | test_accuracy | 0.5000 |" in report
+
+
+def test_a_run_deletes_no_record_that_another_process_made(data_home, tmp_path, monkeypatch):
+    """A learner ran notebook 01_a by hand (JupyterLab: another process, another run id); then
+    the course runner executes 01_a. The learner's record stays; the report shows the run's."""
+    import os
+    import subprocess
+    import sys
+
+    notebooks, build = tmp_path / "notebooks", tmp_path / "build"
+    _write(notebooks, "01_a.ipynb", _record_source("01_a", 0.5, method="by the runner"))
+    by_hand = _record_source("01_a", 0.75, method="by hand")
+    env = dict(os.environ, COURSE_BUILD_DIR=str(build))
+    env.pop("COURSE_RUN_ID", None)
+    subprocess.run([sys.executable, "-c", by_hand], env=env, check=True, timeout=60)
+
+    monkeypatch.setattr("course_utils.data.DATASETS", {})
+    report = runner.run_course("smoke", notebooks, build=build)
+    kept = [json.loads(line)["method"] for line in (build / "results" / "01_a.jsonl").read_text().splitlines()]
+    assert kept == ["by hand", "by the runner"]
+    assert [r["method"] for r in json.loads((report.parent / "results.json").read_text())] == ["by the runner"]
+    assert "by hand" not in report.read_text()  # an earlier run of a notebook this run executed: replaced
+
+
+def test_ctrl_c_ends_with_one_line_exit_130_and_no_kernel_left(tmp_path):
+    import os
+    import signal
+
+    import psutil
+
+    notebooks, build, started = tmp_path / "notebooks", tmp_path / "build", tmp_path / "started"
+    _write(notebooks, "01_a.ipynb", "x = 1")
+    _write(notebooks, "02_b.ipynb", "x = 2", f"import pathlib, time\npathlib.Path({str(started)!r}).touch()\n"
+                                             "time.sleep(120)", "y = 3")
+    run = _start_run(notebooks, build, start_new_session=True)  # its own process group, as in a terminal
+    try:
+        assert _wait_for(started.is_file, run), "the run never reached notebook 02_b's second cell"
+        kernels = psutil.Process(run.pid).children(recursive=True)
+        assert kernels, "no kernel process found"
+        os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C sends
+        out, err = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+    assert run.returncode == 130
+    assert "Traceback" not in out + err and "KeyboardInterrupt" not in out + err
+    assert err.count("\n") == 1
+    assert err.startswith("Interrupted in 02_b, cell 2/3; its kernel was stopped and nothing half-written was kept. "
+                          "Results so far: 01_a (in ")
+    assert err.strip().endswith(f"to run the rest: python -m course_utils run --profile smoke "
+                                f"--notebooks {notebooks} --only 02_b")
+    assert "[2/2] 02_b interrupted after 0:" in out
+    left = []
+    for kernel in kernels:
+        try:
+            if kernel.status() != psutil.STATUS_ZOMBIE:
+                left.append(kernel.pid)
+        except psutil.NoSuchProcess:
+            pass
+    assert not left, f"kernel process(es) {left} still running"
+    status = json.loads(next((build / "runs").glob("*.json")).read_text())
+    assert status["notebooks"] == {"01_a": "done", "02_b": "interrupted"}
+
+
+def test_ctrl_c_while_a_kernel_starts_leaves_no_kernel(tmp_path, monkeypatch):
+    """Ctrl-C before nbclient has a kernel client (its own clean-up does not cover that time)."""
+    import os
+    import signal
+
+    import psutil
+
+    notebooks, build, starting = tmp_path / "notebooks", tmp_path / "build", tmp_path / "starting"
+    _write(notebooks, "01_a.ipynb", "x = 1")
+    # IPython runs its start-up files before the kernel answers: this kernel takes a minute to be ready.
+    startup = tmp_path / "ipython" / "profile_default" / "startup"
+    startup.mkdir(parents=True)
+    (startup / "00-slow.py").write_text(f"import pathlib, time\npathlib.Path({str(starting)!r}).touch()\n"
+                                        "time.sleep(60)\n")
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    run = _start_run(notebooks, build, start_new_session=True)
+    try:
+        assert _wait_for(starting.is_file, run), "the kernel never started"
+        kernels = psutil.Process(run.pid).children(recursive=True)
+        os.killpg(run.pid, signal.SIGINT)
+        out, err = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+    assert run.returncode == 130 and "Traceback" not in out + err
+    assert err.startswith("Interrupted in 01_a, while its kernel was starting; its kernel was stopped")
+    alive = []
+    for kernel in kernels:
+        try:
+            if kernel.status() != psutil.STATUS_ZOMBIE:
+                alive.append(kernel.pid)
+        except psutil.NoSuchProcess:
+            pass
+    for pid in alive:  # do not leave it to sleep on
+        os.kill(pid, signal.SIGKILL)
+    assert not alive, f"kernel process(es) {alive} still running"
+
+
+def test_ctrl_c_outside_a_notebook_is_one_line_and_exit_130(monkeypatch, capsys):
+    def fetching(*args):  # Ctrl-C while the run fetches the data, before any notebook
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "run_course", fetching)
+    assert cli.main(["run", "--profile", "smoke"]) == 130
+    out, err = capsys.readouterr()
+    assert err == "Interrupted (Ctrl-C) during `run`; run it again to carry on.\n" and not out

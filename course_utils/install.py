@@ -299,8 +299,9 @@ def ensure_dataset(name: str, reinstall: bool = False) -> Path | None:
     return target
 
 
-def verify_dataset(name: str) -> list[str]:
-    """Re-check an installed dataset's files (full sha256); returns the problems (empty: intact)."""
+def verify_dataset(name: str, relatives: list[str] | None = None) -> list[str]:
+    """Re-check an installed dataset's files (full sha256): those at `relatives` (paths
+    relative to its folder), else every one. Returns the problems (empty: intact)."""
     spec = dataset_spec(name)
     record, damaged = _read_record(name)
     if record is None:
@@ -308,11 +309,11 @@ def verify_dataset(name: str) -> list[str]:
     folder = data_dir() / name
     expected = read_manifest(spec["manifest"]) if record["official"] else record["files"]
     problems = []
-    for relative, digest in expected.items():
+    for relative in expected if relatives is None else relatives:
         path = folder / relative
         if not path.is_file():
             problems.append(f"missing: {relative}")
-        elif _sha256(path) != digest:
+        elif _sha256(path) != expected.get(relative):
             problems.append(f"changed: {relative}")
     return problems
 

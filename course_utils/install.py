@@ -235,6 +235,16 @@ def _read_record(name: str) -> tuple[dict[str, Any] | None, str | None]:
         return None, f"its install record {marker} is damaged ({error})"
     if not isinstance(record, dict) or not {"official", "description", "files"} <= record.keys():
         return None, f"its install record {marker} is damaged (fields missing)"
+    # Valid JSON of other types (edited by hand, written by another tool) is as damaged as a cut one.
+    kinds = {"official": bool, "description": str, "files": int if record["official"] is True else dict,
+             "stats": dict}
+    wrong = [key for key, kind in kinds.items() if not isinstance(record.get(key, {}), kind)]
+    stats = record.get("stats", {})
+    if isinstance(stats, dict) and not all(isinstance(v, list) and len(v) == 2 and all(type(n) is int for n in v)
+                                           for v in stats.values()):
+        wrong.append("stats")
+    if wrong:
+        return None, f"its install record {marker} is damaged (wrong type: {', '.join(wrong)})"
     return record, None
 
 

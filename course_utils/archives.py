@@ -96,5 +96,5 @@ def cifar10_arrays(name: str = "cifar10"):
     except Exception as error:  # Keras raises a bare Exception on a failed download
         raise DataNotAvailable(
             f"no copy of {name} is available: the official arrays could not be "
-            f"downloaded ({error})\n{fix_hint(name)}"
+            f"downloaded ({error}){kit.problem_note()}\n{fix_hint(name)}"
         ) from error

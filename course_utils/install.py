@@ -286,7 +286,8 @@ def ensure_dataset(name: str, reinstall: bool = False) -> Path | None:
             if found:
                 return import_dataset(name, found)
         if not (spec["url"] is None and kit.cifar10_archive()):
-            print(f"The mirror {mirror} has no copy of {name} (looked for {', '.join(spec['mirror_names'])}).")
+            print(kit.problem() or f"The mirror {mirror} has no copy of {name} "
+                                   f"(looked for {', '.join(spec['mirror_names'])}).")
     if spec["url"] is None:
         cifar10_arrays(name)  # downloads once into Keras' cache
         return None
@@ -299,7 +300,7 @@ def ensure_dataset(name: str, reinstall: bool = False) -> Path | None:
             download(spec["url"], candidate)
         target = import_dataset(name, candidate)
     except DataNotAvailable as error:
-        raise DataNotAvailable(f"no copy of {name} is available: {error}\n{fix_hint(name)}") from error
+        raise DataNotAvailable(f"no copy of {name} is available: {error}{kit.problem_note()}\n{fix_hint(name)}") from error
     except DataError as error:
         # Damaged, incomplete or not the dataset: never kept for a retry.
         candidate.unlink(missing_ok=True)

@@ -136,6 +136,23 @@ def kit_item(name: str) -> Path | None:
     return find(entry["path"])
 
 
+def problem() -> str | None:
+    """What is wrong with the `COURSE_DATA_MIRROR` setting, in one line (for the banner,
+    `lab-kit --status` and a dataset that cannot be had); None when it is unset or a folder."""
+    mirror = mirror_dir()
+    if mirror is None or mirror.is_dir():
+        return None
+    what = "a file, not a folder" if mirror.exists() else "a folder that does not exist"
+    return (f"COURSE_DATA_MIRROR is set to {mirror}, {what}: no mirror is used "
+            "(mount the drive that holds it, or correct or unset the setting)")
+
+
+def problem_note() -> str:
+    """`problem()` as a clause to add to a message ("; COURSE_DATA_MIRROR is set to ..."), or ""."""
+    text = problem()
+    return f"; {text}" if text else ""
+
+
 def is_kit_path(path: Path) -> bool:
     """Whether `path` lies inside the mirror folder (for labels: "mirror file ...")."""
     mirror = mirror_dir()

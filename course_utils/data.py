@@ -111,7 +111,8 @@ def _check_contents(name: str, folder: Path, paths: list[str]) -> None:
         more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
         raise DataError(f"the installed {name} has damaged files: {'; '.join(problems[:3])}{more} (their content "
                         "differs from the checked copy, though size and date may not: a failing disk?). The course "
-                        f"does not use damaged files; reinstall it with: python -m course_utils data fetch --reinstall {name}")
+                        "does not use damaged files; reinstall it with: "
+                        f"python -m course_utils data fetch --reinstall {name}")
 
 
 def load_dataset(name: str, cfg: dict[str, Any], image_size: int | None = None) -> Splits:

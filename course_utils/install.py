@@ -27,10 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from . import mirror as kit
-from .archives import cifar10_arrays, download, extract
+from .archives import cifar10_arrays, download, extract, unpacked_size
 from .config import data_dir, mirror_dir
 from .errors import ChecksumError, DataError, DataNotAvailable
-from .files import changed_files, file_stats, remove_abandoned_staging, staging_prefix
+from .files import (OUT_OF_SPACE, SPACE_FIX, NoSpace, changed_files, checked_data_dir, file_stats, full_disk,
+                    remove_leftovers, require_space, staging_prefix, writable_data_dir)
 from .images import class_folders, report_skipped, scan_images
 from .registry import DATASETS, dataset_spec, fix_hint
 
@@ -127,40 +128,6 @@ def _copy_image_folder(root: Path, staging: Path, name: str) -> dict[str, Any]:
     return {"files": files, "counts": counts, "skipped": [f"{p}: {r}" for p, r in skipped]}
 
 
-DATA_DIR_FIX = "set COURSE_DATA_DIR to a folder you can write to, e.g. export COURSE_DATA_DIR=$HOME/course-data"
-
-
-def checked_data_dir() -> Path:
-    """The data folder; raises `DataError` when that path is a file, not a folder."""
-    folder = data_dir()
-    if folder.exists() and not folder.is_dir():
-        raise DataError(f"the data folder {folder} is a file, not a folder: {DATA_DIR_FIX}")
-    return folder
-
-
-def writable_data_dir() -> Path:
-    """The data folder, created if needed, after checking that files can be written into it.
-
-    Removes what an interrupted import left there (see `files.remove_abandoned_staging`).
-    Raises `DataError` when it is a file or cannot be written to, naming the setting that fixes it.
-    """
-    folder = checked_data_dir()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as error:
-        raise DataError(f"cannot write into the data folder {folder} ({error.strerror}): {DATA_DIR_FIX}") from error
-    _remove_leftovers(folder)
-    return folder
-
-
-def _remove_leftovers(folder: Path) -> None:
-    """Remove the staging folders that imports killed midway left in `folder`, saying so."""
-    for path in remove_abandoned_staging(folder):
-        print(f"Removed {path.name}, left in {folder} by an interrupted import")
-
-
 def import_dataset(name: str, source: Path | str) -> Path:
     """Check a local copy of dataset `name` and install it into the data folder.
 
@@ -174,47 +141,60 @@ def import_dataset(name: str, source: Path | str) -> Path:
     source = Path(source).expanduser().resolve()
     if not source.exists():
         raise DataError(f"nothing at {source}")
-    target = writable_data_dir() / name
-    # The staging folder's name carries this process's id: a later run removes it if this one is killed.
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=staging_prefix(name)) as work:
-        work = Path(work)
-        if source.is_file():
-            extract(source, work / "extracted")
-            source_root = work / "extracted"
-        else:
-            source_root = source
-        staging = work / "staging"
-        staging.mkdir()
-        if spec["manifest"]:
-            expected = read_manifest(spec["manifest"])
-            root = find_root(source_root, next(iter(expected)))
-            if root is None:
-                raise DataError(
-                    f"{source} does not have the layout of {name}: expected to find "
-                    f"{next(iter(expected))} in it, as in the official {spec['archive']}"
-                )
-            copy_checked(root, expected, staging, name)
-            record = {"official": True, "files": len(expected),
-                      "description": f"{name}: official files, sha256-verified"}
-        else:
-            root = find_root(source_root, "test")
-            if root is None or not (root / "train").is_dir():
-                raise DataError(
-                    f"{source} does not have the layout of an image-folder {name}: "
-                    "expected train/<class>/ and test/<class>/ folders"
-                )
-            record = _copy_image_folder(root, staging, name)
-            record.update(official=False,
-                          description=f"{name}: image-folder copy, NOT the official arrays")
-        # Sizes and times as installed: a rename keeps them, so any later change shows.
-        record.update(name=name, source=str(source),
-                      stats=file_stats(staging, list(expected if spec["manifest"] else record["files"])))
-        (staging / MARKER).write_text(json.dumps(record, indent=1))
-        # Swap in the new copy; the old one is removed only once the new one is in place.
-        old = work / "previous"
-        if target.exists():
-            target.rename(old)
-        staging.rename(target)
+    folder = writable_data_dir()
+    target, needed = folder / name, None
+    try:
+        # The staging folder's name carries this process's id: a later run removes it if this one is killed.
+        with tempfile.TemporaryDirectory(dir=folder, prefix=staging_prefix(name)) as work:
+            work = Path(work)
+            if source.is_file():
+                needed = unpacked_size(source)  # known for a zip; a tar's only once unpacked
+                if needed:  # unpacked, then each checked file copied: twice its size, for a while
+                    require_space(folder, 2 * needed, f"installing {name}", SPACE_FIX)
+                extract(source, work / "extracted")
+                source_root = work / "extracted"
+            else:
+                source_root = source
+            staging = work / "staging"
+            staging.mkdir()
+            if spec["manifest"]:
+                expected = read_manifest(spec["manifest"])
+                root = find_root(source_root, next(iter(expected)))
+                if root is None:
+                    raise DataError(
+                        f"{source} does not have the layout of {name}: expected to find "
+                        f"{next(iter(expected))} in it, as in the official {spec['archive']}"
+                    )
+                needed = sum((root / r).stat().st_size for r in expected if (root / r).is_file())
+                require_space(folder, needed, f"installing {name}", SPACE_FIX)
+                copy_checked(root, expected, staging, name)
+                record = {"official": True, "files": len(expected),
+                          "description": f"{name}: official files, sha256-verified"}
+            else:
+                root = find_root(source_root, "test")
+                if root is None or not (root / "train").is_dir():
+                    raise DataError(
+                        f"{source} does not have the layout of an image-folder {name}: "
+                        "expected train/<class>/ and test/<class>/ folders"
+                    )
+                needed = sum(p.stat().st_size for s in ("train", "test") for p in (root / s).rglob("*") if p.is_file())
+                require_space(folder, needed, f"installing {name}", SPACE_FIX)
+                record = _copy_image_folder(root, staging, name)
+                record.update(official=False,
+                              description=f"{name}: image-folder copy, NOT the official arrays")
+            # Sizes and times as installed: a rename keeps them, so any later change shows.
+            record.update(name=name, source=str(source),
+                          stats=file_stats(staging, list(expected if spec["manifest"] else record["files"])))
+            (staging / MARKER).write_text(json.dumps(record, indent=1))
+            # Swap in the new copy; the old one is removed only once the new one is in place.
+            old = work / "previous"
+            if target.exists():
+                target.rename(old)
+            staging.rename(target)
+    except OSError as error:  # the staging folder is gone by now, with whatever it half-held
+        if error.errno not in OUT_OF_SPACE:
+            raise
+        raise NoSpace(full_disk(folder, f"installing {name}", needed, SPACE_FIX)) from error
     print(f"Installed {name} from {source} into {target}")
     return target
 
@@ -270,7 +250,7 @@ def ensure_dataset(name: str, reinstall: bool = False) -> Path | None:
     spec = dataset_spec(name)
     target = checked_data_dir() / name
     if target.parent.is_dir():
-        _remove_leftovers(target.parent)
+        remove_leftovers(target.parent)
     record = None if reinstall else installed(name)
     if record:
         changed = changed_files(target, record.get("stats", {}))
@@ -297,8 +277,12 @@ def ensure_dataset(name: str, reinstall: bool = False) -> Path | None:
     candidate = archive if archive.is_file() else archive.with_name(archive.name + ".unverified")
     try:
         if candidate != archive:
-            download(spec["url"], candidate)
+            download(spec["url"], candidate, SPACE_FIX)
         target = import_dataset(name, candidate)
+    except NoSpace:
+        if candidate != archive:  # downloaded again by the next try anyway: its space is better free
+            candidate.unlink(missing_ok=True)
+        raise
     except DataNotAvailable as error:
         raise DataNotAvailable(f"no copy of {name} is available: {error}{kit.problem_note()}\n{fix_hint(name)}") from error
     except DataError as error:

@@ -128,6 +128,14 @@ def _copy_image_folder(root: Path, staging: Path, name: str) -> dict[str, Any]:
     return {"files": files, "counts": counts, "skipped": [f"{p}: {r}" for p, r in skipped]}
 
 
+def _room_to_copy(folder: Path, name: str, paths: list[Path], unpacked: bool) -> int:
+    """Check that the files at `paths` fit into `folder` (`NoSpace` if not); returns the space
+    the whole import needs: twice the copy when they were `unpacked` there first."""
+    size = sum(path.stat().st_size for path in paths if path.is_file())
+    require_space(folder, size, f"installing {name}", SPACE_FIX)
+    return 2 * size if unpacked else size
+
+
 def import_dataset(name: str, source: Path | str) -> Path:
     """Check a local copy of dataset `name` and install it into the data folder.
 
@@ -148,9 +156,10 @@ def import_dataset(name: str, source: Path | str) -> Path:
         with tempfile.TemporaryDirectory(dir=folder, prefix=staging_prefix(name)) as work:
             work = Path(work)
             if source.is_file():
-                needed = unpacked_size(source)  # known for a zip; a tar's only once unpacked
-                if needed:  # unpacked, then each checked file copied: twice its size, for a while
-                    require_space(folder, 2 * needed, f"installing {name}", SPACE_FIX)
+                unpacked = unpacked_size(source)  # known for a zip; a tar's only once unpacked
+                if unpacked:  # unpacked, then each checked file copied: twice its size, for a while
+                    needed = 2 * unpacked
+                    require_space(folder, needed, f"installing {name}", SPACE_FIX)
                 extract(source, work / "extracted")
                 source_root = work / "extracted"
             else:
@@ -165,8 +174,7 @@ def import_dataset(name: str, source: Path | str) -> Path:
                         f"{source} does not have the layout of {name}: expected to find "
                         f"{next(iter(expected))} in it, as in the official {spec['archive']}"
                     )
-                needed = sum((root / r).stat().st_size for r in expected if (root / r).is_file())
-                require_space(folder, needed, f"installing {name}", SPACE_FIX)
+                needed = _room_to_copy(folder, name, [root / r for r in expected], source.is_file())
                 copy_checked(root, expected, staging, name)
                 record = {"official": True, "files": len(expected),
                           "description": f"{name}: official files, sha256-verified"}
@@ -177,8 +185,8 @@ def import_dataset(name: str, source: Path | str) -> Path:
                         f"{source} does not have the layout of an image-folder {name}: "
                         "expected train/<class>/ and test/<class>/ folders"
                     )
-                needed = sum(p.stat().st_size for s in ("train", "test") for p in (root / s).rglob("*") if p.is_file())
-                require_space(folder, needed, f"installing {name}", SPACE_FIX)
+                needed = _room_to_copy(folder, name, [*(root / "train").rglob("*"), *(root / "test").rglob("*")],
+                                       source.is_file())
                 record = _copy_image_folder(root, staging, name)
                 record.update(official=False,
                               description=f"{name}: image-folder copy, NOT the official arrays")

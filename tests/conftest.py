@@ -143,6 +143,7 @@ def _umount(folder: Path) -> None:
 @pytest.fixture
 def small_disk(tmp_path, monkeypatch):
     """`fill(free)` returns a folder on a small file system with only `free` bytes left.
+    `fill.simulated` then says whether the file system is simulated.
 
     A real 1 MB tmpfs where this process may mount one (as root). Elsewhere the same limits are
     simulated: `shutil.disk_usage` reports `free`, and `Path.write_bytes` (how the imports copy
@@ -155,7 +156,8 @@ def small_disk(tmp_path, monkeypatch):
     folder.mkdir()
 
     def fill(free: int) -> Path:
-        if _mount("-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)):
+        fill.simulated = not _mount("-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder))
+        if not fill.simulated:
             mounted.append(folder)
             with open(folder / "filler", "wb", buffering=0) as out:  # all the space there is, then give back `free`
                 try:

@@ -78,6 +78,26 @@ def test_a_disk_that_fills_up_midway_is_named_and_nothing_half_written_stays(dat
     assert not list((folder / "data").iterdir())  # no staging folder, no partial dataset
 
 
+def test_archives_on_a_full_disk_zip_refused_before_tar_named_when_it_fills(data_home, fake_cats, small_disk,
+                                                                             tmp_path, monkeypatch, capsys):
+    from test_data import _zip_of
+
+    zipped = tmp_path / "cats_and_dogs_filtered.zip"
+    _zip_of(fake_cats, zipped)
+    tarred = tmp_path / "cats_and_dogs_filtered.tgz"
+    with tarfile.open(tarred, "w:gz") as tar:
+        tar.add(fake_cats, arcname=fake_cats.name)
+    folder = small_disk(8_000)
+    monkeypatch.setenv("COURSE_DATA_DIR", str(folder / "data"))
+    code, _, err = _cli(capsys, "data", "import", "cats_vs_dogs", str(zipped))  # its listing gives the size
+    assert code == 2 and f"not enough space in {folder / 'data'} for installing cats_vs_dogs: it needs " in err
+    code, _, err = _cli(capsys, "data", "import", "cats_vs_dogs", str(tarred))  # known only once unpacked
+    assert code == 2 and "Traceback" not in err
+    if not small_disk.simulated:  # (a simulated disk does not fill up while tarfile unpacks)
+        assert f"the disk holding {folder / 'data'} filled up while installing cats_vs_dogs (it needs more " in err
+    assert not list((folder / "data").iterdir())
+
+
 def test_fetch_on_a_full_disk_names_the_space_and_goes_on_with_the_others(data_home, fake_cats, small_disk, server,
                                                                         tmp_path, monkeypatch, capsys):
     from test_data import _zip_of

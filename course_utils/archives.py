@@ -17,6 +17,7 @@ from pathlib import Path
 
 from . import mirror as kit
 from .errors import DataError, DataNotAvailable
+from .files import OUT_OF_SPACE, NoSpace, full_disk, require_space
 from .registry import fix_hint
 
 # What a damaged zip or tar file raises while it is read.
@@ -24,7 +25,7 @@ DAMAGED_ARCHIVE = (zipfile.BadZipFile, zipfile.LargeZipFile, tarfile.TarError, g
                    EOFError, zlib.error)
 
 
-def download(url: str, dest: Path) -> Path:
+def download(url: str, dest: Path, space_fix: str = "free some space there") -> Path:
     """Download `url` to `dest` with a progress bar; returns `dest`.
 
     The bytes go to `dest.part` and are renamed to `dest` only once the whole
@@ -33,7 +34,8 @@ def download(url: str, dest: Path) -> Path:
     no Content-Length cannot say when a download ended early: the caller
     must check the file (the course imports it against its checksums) and
     remove it when the check fails.
-    Raises `DataNotAvailable` when the download fails.
+    Raises `DataNotAvailable` when the download fails, `NoSpace` (ending with `space_fix`)
+    when the disk is too full for it: before it starts when the server says its size.
     """
     import keras
 
@@ -41,10 +43,12 @@ def download(url: str, dest: Path) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     part.unlink(missing_ok=True)
-    complete = False
+    complete, total = False, 0
     try:
         with urllib.request.urlopen(url, timeout=60) as response, open(part, "wb") as out:
             total = int(response.headers.get("Content-Length") or 0)
+            if total:
+                require_space(dest.parent, total, f"downloading {url}", space_fix)
             print(f"Downloading {url}" + ("" if total else " (the server does not say its size)"))
             progress = keras.utils.Progbar(total or None, unit_name="bytes")
             received = 0
@@ -55,13 +59,28 @@ def download(url: str, dest: Path) -> Path:
         if total and received != total:
             raise DataError(f"interrupted: {received} of {total} bytes arrived")
         complete = True
+    except NoSpace:
+        raise
     except (OSError, http.client.HTTPException, DataError) as error:
+        if getattr(error, "errno", None) in OUT_OF_SPACE:
+            part.unlink(missing_ok=True)  # before the free space is measured for the message
+            raise NoSpace(full_disk(dest.parent, f"downloading {url}", total or None, space_fix)) from error
         raise DataNotAvailable(f"could not download {url}: {error}") from error
     finally:
         if not complete:
             part.unlink(missing_ok=True)
     part.replace(dest)
     return dest
+
+
+def unpacked_size(archive: Path) -> int | None:
+    """The total size of a zip archive's files once unpacked (its directory lists them); None
+    for a tar archive, whose size is known only once it has been read through, or a damaged zip."""
+    try:
+        with zipfile.ZipFile(archive) as zipped:
+            return sum(info.file_size for info in zipped.infolist())
+    except (*DAMAGED_ARCHIVE, OSError):
+        return None
 
 
 def extract(archive: Path, into: Path) -> None:
@@ -96,5 +115,5 @@ def cifar10_arrays(name: str = "cifar10"):
     except Exception as error:  # Keras raises a bare Exception on a failed download
         raise DataNotAvailable(
             f"no copy of {name} is available: the official arrays could not be "
-            f"downloaded ({error})\n{fix_hint(name)}"
+            f"downloaded ({error}){kit.problem_note()}\n{fix_hint(name)}"
         ) from error

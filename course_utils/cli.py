@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             path = hub.export_stand_in(args.path)
             print(f"Exported {hub.hub_label(str(path))}\nto {path}. Use it with: export COURSE_HUB_HANDLE={path}")
         elif args.action == "list":
-            print(f"Data folder: {data.data_dir()}")
+            print(f"Data folder: {install.checked_data_dir()}")  # a file there: an error, not "not installed"
             for row in data.list_datasets():
                 print(f"  {row['name']:<13} {row['state']}\n  {'':<13} {row['title']}")
         elif args.action == "verify":

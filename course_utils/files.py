@@ -7,17 +7,25 @@ the old file or the new one, never a part of one. A run killed before the
 rename leaves only a temporary file or folder, which the next run removes.
 Files that several processes share (a notebook's results, a build folder's
 lock) are appended to or locked, never rewritten.
+A disk that fills up is named with the space needed (`NoSpace`), before
+writing when the size is known, else once the half-written files are gone.
+The data folder's own checks (a folder, writable) live here too.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import shutil
+import tempfile
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from .config import data_dir
+from .errors import DataError
 
 # What a cache or model file cut short by an interrupted run raises when it is read.
 DAMAGED_FILE = (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError)
@@ -120,7 +128,10 @@ def remove_abandoned_staging(folder: Path) -> list[Path]:
             continue
         if pid.isdigit() and _alive(int(pid)):
             continue
-        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+        try:
+            shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+        except OSError:  # a read-only shared drive: the leftover is never read, so it can stay
+            continue
         removed.append(path)
     return removed
 
@@ -150,3 +161,85 @@ def changed_files(folder: Path, stats: dict[str, list[int]]) -> list[str]:
         elif info.st_mtime_ns != mtime_ns:
             problems.append(f"changed: {relative} (modified after install)")
     return problems
+
+
+def cannot_write(folder: Path) -> str | None:
+    """Why files cannot be written into `folder` (created if needed), e.g. "Read-only file
+    system"; None when they can."""
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        return error.strerror or str(error)
+    return None
+
+
+class NoSpace(DataError):
+    """A disk too full for what the course writes: the message names the folder and the space needed."""
+
+
+# What a write to a full disk (or past a user's quota) raises.
+OUT_OF_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+def size_label(size: int) -> str:
+    """`size` bytes for a message: "68.6 MB"."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} bytes"
+
+
+def require_space(folder: Path, needed: int, what: str, fix: str) -> None:
+    """Check, before writing, that the disk holding `folder` has `needed` bytes free.
+
+    Raises `NoSpace` naming `folder`, what it needs (`what`: "installing cats_vs_dogs")
+    and what is free, ending with `fix`; returns None when there is room.
+    """
+    free = shutil.disk_usage(folder).free
+    if needed > free:
+        raise NoSpace(f"not enough space in {folder} for {what}: it needs {size_label(needed)} and "
+                      f"{size_label(free)} is free. Nothing was written; {fix}")
+
+
+def full_disk(folder: Path, what: str, needed: int | None, fix: str) -> str:
+    """The message for a disk that filled up while `what` was written into `folder` (its size
+    unknown beforehand, or another program writing too), once the half-written files are gone."""
+    free = size_label(shutil.disk_usage(folder).free)
+    need = f"it needs {size_label(needed)} and {free} is free" if needed else f"it needs more than the {free} free"
+    return (f"the disk holding {folder} filled up while {what} ({need}): what was half-written "
+            f"has been removed; {fix}")
+
+
+DATA_DIR_FIX = "set COURSE_DATA_DIR to a folder you can write to, e.g. export COURSE_DATA_DIR=$HOME/course-data"
+SPACE_FIX = ("free some space there, or set COURSE_DATA_DIR to a folder on a disk with more room, "
+             "e.g. export COURSE_DATA_DIR=$HOME/course-data")
+
+
+def checked_data_dir() -> Path:
+    """The data folder; raises `DataError` when that path is a file, not a folder."""
+    folder = data_dir()
+    if folder.exists() and not folder.is_dir():
+        raise DataError(f"the data folder {folder} is a file, not a folder: {DATA_DIR_FIX}")
+    return folder
+
+
+def writable_data_dir() -> Path:
+    """The data folder, created if needed, after checking that files can be written into it.
+
+    Removes what an interrupted import left there (see `remove_abandoned_staging`).
+    Raises `DataError` when it is a file or cannot be written to, naming the setting that fixes it.
+    """
+    folder = checked_data_dir()
+    why = cannot_write(folder)
+    if why:
+        raise DataError(f"cannot write into the data folder {folder} ({why}): {DATA_DIR_FIX}")
+    remove_leftovers(folder)
+    return folder
+
+
+def remove_leftovers(folder: Path) -> None:
+    """Remove the staging folders that imports killed midway left in `folder`, saying so."""
+    for path in remove_abandoned_staging(folder):
+        print(f"Removed {path.name}, left in {folder} by an interrupted import")

@@ -30,10 +30,10 @@ import keras
 
 from . import mirror as kit
 from . import models, pretrained
-from .config import data_dir
 from .compat import import_tensorflow_hub
+from .config import build_dir, data_dir
 from .errors import DataNotAvailable
-from .files import remove_abandoned_staging, staging_prefix
+from .files import cannot_write, remove_abandoned_staging, staging_prefix
 
 MOBILENET_V2 = "https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5"
 STAND_IN_MARKER = "course_stand_in.json"
@@ -142,19 +142,27 @@ def feature_layer(handle: str | None = None, trainable: bool = False, name: str 
 
 
 def offline_stand_in() -> Path:
-    """The course's stand-in exported into the data folder, once; returns its folder.
+    """The course's stand-in exported once into the data folder; returns its folder.
 
     Keyed by the TensorFlow version (a SavedModel from a newer TensorFlow may not load in an
     older one, and two environments can share a data folder) and by the VGG16 weights it is
     built from. Exported under a temporary name and renamed when complete, so a half-written
-    export is never taken for whole.
+    export is never taken for whole. A data folder that cannot be written (a read-only shared
+    drive) is still used when it holds the stand-in; else it is exported into the build folder's
+    `hub/`, and a line says where.
     """
     import tensorflow as tf
 
     key = f"vgg16-stand-in-tf{tf.__version__}-{pretrained.weights_fingerprint('vgg16')[:12].lower()}"
-    target = data_dir() / "hub" / key
-    if (target / STAND_IN_MARKER).is_file():
-        return target
+    places = [data_dir() / "hub", build_dir() / "hub"]
+    done = [folder / key for folder in places if (folder / key / STAND_IN_MARKER).is_file()]
+    if done:
+        return done[0]
+    folder, why = places[0], cannot_write(places[0])
+    if why:
+        folder = places[1]
+        print(f"hub: the data folder {data_dir()} cannot be written ({why}): the stand-in goes to {folder}")
+    target = folder / key
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_abandoned_staging(target.parent)  # what an export killed midway left, as for imports
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=staging_prefix("hub")))

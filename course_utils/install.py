@@ -27,10 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from . import mirror as kit
-from .archives import cifar10_arrays, download, extract
+from .archives import cifar10_arrays, download, extract, unpacked_size
 from .config import data_dir, mirror_dir
 from .errors import ChecksumError, DataError, DataNotAvailable
-from .files import changed_files, file_stats, remove_abandoned_staging, staging_prefix
+from .files import (OUT_OF_SPACE, SPACE_FIX, NoSpace, changed_files, checked_data_dir, file_stats, full_disk,
+                    remove_leftovers, require_space, staging_prefix, writable_data_dir)
 from .images import class_folders, report_skipped, scan_images
 from .registry import DATASETS, dataset_spec, fix_hint
 
@@ -127,38 +128,12 @@ def _copy_image_folder(root: Path, staging: Path, name: str) -> dict[str, Any]:
     return {"files": files, "counts": counts, "skipped": [f"{p}: {r}" for p, r in skipped]}
 
 
-DATA_DIR_FIX = "set COURSE_DATA_DIR to a folder you can write to, e.g. export COURSE_DATA_DIR=$HOME/course-data"
-
-
-def checked_data_dir() -> Path:
-    """The data folder; raises `DataError` when that path is a file, not a folder."""
-    folder = data_dir()
-    if folder.exists() and not folder.is_dir():
-        raise DataError(f"the data folder {folder} is a file, not a folder: {DATA_DIR_FIX}")
-    return folder
-
-
-def writable_data_dir() -> Path:
-    """The data folder, created if needed, after checking that files can be written into it.
-
-    Removes what an interrupted import left there (see `files.remove_abandoned_staging`).
-    Raises `DataError` when it is a file or cannot be written to, naming the setting that fixes it.
-    """
-    folder = checked_data_dir()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as error:
-        raise DataError(f"cannot write into the data folder {folder} ({error.strerror}): {DATA_DIR_FIX}") from error
-    _remove_leftovers(folder)
-    return folder
-
-
-def _remove_leftovers(folder: Path) -> None:
-    """Remove the staging folders that imports killed midway left in `folder`, saying so."""
-    for path in remove_abandoned_staging(folder):
-        print(f"Removed {path.name}, left in {folder} by an interrupted import")
+def _room_to_copy(folder: Path, name: str, paths: list[Path], unpacked: bool) -> int:
+    """Check that the files at `paths` fit into `folder` (`NoSpace` if not); returns the space
+    the whole import needs: twice the copy when they were `unpacked` there first."""
+    size = sum(path.stat().st_size for path in paths if path.is_file())
+    require_space(folder, size, f"installing {name}", SPACE_FIX)
+    return 2 * size if unpacked else size
 
 
 def import_dataset(name: str, source: Path | str) -> Path:
@@ -174,47 +149,60 @@ def import_dataset(name: str, source: Path | str) -> Path:
     source = Path(source).expanduser().resolve()
     if not source.exists():
         raise DataError(f"nothing at {source}")
-    target = writable_data_dir() / name
-    # The staging folder's name carries this process's id: a later run removes it if this one is killed.
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=staging_prefix(name)) as work:
-        work = Path(work)
-        if source.is_file():
-            extract(source, work / "extracted")
-            source_root = work / "extracted"
-        else:
-            source_root = source
-        staging = work / "staging"
-        staging.mkdir()
-        if spec["manifest"]:
-            expected = read_manifest(spec["manifest"])
-            root = find_root(source_root, next(iter(expected)))
-            if root is None:
-                raise DataError(
-                    f"{source} does not have the layout of {name}: expected to find "
-                    f"{next(iter(expected))} in it, as in the official {spec['archive']}"
-                )
-            copy_checked(root, expected, staging, name)
-            record = {"official": True, "files": len(expected),
-                      "description": f"{name}: official files, sha256-verified"}
-        else:
-            root = find_root(source_root, "test")
-            if root is None or not (root / "train").is_dir():
-                raise DataError(
-                    f"{source} does not have the layout of an image-folder {name}: "
-                    "expected train/<class>/ and test/<class>/ folders"
-                )
-            record = _copy_image_folder(root, staging, name)
-            record.update(official=False,
-                          description=f"{name}: image-folder copy, NOT the official arrays")
-        # Sizes and times as installed: a rename keeps them, so any later change shows.
-        record.update(name=name, source=str(source),
-                      stats=file_stats(staging, list(expected if spec["manifest"] else record["files"])))
-        (staging / MARKER).write_text(json.dumps(record, indent=1))
-        # Swap in the new copy; the old one is removed only once the new one is in place.
-        old = work / "previous"
-        if target.exists():
-            target.rename(old)
-        staging.rename(target)
+    folder = writable_data_dir()
+    target, needed = folder / name, None
+    try:
+        # The staging folder's name carries this process's id: a later run removes it if this one is killed.
+        with tempfile.TemporaryDirectory(dir=folder, prefix=staging_prefix(name)) as work:
+            work = Path(work)
+            if source.is_file():
+                unpacked = unpacked_size(source)  # known for a zip; a tar's only once unpacked
+                if unpacked:  # unpacked, then each checked file copied: twice its size, for a while
+                    needed = 2 * unpacked
+                    require_space(folder, needed, f"installing {name}", SPACE_FIX)
+                extract(source, work / "extracted")
+                source_root = work / "extracted"
+            else:
+                source_root = source
+            staging = work / "staging"
+            staging.mkdir()
+            if spec["manifest"]:
+                expected = read_manifest(spec["manifest"])
+                root = find_root(source_root, next(iter(expected)))
+                if root is None:
+                    raise DataError(
+                        f"{source} does not have the layout of {name}: expected to find "
+                        f"{next(iter(expected))} in it, as in the official {spec['archive']}"
+                    )
+                needed = _room_to_copy(folder, name, [root / r for r in expected], source.is_file())
+                copy_checked(root, expected, staging, name)
+                record = {"official": True, "files": len(expected),
+                          "description": f"{name}: official files, sha256-verified"}
+            else:
+                root = find_root(source_root, "test")
+                if root is None or not (root / "train").is_dir():
+                    raise DataError(
+                        f"{source} does not have the layout of an image-folder {name}: "
+                        "expected train/<class>/ and test/<class>/ folders"
+                    )
+                needed = _room_to_copy(folder, name, [*(root / "train").rglob("*"), *(root / "test").rglob("*")],
+                                       source.is_file())
+                record = _copy_image_folder(root, staging, name)
+                record.update(official=False,
+                              description=f"{name}: image-folder copy, NOT the official arrays")
+            # Sizes and times as installed: a rename keeps them, so any later change shows.
+            record.update(name=name, source=str(source),
+                          stats=file_stats(staging, list(expected if spec["manifest"] else record["files"])))
+            (staging / MARKER).write_text(json.dumps(record, indent=1))
+            # Swap in the new copy; the old one is removed only once the new one is in place.
+            old = work / "previous"
+            if target.exists():
+                target.rename(old)
+            staging.rename(target)
+    except OSError as error:  # the staging folder is gone by now, with whatever it half-held
+        if error.errno not in OUT_OF_SPACE:
+            raise
+        raise NoSpace(full_disk(folder, f"installing {name}", needed, SPACE_FIX)) from error
     print(f"Installed {name} from {source} into {target}")
     return target
 
@@ -235,6 +223,16 @@ def _read_record(name: str) -> tuple[dict[str, Any] | None, str | None]:
         return None, f"its install record {marker} is damaged ({error})"
     if not isinstance(record, dict) or not {"official", "description", "files"} <= record.keys():
         return None, f"its install record {marker} is damaged (fields missing)"
+    # Valid JSON of other types (edited by hand, written by another tool) is as damaged as a cut one.
+    kinds = {"official": bool, "description": str, "files": int if record["official"] is True else dict,
+             "stats": dict}
+    wrong = [key for key, kind in kinds.items() if not isinstance(record.get(key, {}), kind)]
+    stats = record.get("stats", {})
+    if isinstance(stats, dict) and not all(isinstance(v, list) and len(v) == 2 and all(type(n) is int for n in v)
+                                           for v in stats.values()):
+        wrong.append("stats")
+    if wrong:
+        return None, f"its install record {marker} is damaged (wrong type: {', '.join(wrong)})"
     return record, None
 
 
@@ -260,7 +258,7 @@ def ensure_dataset(name: str, reinstall: bool = False) -> Path | None:
     spec = dataset_spec(name)
     target = checked_data_dir() / name
     if target.parent.is_dir():
-        _remove_leftovers(target.parent)
+        remove_leftovers(target.parent)
     record = None if reinstall else installed(name)
     if record:
         changed = changed_files(target, record.get("stats", {}))
@@ -276,7 +274,8 @@ def ensure_dataset(name: str, reinstall: bool = False) -> Path | None:
             if found:
                 return import_dataset(name, found)
         if not (spec["url"] is None and kit.cifar10_archive()):
-            print(f"The mirror {mirror} has no copy of {name} (looked for {', '.join(spec['mirror_names'])}).")
+            print(kit.problem() or f"The mirror {mirror} has no copy of {name} "
+                                   f"(looked for {', '.join(spec['mirror_names'])}).")
     if spec["url"] is None:
         cifar10_arrays(name)  # downloads once into Keras' cache
         return None
@@ -286,10 +285,14 @@ def ensure_dataset(name: str, reinstall: bool = False) -> Path | None:
     candidate = archive if archive.is_file() else archive.with_name(archive.name + ".unverified")
     try:
         if candidate != archive:
-            download(spec["url"], candidate)
+            download(spec["url"], candidate, SPACE_FIX)
         target = import_dataset(name, candidate)
+    except NoSpace:
+        if candidate != archive:  # downloaded again by the next try anyway: its space is better free
+            candidate.unlink(missing_ok=True)
+        raise
     except DataNotAvailable as error:
-        raise DataNotAvailable(f"no copy of {name} is available: {error}\n{fix_hint(name)}") from error
+        raise DataNotAvailable(f"no copy of {name} is available: {error}{kit.problem_note()}\n{fix_hint(name)}") from error
     except DataError as error:
         # Damaged, incomplete or not the dataset: never kept for a retry.
         candidate.unlink(missing_ok=True)
@@ -299,8 +302,9 @@ def ensure_dataset(name: str, reinstall: bool = False) -> Path | None:
     return target
 
 
-def verify_dataset(name: str) -> list[str]:
-    """Re-check an installed dataset's files (full sha256); returns the problems (empty: intact)."""
+def verify_dataset(name: str, relatives: list[str] | None = None) -> list[str]:
+    """Re-check an installed dataset's files (full sha256): those at `relatives` (paths
+    relative to its folder), else every one. Returns the problems (empty: intact)."""
     spec = dataset_spec(name)
     record, damaged = _read_record(name)
     if record is None:
@@ -308,11 +312,11 @@ def verify_dataset(name: str) -> list[str]:
     folder = data_dir() / name
     expected = read_manifest(spec["manifest"]) if record["official"] else record["files"]
     problems = []
-    for relative, digest in expected.items():
+    for relative in expected if relatives is None else relatives:
         path = folder / relative
         if not path.is_file():
             problems.append(f"missing: {relative}")
-        elif _sha256(path) != digest:
+        elif _sha256(path) != expected.get(relative):
             problems.append(f"changed: {relative}")
     return problems
 

@@ -287,7 +287,8 @@ def command(path: Path | None, verify: bool, show_status: bool) -> int:
     if path is None and not show_status:
         raise KitError("name the kit's folder: `python -m course_utils lab-kit PATH` (or --verify PATH, --status)")
     if show_status:
-        print(f"Data folder: {data_dir()}\nMirror: {mirror_dir() or 'none (COURSE_DATA_MIRROR is not set)'}")
+        print(f"Data folder: {data_dir()}\nMirror: {mirror_dir() or 'none (COURSE_DATA_MIRROR is not set)'}"
+              + (f"\n  warning: {kit.problem()}" if kit.problem() else ""))
         for row in status():
             print(f"  {row['item']:<13} {row['kind']:<8} {row['where']}\n  {'':<22} {row['label']}")
         return 0

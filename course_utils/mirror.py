@@ -20,11 +20,13 @@ import hashlib
 import json
 import pickle
 import tarfile
+import zlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from .config import mirror_dir
+from .errors import DataError
 
 MANIFEST = "MANIFEST.json"
 REPAIR = "python -m course_utils lab-kit"
@@ -134,6 +136,23 @@ def kit_item(name: str) -> Path | None:
     return find(entry["path"])
 
 
+def problem() -> str | None:
+    """What is wrong with the `COURSE_DATA_MIRROR` setting, in one line (for the banner,
+    `lab-kit --status` and a dataset that cannot be had); None when it is unset or a folder."""
+    mirror = mirror_dir()
+    if mirror is None or mirror.is_dir():
+        return None
+    what = "a file, not a folder" if mirror.exists() else "a folder that does not exist"
+    return (f"COURSE_DATA_MIRROR is set to {mirror}, {what}: no mirror is used "
+            "(mount the drive that holds it, or correct or unset the setting)")
+
+
+def problem_note() -> str:
+    """`problem()` as a clause to add to a message ("; COURSE_DATA_MIRROR is set to ..."), or ""."""
+    text = problem()
+    return f"; {text}" if text else ""
+
+
 def is_kit_path(path: Path) -> bool:
     """Whether `path` lies inside the mirror folder (for labels: "mirror file ...")."""
     mirror = mirror_dir()
@@ -161,8 +180,14 @@ class _ArraysOnly(pickle.Unpickler):
 
     def find_class(self, module: str, name: str):
         if (module, name) not in self.ALLOWED:
-            raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a CIFAR-10 batch")
+            raise pickle.UnpicklingError(f"it would call {module}.{name}, which is not allowed in a CIFAR-10 "
+                                         "batch (refused, never run)")
         return super().find_class(module, name)
+
+
+# What a damaged or foreign archive raises while its batches are read (a truncated .tar.gz: EOFError
+# or ReadError; a batch that is no pickle, or another one: UnpicklingError, ValueError, TypeError).
+_UNREADABLE = (pickle.UnpicklingError, tarfile.TarError, EOFError, zlib.error, OSError, ValueError, TypeError)
 
 
 def read_cifar10(archive: Path):
@@ -170,17 +195,36 @@ def read_cifar10(archive: Path):
     ((x_train, y_train), (x_test, y_test)), uint8 images (N, 32, 32, 3) and (N, 1) labels.
 
     Read straight from the archive: nothing is extracted into the mirror or the data folder.
+    Raises `DataError` naming the archive and what is wrong with it (damaged, incomplete, not
+    CIFAR-10, or a batch that would run code).
     """
     import numpy as np
 
-    def batch(tar: tarfile.TarFile, member: tarfile.TarInfo):
+    def batch(tar: tarfile.TarFile, members: dict[str, tarfile.TarInfo], name: str):
+        if name not in members:
+            raise DataError(f"it has no {name} (an incomplete copy, or not the CIFAR-10 archive)")
         # The official batches are Python pickles of {b"data": (N, 3072) uint8, b"labels": [...]}.
-        content = _ArraysOnly(tar.extractfile(member), encoding="bytes").load()
+        try:
+            content = _ArraysOnly(tar.extractfile(members[name]), encoding="bytes").load()
+        except pickle.UnpicklingError as error:
+            raise DataError(f"its {name}: {error}") from error
+        if not isinstance(content, dict) or not {b"data", b"labels"} <= content.keys():
+            raise DataError(f"its {name} holds a {type(content).__name__}, not a CIFAR-10 batch "
+                            "(a dict of b'data' and b'labels')")
         images = np.asarray(content[b"data"], dtype="uint8").reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-        return images, np.asarray(content[b"labels"], dtype="uint8").reshape(-1, 1)
+        labels = np.asarray(content[b"labels"], dtype="uint8").reshape(-1, 1)
+        if len(images) != len(labels):
+            raise DataError(f"its {name} has {len(images)} images and {len(labels)} labels")
+        return images, labels
 
-    with tarfile.open(archive) as tar:
-        members = {Path(m.name).name: m for m in tar.getmembers() if m.isfile()}
-        train = [batch(tar, members[f"data_batch_{i}"]) for i in range(1, 6)]
-        test = batch(tar, members["test_batch"])
+    try:
+        with tarfile.open(archive) as tar:
+            members = {Path(m.name).name: m for m in tar.getmembers() if m.isfile()}
+            train = [batch(tar, members, f"data_batch_{i}") for i in range(1, 6)]
+            test = batch(tar, members, "test_batch")
+    except (DataError, *_UNREADABLE) as error:
+        why = error if isinstance(error, DataError) else f"it is damaged ({type(error).__name__}: {error})"
+        raise DataError(f"the CIFAR-10 archive {archive} cannot be used: {why}. Replace it with the official "
+                        f"{CIFAR10_ARCHIVE} ({CIFAR10_URL}), or remove it: the course then downloads the "
+                        f"official arrays. In a lab kit: `{REPAIR} PATH` where it was built") from error
     return (np.concatenate([x for x, _ in train]), np.concatenate([y for _, y in train])), test

@@ -22,6 +22,7 @@ import tensorflow as tf
 from . import compat
 from .config import (build_dir, choose_profile, data_dir, flag_setting, mirror_dir, new_run_id, profile_settings,
                      seed_setting)
+from .mirror import problem as mirror_problem
 
 # Checked before the modules below build on Keras 3's classes: a Keras 2 era TensorFlow stops
 # here with one message naming the versions, not with an AttributeError from deep inside.
@@ -122,6 +123,7 @@ def setup(notebook: str, profile: str | None = None, seed: int | None = None) ->
     lines += [f"  warning     {name}'s weights cannot be used (see above): the notebooks that load them stop"
               for name, label in cfg["weights"].items() if label.startswith(pretrained.UNUSABLE)]
     lines += [f"  warning     {text}" for text in version_warnings + compat.compatibility_notes()]
+    lines += [f"  warning     {text}" for text in [mirror_problem()] if text]
     lines += device_lines
     if profile == "full" and not gpus:
         lines.append("  note        the full profile is sized for a GPU and TensorFlow sees none: expect it to be "

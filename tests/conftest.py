@@ -125,3 +125,121 @@ def server():
     thread.start()
     yield handler, f"http://127.0.0.1:{httpd.server_port}/cats_and_dogs_filtered.zip"
     httpd.shutdown()
+
+
+# ---------------------------------------------------------------- a lab's file systems
+
+
+def _mount(*args: str) -> bool:
+    """Run `mount` with `args`; whether it worked (root only, and refused in many containers)."""
+    import shutil
+    import subprocess
+
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        return False
+    return subprocess.run(["mount", *args], capture_output=True).returncode == 0
+
+
+def _umount(folder: Path) -> None:
+    import subprocess
+
+    subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+@pytest.fixture
+def small_disk(tmp_path, monkeypatch):
+    """`fill(free)` returns a folder on a small file system with only `free` bytes left.
+    `fill.simulated` then says whether the file system is simulated.
+
+    A real 1 MB tmpfs where this process may mount one (as root). Elsewhere the same limits are
+    simulated: `shutil.disk_usage` reports `free`, and `Path.write_bytes` (how the imports copy
+    files) fails with ENOSPC once `free` bytes have been written under the folder.
+    """
+    import errno
+    import shutil
+
+    folder, mounted = tmp_path / "small-disk", []
+    folder.mkdir()
+
+    def fill(free: int) -> Path:
+        fill.simulated = not _mount("-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder))
+        if not fill.simulated:
+            mounted.append(folder)
+            with open(folder / "filler", "wb", buffering=0) as out:  # all the space there is, then give back `free`
+                try:
+                    while out.write(b"\0" * 4096):
+                        pass
+                except OSError as error:
+                    assert error.errno == errno.ENOSPC
+            os.truncate(folder / "filler", max(0, (folder / "filler").stat().st_size - free))
+            return folder
+        real_usage, real_write = shutil.disk_usage, Path.write_bytes
+        written = [0]
+
+        def usage(path):
+            inside = Path(path).resolve().is_relative_to(folder.resolve())
+            return real_usage(path)._replace(free=free - written[0]) if inside else real_usage(path)
+
+        def write_bytes(self, data):
+            if Path(self).resolve().is_relative_to(folder.resolve()):
+                written[0] += len(data)
+                if written[0] > free:
+                    raise OSError(errno.ENOSPC, "No space left on device", str(self))
+            return real_write(self, data)
+
+        monkeypatch.setattr(shutil, "disk_usage", usage)
+        monkeypatch.setattr(Path, "write_bytes", write_bytes)
+        return folder
+
+    yield fill
+    for path in mounted:
+        _umount(path)
+
+
+@pytest.fixture
+def read_only(monkeypatch):
+    """`freeze(folder)` returns a read-only view of `folder`, as a shared drive a teacher filled.
+
+    As root (who writes through permissions), a read-only bind mount: writes fail with EROFS.
+    Otherwise the folders' permissions: writes fail with EACCES. As root where mounting is
+    refused, simulated: removing, and creating files in, anything under it fails with EROFS.
+    """
+    import errno
+    import shutil
+    import stat
+    import tempfile
+
+    mounted, frozen = [], []
+
+    def freeze(folder: Path) -> Path:
+        if os.geteuid() != 0:
+            for path in [folder, *folder.rglob("*")]:
+                if path.is_dir():
+                    path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+                    frozen.append(path)
+            return folder
+        view = folder.with_name(folder.name + "-read-only")
+        view.mkdir()
+        if _mount("--bind", str(folder), str(view)):
+            mounted.append(view)
+            if _mount("-o", "remount,bind,ro", str(view)):
+                return view
+        real_rmtree, real_temporary = shutil.rmtree, tempfile.TemporaryFile
+
+        def inside(path) -> bool:
+            return Path(path).resolve().is_relative_to(folder.resolve())
+
+        def refuse(path):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+        monkeypatch.setattr(shutil, "rmtree", lambda path, *a, **k: refuse(path) if inside(path) else
+                            real_rmtree(path, *a, **k))
+        monkeypatch.setattr(tempfile, "TemporaryFile", lambda *a, dir=None, **k: refuse(dir) if dir and inside(dir)
+                            else real_temporary(*a, dir=dir, **k))
+        return folder
+
+    yield freeze
+    for view in mounted:
+        _umount(view)
+    for path in frozen:
+        path.chmod(path.stat().st_mode | stat.S_IWUSR)

@@ -233,3 +233,26 @@ def test_an_export_killed_midway_is_cleaned_up_by_the_next(data_home, monkeypatc
     (leftover / "model").mkdir(parents=True)  # a dead process's half-written export
     hub.feature_layer()
     assert not leftover.exists()
+
+
+def test_a_read_only_data_folder_gets_the_stand_in_exported_into_the_build_folder(data_home, read_only, tmp_path,
+                                                                                 monkeypatch, capsys):
+    import tensorflow_hub
+
+    from course_utils import files
+
+    monkeypatch.setattr(tensorflow_hub, "resolve", lambda handle: (_ for _ in ()).throw(OSError("offline")))
+    monkeypatch.delenv("COURSE_HUB_HANDLE", raising=False)
+    monkeypatch.setenv("COURSE_WEIGHTS_VGG16", "none")
+    leftover = data_home / "hub" / (files.staging_prefix("hub").replace(str(os.getpid()), "999999999") + "x1")
+    (leftover / "model").mkdir(parents=True)  # a teacher's machine was interrupted exporting it
+    shared = read_only(data_home)
+    assert files.cannot_write(shared / "hub")  # the fault is real
+    monkeypatch.setenv("COURSE_DATA_DIR", str(shared))
+    layer = hub.feature_layer()
+    folder = tmp_path / "build" / "hub" / f"vgg16-stand-in-tf{tf.__version__}-none"
+    assert layer.filepath == str(folder) and layer.label.startswith("STAND-IN for MobileNetV2")
+    out = capsys.readouterr().out
+    assert f"hub: the data folder {shared} cannot be written (" in out and f"the stand-in goes to {folder.parent}\n" in out
+    monkeypatch.setattr(hub, "export_stand_in", lambda *a: pytest.fail("exported a second time"))
+    assert hub.feature_layer().filepath == str(folder)  # found there next time

@@ -31,7 +31,7 @@ import keras
 from . import mirror as kit
 from . import models, pretrained
 from .compat import import_tensorflow_hub
-from .config import build_dir, data_dir
+from .config import artifact_path, build_dir, data_dir
 from .errors import DataNotAvailable
 from .files import cannot_write, remove_abandoned_staging, staging_prefix
 
@@ -154,7 +154,7 @@ def offline_stand_in() -> Path:
     import tensorflow as tf
 
     key = f"vgg16-stand-in-tf{tf.__version__}-{pretrained.weights_fingerprint('vgg16')[:12].lower()}"
-    places = [data_dir() / "hub", build_dir() / "hub"]
+    places = [data_dir() / "hub", artifact_path(build_dir(), "hub")]
     done = [folder / key for folder in places if (folder / key / STAND_IN_MARKER).is_file()]
     if done:
         return done[0]

@@ -12,8 +12,8 @@ import os
 import platform
 import sys
 import time
-from pathlib import Path
 import warnings
+from pathlib import Path
 from typing import Any
 
 import keras

@@ -53,8 +53,6 @@ def time_left(longer_than: float = 60.0, after: float = 30.0):
     The first batch pays for building the model's graph (and, on a GPU, compiling it): the
     estimate inside the epoch leaves it out, the one after the first epoch errs long.
     """
-    import time
-
     import keras
 
     state = {}

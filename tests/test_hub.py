@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 import keras
-from course_utils import data, hub, training
+from course_utils import compat, data, hub, training
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +111,7 @@ def test_predictions_on_resized_batches_keep_only_the_small_originals():
 def test_a_model_that_cannot_be_had_is_a_clear_error(monkeypatch, tmp_path):
     import urllib.error
 
-    import tensorflow_hub
+    tensorflow_hub = compat.import_tensorflow_hub()  # as the course imports it: with or without pkg_resources
 
     from course_utils.data import DataNotAvailable
 
@@ -186,7 +186,7 @@ def test_a_damaged_saved_model_names_the_setting_and_the_fix(small_saved_model, 
 
 
 def test_a_damaged_copy_in_the_tf_hub_cache_names_the_folder_to_delete(monkeypatch, tmp_path):
-    import tensorflow_hub
+    tensorflow_hub = compat.import_tensorflow_hub()  # as the course imports it: with or without pkg_resources
 
     cached = tmp_path / "tfhub_modules" / "0123abcd"  # as a download cut short could leave it
     cached.mkdir(parents=True)
@@ -202,7 +202,7 @@ def test_a_damaged_copy_in_the_tf_hub_cache_names_the_folder_to_delete(monkeypat
 def test_no_hub_model_anywhere_exports_the_labelled_stand_in_once(data_home, monkeypatch, capsys):
     import urllib.error
 
-    import tensorflow_hub
+    tensorflow_hub = compat.import_tensorflow_hub()  # as the course imports it: with or without pkg_resources
 
     def offline(handle):
         raise urllib.error.URLError("Name or service not known")
@@ -222,7 +222,7 @@ def test_no_hub_model_anywhere_exports_the_labelled_stand_in_once(data_home, mon
 
 
 def test_an_export_killed_midway_is_cleaned_up_by_the_next(data_home, monkeypatch):
-    import tensorflow_hub
+    tensorflow_hub = compat.import_tensorflow_hub()  # as the course imports it: with or without pkg_resources
 
     from course_utils import files
 
@@ -237,7 +237,7 @@ def test_an_export_killed_midway_is_cleaned_up_by_the_next(data_home, monkeypatc
 
 def test_a_read_only_data_folder_gets_the_stand_in_exported_into_the_build_folder(data_home, read_only, tmp_path,
                                                                                  monkeypatch, capsys):
-    import tensorflow_hub
+    tensorflow_hub = compat.import_tensorflow_hub()  # as the course imports it: with or without pkg_resources
 
     from course_utils import files
 

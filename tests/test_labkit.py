@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from conftest import make_image
-from course_utils import archives, cli, data, hub, labkit, mirror, pretrained
+from course_utils import archives, cli, compat, data, hub, labkit, mirror, pretrained
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "course-data"
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
@@ -68,7 +68,7 @@ def _serve(handler, base_url: str, url: str, body: bytes) -> str:
 def sources(data_home, fake_cats, tmp_path, server, monkeypatch):
     """Every item the kit fetches, served under its real file name from 127.0.0.1, and the
     published hashes pointed at these stand-ins; the TF-Hub resolver returns a tiny SavedModel."""
-    import tensorflow_hub
+    tensorflow_hub = compat.import_tensorflow_hub()  # as the course imports it: with or without pkg_resources
 
     handler, url = server
     base = url.rsplit("/", 1)[0]
@@ -268,7 +268,7 @@ def test_a_lab_machine_with_only_the_mirror_set_runs_notebooks_03_to_06(data_hom
     """The official cats and flowers files (from the offline copies), a CIFAR-10 archive in the
     official format and the VGG16 stand-in under Keras' file name, all served from 127.0.0.1;
     then notebooks 03-06 in a fresh process whose only course setting is COURSE_DATA_MIRROR."""
-    import tensorflow_hub
+    tensorflow_hub = compat.import_tensorflow_hub()  # as the course imports it: with or without pkg_resources
 
     handler, url = server
     base = url.rsplit("/", 1)[0]

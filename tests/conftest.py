@@ -38,6 +38,25 @@ def make_image(path: Path, mode: str = "RGB", size=(40, 30), fmt: str = "JPEG", 
     return path
 
 
+def run_cli(capsys, *argv):
+    """Run the command line; returns (exit code, stdout, stderr)."""
+    from course_utils import cli
+
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def dead_pid() -> int:
+    """The id of a process that has finished (a staging folder's owner killed earlier)."""
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
 def truncate(path: Path) -> Path:
     """Cut a file to half its length, as an interrupted copy would."""
     data = path.read_bytes()

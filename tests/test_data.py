@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import make_image, truncate
+from conftest import dead_pid, make_image, run_cli, truncate
 from course_utils import archives, data, files, images
 
 
@@ -302,23 +302,6 @@ def test_flowers_split_is_stratified(tmp_path):
 # ---------------------------------------------------------------- faults (issue 12)
 
 
-def _cli(capsys, *argv):
-    """Run the command line; returns (exit code, stdout, stderr)."""
-    from course_utils import cli
-
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _dead_pid() -> int:
-    """The id of a process that has finished (a staging folder's owner killed earlier)."""
-    import subprocess
-    import sys
-
-    process = subprocess.Popen([sys.executable, "-c", "pass"])
-    process.wait()
-    return process.pid
 
 
 def test_installed_file_changed_after_install_is_named_with_the_repair(data_home, fake_cats, cfg, monkeypatch,
@@ -331,10 +314,10 @@ def test_installed_file_changed_after_install_is_named_with_the_repair(data_home
     message = str(error.value)
     assert "changed: train/cats/cat.2.jpg (size" in message
     assert message.endswith("python -m course_utils data fetch --reinstall cats_vs_dogs")
-    code, _, err = _cli(capsys, "data", "fetch", "cats_vs_dogs")
+    code, _, err = run_cli(capsys, "data", "fetch", "cats_vs_dogs")
     assert code == 1 and "train/cats/cat.2.jpg" in err and "Traceback" not in err
     # The repair command named in the message repairs it.
-    assert _cli(capsys, "data", "fetch", "--reinstall", "cats_vs_dogs")[0] == 0
+    assert run_cli(capsys, "data", "fetch", "--reinstall", "cats_vs_dogs")[0] == 0
     assert data.load_dataset("cats_vs_dogs", cfg).class_names == ["cats", "dogs"]
 
 
@@ -365,7 +348,7 @@ def test_image_folder_class_with_no_readable_image_is_refused(data_home, tmp_pat
     root = _cifar_folder(tmp_path, 2)
     for path in (root / "train" / "frog").iterdir():
         truncate(path)
-    code, _, err = _cli(capsys, "data", "import", "cifar10", str(root))
+    code, _, err = run_cli(capsys, "data", "import", "cifar10", str(root))
     assert code == 2 and "Traceback" not in err
     assert "train/frog has no usable image: all 2 file(s) are unreadable" in err
     assert data.installed("cifar10") is None and not (data_home / "cifar10").exists()
@@ -415,7 +398,7 @@ def test_damaged_archive_is_a_clear_error_without_traceback(data_home, fake_cats
         with tarfile.open(archive, "w:gz") as tarred:
             tarred.add(fake_cats, arcname=fake_cats.name)
         truncate(archive)
-    code, _, err = _cli(capsys, "data", "import", "cats_vs_dogs", str(archive))
+    code, _, err = run_cli(capsys, "data", "import", "cats_vs_dogs", str(archive))
     assert code == 2 and "Traceback" not in err
     assert f"{archive} is damaged" in err
     assert not list(data_home.glob(".import-*"))
@@ -427,13 +410,13 @@ def test_download_without_length_ending_early_is_never_kept(data_home, fake_cats
     monkeypatch.setitem(data.DATASETS, "cats_vs_dogs", dict(data.DATASETS["cats_vs_dogs"], url=url))
     whole = _zip_of(fake_cats, tmp_path / "whole.zip")
     handler.payload, handler.cut, handler.no_length = whole, True, True
-    code, _, err = _cli(capsys, "data", "fetch", "cats_vs_dogs")
+    code, _, err = run_cli(capsys, "data", "fetch", "cats_vs_dogs")
     archive = data_home / "downloads" / "cats_and_dogs_filtered.zip"
     assert code == 1 and "Traceback" not in err
     assert "failed this check and was removed" in err
     assert not list(archive.parent.iterdir())  # neither under the archive's name nor as a part
     handler.cut = False  # the next try downloads again, rather than reusing a part
-    assert _cli(capsys, "data", "fetch", "cats_vs_dogs")[0] == 0
+    assert run_cli(capsys, "data", "fetch", "cats_vs_dogs")[0] == 0
     assert data.verify_dataset("cats_vs_dogs") == []
     assert [p.name for p in archive.parent.iterdir()] == [archive.name]  # the verified archive, kept
 
@@ -441,7 +424,7 @@ def test_download_without_length_ending_early_is_never_kept(data_home, fake_cats
 def test_leftover_staging_folders_are_removed_on_the_next_run(data_home, fake_cats, monkeypatch, capsys):
     monkeypatch.setenv("COURSE_DATA_MIRROR", str(fake_cats.parent))
     data.ensure_dataset("cats_vs_dogs")
-    killed = data_home / f".import-cats_vs_dogs-{_dead_pid()}-x1y2"
+    killed = data_home / f".import-cats_vs_dogs-{dead_pid()}-x1y2"
     (killed / "staging" / "train").mkdir(parents=True)
     (killed / "staging" / "train" / "cat.0.jpg").write_bytes(b"x" * 1000)
     running = data_home / files.staging_prefix("flowers17")  # this process's: still in use
@@ -455,13 +438,13 @@ def test_damaged_install_record_means_not_installed_with_the_fix(data_home, fake
     monkeypatch.setenv("COURSE_DATA_MIRROR", str(fake_cats.parent))
     target = data.ensure_dataset("cats_vs_dogs")
     (target / data.MARKER).write_text('{"official": tr')  # cut short
-    code, out, err = _cli(capsys, "data", "list")
+    code, out, err = run_cli(capsys, "data", "list")
     assert code == 0 and "Traceback" not in err
     assert "cats_vs_dogs  not installed: its install record" in out and "is damaged" in out
     assert "data fetch --reinstall cats_vs_dogs" in out
-    code, out, err = _cli(capsys, "data", "verify")
+    code, out, err = run_cli(capsys, "data", "verify")
     assert code == 1 and "damaged" in out and "Traceback" not in err
-    assert _cli(capsys, "data", "fetch", "cats_vs_dogs")[0] == 0  # reinstalled from the mirror
+    assert run_cli(capsys, "data", "fetch", "cats_vs_dogs")[0] == 0  # reinstalled from the mirror
     assert data.installed("cats_vs_dogs")["official"] is True
 
 
@@ -475,7 +458,7 @@ def test_data_folder_that_is_a_file_or_read_only_is_a_clear_error(data_home, fak
     monkeypatch.setenv("COURSE_DATA_DIR", str(a_file))
     for command in (["data", "fetch", "cats_vs_dogs"], ["data", "verify"], ["data", "import", "cats_vs_dogs",
                                                                              str(fake_cats)]):
-        code, _, err = _cli(capsys, *command)
+        code, _, err = run_cli(capsys, *command)
         assert code != 0 and "Traceback" not in err, command
         assert f"the data folder {a_file} is a file, not a folder" in err and "COURSE_DATA_DIR" in err
     if os.geteuid() == 0:  # root writes through permissions: use a folder no one can write to
@@ -485,10 +468,10 @@ def test_data_folder_that_is_a_file_or_read_only_is_a_clear_error(data_home, fak
         read_only.mkdir()
         read_only.chmod(0o555)
     monkeypatch.setenv("COURSE_DATA_DIR", str(read_only))
-    code, _, err = _cli(capsys, "data", "fetch", "cats_vs_dogs")
+    code, _, err = run_cli(capsys, "data", "fetch", "cats_vs_dogs")
     assert code == 1 and "Traceback" not in err
     assert f"cannot write into the data folder {read_only}" in err and "COURSE_DATA_DIR" in err
-    code, out, _ = _cli(capsys, "data", "verify")  # nothing installed there: not a silent success
+    code, out, _ = run_cli(capsys, "data", "verify")  # nothing installed there: not a silent success
     assert code == 1 and "No dataset is installed" in out and "data fetch" in out
 
 
@@ -496,7 +479,7 @@ def test_fetch_tries_every_dataset_and_fails_if_any_failed(data_home, fake_cats,
     monkeypatch.setenv("COURSE_DATA_MIRROR", str(fake_cats.parent))
     monkeypatch.setitem(data.DATASETS, "flowers17",
                         dict(data.DATASETS["flowers17"], url="http://127.0.0.1:9/17flowers.tgz"))
-    code, out, err = _cli(capsys, "data", "fetch", "flowers17", "cats_vs_dogs")
+    code, out, err = run_cli(capsys, "data", "fetch", "flowers17", "cats_vs_dogs")
     assert code == 1 and "Traceback" not in err
     assert "flowers17: FAILED: no copy of flowers17 is available" in err
     assert "cats_vs_dogs: cats_vs_dogs: official files" in out  # tried after the failure, and installed
@@ -504,7 +487,7 @@ def test_fetch_tries_every_dataset_and_fails_if_any_failed(data_home, fake_cats,
 
 
 def test_only_the_course_s_own_leftovers_of_dead_processes_are_removed(tmp_path):
-    dead, alive = _dead_pid(), __import__("os").getpid()
+    dead, alive = dead_pid(), __import__("os").getpid()
     names = {f".model.tmp-{dead}.keras": False, f".model.tmp-{alive}.keras": True, "notes.tmp-old": True,
              f".import-flowers17-{dead}-ab_c": False, ".import-flowers17-abc": False, "cats_vs_dogs": True}
     for name in names:  # staging and dataset folders; temporary and other files

@@ -11,26 +11,12 @@ import tarfile
 
 import pytest
 
-from conftest import truncate
-from course_utils import cli, data, files, labkit, mirror
+from conftest import dead_pid, run_cli, truncate
+from course_utils import data, files, labkit, mirror
 
 CIFAR_BATCHES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
 
 
-def _cli(capsys, *argv):
-    """Run the command line; returns (exit code, stdout, stderr)."""
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _dead_pid() -> int:
-    import subprocess
-    import sys
-
-    process = subprocess.Popen([sys.executable, "-c", "pass"])
-    process.wait()
-    return process.pid
 
 
 def _tar(path, members: dict[str, bytes]):
@@ -56,7 +42,7 @@ def test_a_disk_too_small_is_refused_before_anything_is_written(data_home, fake_
                                                                   capsys):
     folder = small_disk(8_000)
     monkeypatch.setenv("COURSE_DATA_DIR", str(folder / "data"))
-    code, _, err = _cli(capsys, "data", "import", "cats_vs_dogs", str(fake_cats))
+    code, _, err = run_cli(capsys, "data", "import", "cats_vs_dogs", str(fake_cats))
     assert code == 2 and "Traceback" not in err
     assert f"not enough space in {folder / 'data'} for installing cats_vs_dogs: it needs " in err
     assert "KB is free. Nothing was written" in err and err.strip().endswith("export COURSE_DATA_DIR=$HOME/course-data")
@@ -71,7 +57,7 @@ def test_a_disk_that_fills_up_midway_is_named_and_nothing_half_written_stays(dat
     monkeypatch.setenv("COURSE_DATA_DIR", str(folder / "data"))
     real_usage = shutil.disk_usage  # another program takes the space after the check said there was room
     monkeypatch.setattr(shutil, "disk_usage", lambda path: real_usage(path)._replace(free=10**9))
-    code, _, err = _cli(capsys, "data", "import", "cats_vs_dogs", str(fake_cats))
+    code, _, err = run_cli(capsys, "data", "import", "cats_vs_dogs", str(fake_cats))
     assert code == 2 and "Traceback" not in err
     assert f"the disk holding {folder / 'data'} filled up while installing cats_vs_dogs (it needs " in err
     assert "what was half-written has been removed" in err
@@ -89,9 +75,9 @@ def test_archives_on_a_full_disk_zip_refused_before_tar_named_when_it_fills(data
         tar.add(fake_cats, arcname=fake_cats.name)
     folder = small_disk(8_000)
     monkeypatch.setenv("COURSE_DATA_DIR", str(folder / "data"))
-    code, _, err = _cli(capsys, "data", "import", "cats_vs_dogs", str(zipped))  # its listing gives the size
+    code, _, err = run_cli(capsys, "data", "import", "cats_vs_dogs", str(zipped))  # its listing gives the size
     assert code == 2 and f"not enough space in {folder / 'data'} for installing cats_vs_dogs: it needs " in err
-    code, _, err = _cli(capsys, "data", "import", "cats_vs_dogs", str(tarred))  # known only once unpacked
+    code, _, err = run_cli(capsys, "data", "import", "cats_vs_dogs", str(tarred))  # known only once unpacked
     assert code == 2 and "Traceback" not in err
     if not small_disk.simulated:  # (a simulated disk does not fill up while tarfile unpacks)
         assert f"the disk holding {folder / 'data'} filled up while installing cats_vs_dogs (it needs more " in err
@@ -112,7 +98,7 @@ def test_fetch_on_a_full_disk_names_the_space_and_goes_on_with_the_others(data_h
     monkeypatch.setenv("COURSE_DATA_MIRROR", str(kit))
     folder = small_disk(8_000)
     monkeypatch.setenv("COURSE_DATA_DIR", str(folder / "data"))
-    code, out, err = _cli(capsys, "data", "fetch", "cats_vs_dogs", "cifar10")
+    code, out, err = run_cli(capsys, "data", "fetch", "cats_vs_dogs", "cifar10")
     assert code == 1 and "Traceback" not in err
     assert f"cats_vs_dogs: FAILED: not enough space in {folder / 'data' / 'downloads'} for downloading {url}" in err
     assert "cifar10: cifar10: arrays from the mirror's" in out  # tried after the failure
@@ -125,14 +111,14 @@ def test_fetch_on_a_full_disk_names_the_space_and_goes_on_with_the_others(data_h
 def test_a_read_only_data_folder_with_a_leftover_staging_folder_is_used_as_it_is(data_home, fake_cats, cfg,
                                                                                 read_only, monkeypatch, capsys):
     data.import_dataset("cats_vs_dogs", fake_cats)
-    leftover = data_home / f".import-cats_vs_dogs-{_dead_pid()}-x1y2"
+    leftover = data_home / f".import-cats_vs_dogs-{dead_pid()}-x1y2"
     (leftover / "staging" / "train").mkdir(parents=True)  # an import killed midway, before the teacher shared it
     (leftover / "staging" / "train" / "cat.0.jpg").write_bytes(b"x" * 100)
     shared = read_only(data_home)
     assert files.cannot_write(shared)  # the fault is real: nothing can be written there
     monkeypatch.setenv("COURSE_DATA_DIR", str(shared))
     assert data.load_dataset("cats_vs_dogs", cfg).class_names == ["cats", "dogs"]
-    code, out, err = _cli(capsys, "data", "fetch", "cats_vs_dogs")
+    code, out, err = run_cli(capsys, "data", "fetch", "cats_vs_dogs")
     assert code == 0 and "Traceback" not in err and "cats_vs_dogs: cats_vs_dogs: official files" in out
     assert (shared / leftover.name).exists()  # left where it could not be removed; never read
 
@@ -164,7 +150,7 @@ def test_a_bad_cifar10_archive_in_the_mirror_is_one_clear_error(data_home, tmp_p
     if fault == "truncated":
         truncate(archive)
     monkeypatch.setenv("COURSE_DATA_MIRROR", str(kit))
-    code, _, err = _cli(capsys, "data", "fetch", "cifar10")
+    code, _, err = run_cli(capsys, "data", "fetch", "cifar10")
     assert code == 1 and "Traceback" not in err
     assert f"cifar10: FAILED: the CIFAR-10 archive {archive} cannot be used: " in err
     expected = {"code": r"its data_batch_1: it would call \w+\.system, which is not allowed .*never run",
@@ -199,7 +185,7 @@ def test_a_file_damaged_in_place_keeping_size_and_date_is_named_before_training(
     message = str(error.value)
     assert "the installed cats_vs_dogs has damaged files: changed: train/cats/cat.3.jpg" in message
     assert message.endswith("python -m course_utils data fetch --reinstall cats_vs_dogs")
-    assert _cli(capsys, "data", "fetch", "--reinstall", "cats_vs_dogs")[0] == 0  # the repair named
+    assert run_cli(capsys, "data", "fetch", "--reinstall", "cats_vs_dogs")[0] == 0  # the repair named
     train = data.load_dataset("cats_vs_dogs", cfg).train
     assert sum(int(x.shape[0]) for x, _ in train) == 12
 
@@ -214,7 +200,7 @@ def test_a_mirror_setting_naming_no_folder_is_reported(data_home, fake_cats, tmp
     assert mirror.problem().startswith(line)
     assert labkit.command(None, False, True) == 0
     assert f"warning: {line}" in capsys.readouterr().out
-    code, out, err = _cli(capsys, "data", "fetch", "cats_vs_dogs")  # and no network
+    code, out, err = run_cli(capsys, "data", "fetch", "cats_vs_dogs")  # and no network
     assert code == 1 and f"no copy of cats_vs_dogs is available: " in err and line in err
     assert "has no copy of cats_vs_dogs" not in out
     monkeypatch.setenv("COURSE_DATA_MIRROR", str(fake_cats.parent))
@@ -244,12 +230,12 @@ def test_an_install_record_of_wrong_types_is_damaged_not_a_crash(data_home, fake
     target = data.ensure_dataset("cats_vs_dogs")
     record = json.loads((target / data.MARKER).read_text())
     (target / data.MARKER).write_text(json.dumps({**record, **change}))  # valid JSON, other types
-    code, out, err = _cli(capsys, "data", "list")
+    code, out, err = run_cli(capsys, "data", "list")
     assert code == 0 and "Traceback" not in err
     assert f"cats_vs_dogs  not installed: its install record {target / data.MARKER} is damaged (wrong type: " in out
-    code, out, err = _cli(capsys, "data", "verify", "cats_vs_dogs")
+    code, out, err = run_cli(capsys, "data", "verify", "cats_vs_dogs")
     assert code == 1 and "is damaged (wrong type" in out and "Traceback" not in err
-    assert _cli(capsys, "data", "fetch", "cats_vs_dogs")[0] == 0  # reinstalled from the mirror
+    assert run_cli(capsys, "data", "fetch", "cats_vs_dogs")[0] == 0  # reinstalled from the mirror
     assert data.installed("cats_vs_dogs")["official"] is True
 
 
@@ -257,6 +243,6 @@ def test_data_list_with_a_data_folder_that_is_a_file_is_an_error(data_home, tmp_
     a_file = tmp_path / "data.txt"
     a_file.write_text("not a folder")
     monkeypatch.setenv("COURSE_DATA_DIR", str(a_file))
-    code, out, err = _cli(capsys, "data", "list")
+    code, out, err = run_cli(capsys, "data", "list")
     assert code == 2 and "not installed" not in out and "Traceback" not in err
     assert f"error: the data folder {a_file} is a file, not a folder: set COURSE_DATA_DIR" in err

@@ -180,8 +180,9 @@ class ProfileError(SettingError):
 
 
 def _gpu_visible() -> bool:
-    import tensorflow as tf
+    from .compat import import_tensorflow
 
+    tf = import_tensorflow()
     return bool(tf.config.list_physical_devices("GPU"))
 
 

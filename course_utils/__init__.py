@@ -21,7 +21,15 @@ figures), `lessons` (what each lesson should show, and whether a run showed it),
 (`python -m course_utils`).
 """
 
-from .config import PROFILES, ProfileError, artifact_path, resolve_profile
+import os
+
+# TensorFlow's C++ messages at start-up (on a machine without a GPU, an "E0000 ... failed call to
+# cuInit: INTERNAL: CUDA error" line) read like failures and would be a learner's first output:
+# only a level set before TensorFlow is imported silences them, and `import course_utils` comes
+# first in every notebook. To see them, set TF_CPP_MIN_LOG_LEVEL=0 before starting Jupyter.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from .config import PROFILES, ProfileError, artifact_path, resolve_profile  # noqa: E402  (these imports after the setting)
 from .data import (DATASETS, DataError, DataNotAvailable, ChecksumError, ensure_dataset,
                    import_dataset, load_dataset, load_image_folder)
 from .errors import CourseError, SettingError

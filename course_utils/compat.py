@@ -2,7 +2,8 @@
 
 The course runs on the Keras 3 era of TensorFlow, tested at both ends of
 `TESTED` (and of `TESTED_PYTHON`) by `.ci/run`; TensorFlow Hub is imported
-only where it is needed, with or without `pkg_resources` (`import_tensorflow_hub`).
+only where it is needed, with or without `pkg_resources` (`import_tensorflow_hub`), and
+TensorFlow itself with its C++ start-up lines held to `TF_CPP_MIN_LOG_LEVEL` (`import_tensorflow`).
 Everything that differs between those versions is
 handled here (or, for the TF-Hub layer, in `hub.HubFeatures`), so that no
 notebook branches on a version.
@@ -10,9 +11,12 @@ notebook branches on a version.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import os
 import re
 import sys
+import tempfile
 import types
 
 from .errors import CourseError
@@ -80,6 +84,67 @@ def check_python(version: tuple[int, int, int]) -> list[str]:
     return []
 
 
+# TensorFlow's C++ log lines: severity letter, date, time, thread, file:line] message
+# ("I0000 00:00:1795994839.850542   27036 port.cc:153] ...": before absl is set up, date and
+# time are zero and the seconds count from 1970).
+NATIVE_LOG_LINE = re.compile(r"([IWEF])\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [^\]]+\] ")
+# absl's notice that the lines after it bypass the log settings (it precedes INFO lines).
+ABSL_NOTICE = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
+
+
+def native_log_above_level(text: str, level: int) -> str:
+    """The lines of `text` that `TF_CPP_MIN_LOG_LEVEL=level` keeps: a C++ log line of severity
+    I, W, E or F (0 to 3) is dropped below `level`, and absl's notice counts as INFO. Every other
+    line is kept, so that nothing else written meanwhile is lost."""
+    def severity(line: str) -> int | None:
+        header = NATIVE_LOG_LINE.match(line)
+        return "IWEF".index(header.group(1)) if header else 0 if line.startswith(ABSL_NOTICE) else None
+
+    return "".join(line for line in text.splitlines(keepends=True)
+                   if severity(line) is None or severity(line) >= level)
+
+
+def import_tensorflow() -> types.ModuleType:
+    """The `tensorflow` module, its first import in the process held to `TF_CPP_MIN_LOG_LEVEL`.
+
+    While it loads, TensorFlow writes C++ log lines straight to the process's stderr (file
+    descriptor 2) before absl's logging is set up, and those (absl's "All log messages before
+    absl::InitializeLog()" notice, oneDNN and CUDA-driver INFO lines, all of it twice) ignore
+    `TF_CPP_MIN_LOG_LEVEL` in TensorFlow 2.21. A Jupyter kernel shows descriptor 2 in the cell
+    that runs, so they would be a learner's first output: see `import_quietly`. (`course_utils`
+    sets the level to 3 unless it is set.)
+    """
+    return sys.modules.get("tensorflow") or import_quietly("tensorflow")
+
+
+def import_quietly(name: str) -> types.ModuleType:
+    """Import module `name` with file descriptor 2 sent to a temporary file; afterwards the
+    lines `TF_CPP_MIN_LOG_LEVEL` keeps (`native_log_above_level`) go on to `sys.stderr`, and
+    all of them if the import fails. Where descriptor 2 cannot be moved, a plain import."""
+    try:
+        level = int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0"))
+        saved = os.dup(2)
+    except (ValueError, OSError):  # a level TensorFlow would not read either; no stderr at all
+        return importlib.import_module(name)
+    failed = True
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            module = importlib.import_module(name)
+            failed = False
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            text = captured.read().decode(errors="replace")
+            shown = text if failed else native_log_above_level(text, level)
+            if shown:
+                sys.stderr.write(shown)
+                sys.stderr.flush()
+    return module
+
+
 class HubUnavailable(CourseError):
     """The `tensorflow_hub` package is missing or cannot be imported, and a TF-Hub address must be resolved."""
 
@@ -118,12 +183,12 @@ def import_tensorflow_hub() -> types.ModuleType:
 
 
 def random_shear(factor: float, seed: int | None = None):
-    """A one-sided `RandomShear` layer (shear by up to `factor` of the width), or, on Keras
-    before 3.8, which has no such layer, an `Identity` layer that leaves images as they are.
+    """A `RandomShear` layer (shear by up to `factor` of the width), or, on Keras before 3.8,
+    which has no such layer, an `Identity` layer that leaves images as they are.
 
-    One-sided because Keras 3.15 cannot load a saved `RandomShear(0.2)` (it stores
-    (-0.2, 0.2) and then refuses the negative bound); notebook 02's random flip
-    supplies the other direction.
+    Its range is (0, factor) because Keras 3.15 cannot load a saved `RandomShear(0.2)` (it
+    stores (-0.2, 0.2) and then refuses the negative bound). Shears still go both ways: the
+    layer gives each one a random sign (`get_random_transformation`, Keras 3.8 to 3.15).
     """
     from keras import layers
 

@@ -16,10 +16,10 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import keras
-import tensorflow as tf
-
 from . import compat
+
+tf = compat.import_tensorflow()  # before Keras imports it: its start-up messages held to the log level
+import keras  # noqa: E402
 from .config import (build_dir, choose_profile, data_dir, flag_setting, mirror_dir, new_run_id, profile_settings,
                      seed_setting)
 from .mirror import problem as mirror_problem

@@ -7,6 +7,8 @@ reuse and for `benchmarks/filter_visualisation.py`.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 
@@ -80,31 +82,65 @@ def grad_cam(conv_model, classifier_model, images, class_index: int | None = Non
     images to the last convolution's maps, `classifier_model` maps those maps
     to the predictions. For one sigmoid output, class 1 is the positive class
     and class 0 its complement; `class_index=None` explains the predicted class.
+    The class score differentiated is the logit, as in the Keras Grad-CAM example
+    (see `grad_cam_maps`). An image without evidence for the class gets a heatmap of zeros.
     """
     heatmap = grad_cam_maps(conv_model, classifier_model, images, class_index).numpy()
     peak = heatmap.max(axis=(1, 2), keepdims=True)
     return np.where(peak > 0, heatmap / np.where(peak > 0, peak, 1.0), 0.0)
 
 
+@contextlib.contextmanager
+def logits_of(classifier_model):
+    """Within the block, `classifier_model` outputs its logits: its last layer (inside nested
+    models too) computes without its sigmoid or softmax; restored on leaving.
+
+    Grad-CAM needs the gradient of the class score, and a saturated probability has none: a
+    sigmoid that rounds to 1.0 in float32 has a gradient of exactly 0, and its heatmap would
+    come out all zero. The logit before it keeps its gradient. A last layer without activation
+    (already logits) is left as it is; any other raises `ValueError`.
+    """
+    import keras
+
+    last = classifier_model
+    while getattr(last, "layers", None):
+        last = last.layers[-1]
+    activation = getattr(last, "activation", None)
+    squashing = (keras.activations.sigmoid, keras.activations.softmax)
+    if activation in (None, keras.activations.linear):
+        yield classifier_model
+        return
+    if activation not in squashing:
+        raise ValueError(f"Grad-CAM needs a classifier ending in a sigmoid, a softmax or no activation; "
+                         f"its last layer {last.name!r} has {getattr(activation, '__name__', activation)}")
+    last.activation = keras.activations.linear
+    try:
+        yield classifier_model
+    finally:
+        last.activation = activation
+
+
 def grad_cam_maps(conv_model, classifier_model, images, class_index: int | None = None):
     """The TensorFlow part of `grad_cam`: the unnormalised heatmaps, as a tensor.
 
+    The score of a class is its logit (`logits_of`); for one sigmoid unit with logit z,
+    class 1 scores z and class 0 scores -z (sigmoid(-z) = 1 - sigmoid(z)).
     Tensor operations only, so that it also runs inside `tf.function`, with XLA
     too (`tests/test_xla.py` compiles it)."""
     import tensorflow as tf
 
     conv = tf.convert_to_tensor(conv_model(images, training=False))
-    with tf.GradientTape() as tape:
+    with tf.GradientTape() as tape, logits_of(classifier_model):
         tape.watch(conv)
-        predictions = classifier_model(conv, training=False)
-        if predictions.shape[-1] == 1:
-            p = predictions[:, 0]
-            chosen = tf.cast(p >= 0.5, tf.int32) if class_index is None else tf.fill(tf.shape(p), class_index)
-            score = tf.where(chosen == 1, p, 1.0 - p)
+        logits = classifier_model(conv, training=False)
+        if logits.shape[-1] == 1:
+            z = logits[:, 0]
+            chosen = tf.cast(z >= 0.0, tf.int32) if class_index is None else tf.fill(tf.shape(z), class_index)
+            score = tf.where(chosen == 1, z, -z)
         else:
-            chosen = tf.argmax(predictions, axis=-1, output_type=tf.int32) if class_index is None \
-                else tf.fill(tf.shape(predictions)[:1], class_index)
-            score = tf.gather(predictions, chosen, axis=1, batch_dims=1)
+            chosen = tf.argmax(logits, axis=-1, output_type=tf.int32) if class_index is None \
+                else tf.fill(tf.shape(logits)[:1], class_index)
+            score = tf.gather(logits, chosen, axis=1, batch_dims=1)
     grads = tape.gradient(score, conv)
     weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
     return tf.nn.relu(tf.reduce_sum(weights * conv, axis=-1))

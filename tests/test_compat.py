@@ -111,3 +111,42 @@ def test_without_tensorflow_hub_only_its_download_stops_naming_the_fix(monkeypat
         hub.feature_layer(hub.MOBILENET_V2)
     assert "TensorFlow Hub cannot be imported here" in str(error.value)
     assert "pip install tensorflow-hub" in str(error.value) and f"tensorflow=={tf.__version__}" in str(error.value)
+
+
+NOISY_IMPORT = '''import os
+os.write(2, ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\\n"
+             "I0000 00:00:1795994839.850542   27036 port.cc:153] oneDNN custom operations are on.\\n"
+             "E0000 00:00:1795994841.164518   27036 cuda_platform.cc:52] failed call to cuInit: CUDA error\\n"
+             "a line of its own\\n").encode())
+'''
+NOTICE, INFO, ERROR, OWN = "absl::InitializeLog", "oneDNN custom", "failed call to cuInit", "a line of its own"
+
+
+@pytest.mark.parametrize("level, shown", [("3", [OWN]), ("2", [ERROR, OWN]), ("0", [NOTICE, INFO, ERROR, OWN])])
+def test_native_start_up_lines_are_held_to_the_log_level(tmp_path, monkeypatch, capfd, level, shown):
+    # A module that writes, as TensorFlow does while it loads, straight to file descriptor 2.
+    name = f"noisy_native_{level}"
+    (tmp_path / f"{name}.py").write_text(NOISY_IMPORT)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", level)
+    compat.import_quietly(name)
+    err = capfd.readouterr().err
+    assert [line for line in (NOTICE, INFO, ERROR, OWN) if line in err] == shown
+
+
+def test_a_failing_import_shows_everything_it_wrote(tmp_path, monkeypatch, capfd):
+    (tmp_path / "noisy_broken.py").write_text(NOISY_IMPORT + "raise ImportError('broken library')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
+    with pytest.raises(ImportError, match="broken library"):
+        compat.import_quietly("noisy_broken")
+    err = capfd.readouterr().err
+    assert all(line in err for line in (NOTICE, INFO, ERROR, OWN))
+
+
+def test_the_notebook_session_starts_tensorflow_without_a_word_on_stderr():
+    # The real thing: what setup() imports, and the device query that logs cuInit's error without a GPU.
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    code = "import course_utils.session as s; s.tf.config.list_physical_devices('GPU')"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.returncode == 0 and done.stderr == "", done.stderr[-2000:]

@@ -109,3 +109,13 @@ def test_a_rehearsal_builds_into_a_folder_of_its_own(monkeypatch, tmp_path):
     assert config.build_dir() == tmp_path / "build"
     monkeypatch.setenv("COURSE_REHEARSAL", "1")
     assert config.build_dir() == tmp_path / "build" / "rehearsal"
+
+
+@pytest.mark.parametrize("profile", list(config.PROFILES))
+def test_notebook_05_phase_one_trains_notebook_03s_head_at_03s_rate(profile):
+    # Phase one is 03's dense head on 03's features: another rate would leave it under- or
+    # over-trained against 03, and phase two, measured against it, would look better or worse.
+    def rate(notebook):
+        return config.profile_settings(notebook, profile)["head_learning_rate"]
+
+    assert rate("05_unfreezing_block5") == rate("03_vgg_feature_extraction")

@@ -141,3 +141,17 @@ def test_notebook_07_ascent_step_is_visualize_ascent_step(monkeypatch):
 def test_a_missing_piece_is_an_error_not_a_pass(notebook, name):
     with pytest.raises(AssertionError, match="assigns no"):
         notebook_value(notebook, name + "_that_does_not_exist")
+
+
+def test_notebook_04_checks_a_handful_of_predictions_with_direct_calls():
+    """Each model's `predict` traces its own prediction graph (again for a smaller last batch),
+    and TensorFlow counts the traces of every model's graph together (keyed by Keras' code):
+    with 04's checks on 8 inputs (`fresh`, `head`, then `model` after `predict_all` had traced
+    it batch by batch) they reached 5 of the last 10 calls, and the learner got two
+    `tf.function retracing` warnings. The checks call the models directly instead."""
+    cells = json.loads((NOTEBOOKS / "04_head_swap.ipynb").read_text(encoding="utf-8"))["cells"]
+    code = "\n".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "code")
+    calls = [call.func.value.id for call in ast.walk(ast.parse(code))
+             if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "predict"
+             and isinstance(call.func.value, ast.Name)]
+    assert calls == ["top"], calls  # one batched prediction over the phase-two test features

@@ -49,3 +49,29 @@ def test_grad_cam_for_one_sigmoid_unit():
     dog = visualize.grad_cam(conv_model, classifier, maps, class_index=1)
     assert dog[0, :2, :2].min() == pytest.approx(1.0) and dog[0, 2:, 2:].max() == 0.0
     assert visualize.grad_cam(conv_model, classifier, maps, class_index=0).max() == 0.0  # no evidence for class 0
+
+
+def test_grad_cam_of_a_saturated_sigmoid_is_not_all_zero():
+    # A sure prediction: the logit is 25, and sigmoid(25) rounds to exactly 1.0 in float32, whose
+    # gradient (p * (1 - p)) is exactly 0. Grad-CAM on the probability drew an all-zero heatmap.
+    conv_model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Identity()])
+    head = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.GlobalAveragePooling2D(),
+                             keras.layers.Dense(1, activation="sigmoid")], name="head")
+    head.layers[-1].set_weights([np.full((1, 1), 100.0, "float32"), np.zeros(1, "float32")])
+    maps_in = keras.Input((4, 4, 1))
+    classifier = keras.Model(maps_in, head(maps_in))  # nested, as notebook 07's classifier is
+    maps = np.zeros((1, 4, 4, 1), "float32")
+    maps[0, :2, :2, 0] = 1.0
+    assert float(classifier(maps)[0, 0]) == 1.0  # saturated
+    dog = visualize.grad_cam(conv_model, classifier, maps)  # the predicted class: dog
+    assert dog[0, :2, :2].min() == pytest.approx(1.0) and dog[0, 2:, 2:].max() == 0.0
+    assert head.layers[-1].activation is keras.activations.sigmoid  # the classifier is left as it was
+    assert float(classifier(maps)[0, 0]) == 1.0
+
+
+def test_grad_cam_refuses_a_classifier_whose_last_activation_is_not_a_probability():
+    classifier = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.GlobalAveragePooling2D(),
+                                   keras.layers.Dense(1, activation="relu")])
+    conv_model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Identity()])
+    with pytest.raises(ValueError, match="sigmoid, a softmax or no activation"):
+        visualize.grad_cam(conv_model, classifier, np.ones((1, 4, 4, 1), "float32"))

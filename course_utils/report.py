@@ -255,7 +255,7 @@ def write_report(build: Path, profile: str, timings: dict[str, float], run_id: s
                      "difference comes with its 95 % exact interval. Notebook 01 is tested against chance (50 %) "
                      "with the exact binomial test. These tests cover the draw of test images, not training again "
                      "with another seed or on another machine, which moves an accuracy by a few points too "
-                     "(README, \"Runs are seeded\").")
+                     "(README, \"What a verdict says, and how much a number moves\").")
     older_intro = ("## Older results, not from this run\n\nRecorded by earlier runs of notebooks this run did "
                    "not execute, with the date and run id of each; run those notebooks again to replace them.")
     keys = weights_keys(records)

@@ -62,7 +62,7 @@ def paired_test(b: int, c: int, n: int) -> Evidence:
     first got right and c only the second: the difference in accuracy (b - c)/n, its 95 %
     exact interval given the b + c images they disagree on (`binomial_test`'s interval for
     b/(b + c), scaled) and the two-sided p-value of `binomial_test(b, b + c)`."""
-    if n == 0:
+    if b + c == 0:  # the two agree on every image (or there are none)
         return Evidence(0.0, 0.0, 0.0, 1.0)
     share = binomial_test(b, b + c)
     scale = (b + c) / n

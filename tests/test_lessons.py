@@ -55,6 +55,7 @@ def test_mcnemar_exact_p_values_and_intervals_are_the_known_ones():
     assert stats.paired_test(5, 5, 500).p == 1.0
     assert stats.paired_test(8, 2, 500).p == pytest.approx(2 * (1 + 10 + 45) / 2 ** 10)  # 0.109
     assert stats.paired_test(0, 0, 500) == (0.0, 0.0, 0.0, 1.0)  # the two agree on every image
+    assert "(95 % interval +0.0 to +0.0)" in verdict(augmentation(300, 0, 0), "02_data_augmentation").reason
     assert stats.paired_test(30, 10, 500).estimate == pytest.approx(20 / 500)
     # Clopper-Pearson, the textbook values: 5 of 10 gives 0.1871 to 0.8129; 10 of 10 gives 0.6915 to 1.
     five = stats.binomial_test(5, 10)

@@ -15,7 +15,8 @@ datasets), `data` (the loaders), `pretrained` (which weights a network
 starts from, and their label), `models` (networks, pretrained bases, heads,
 surgery, the feature cache), `hub` (TF-Hub models as Keras 3 layers), `labkit` (building and
 checking a teacher's lab kit), `plots`, `results` (recording numbers and
-figures), `lessons` (what each lesson should show, and whether a run showed it), `training`, `visualize` (activations, filter patterns, Grad-CAM),
+figures), `stats` (exact tests of test accuracies), `lessons` (what each lesson should show, and
+whether a run showed it), `training`, `visualize` (activations, filter patterns, Grad-CAM),
 `report` (the course report), `session` (`setup()`, the banner), `colab`
 (badges and the install cell), `runner` (executing the course), `cli`
 (`python -m course_utils`).

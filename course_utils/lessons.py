@@ -6,26 +6,38 @@ numbers with a plain verdict: *seen*, *not seen* (with the likely reason the
 numbers support) or *not run*. The report's lessons table is `judge` over one
 run's records, so the notebook and the report cannot disagree.
 
-An accuracy difference counts as an effect only when it exceeds one standard
-error of a test accuracy near 50 %, 0.5/sqrt(n) for n test images (2.2 points
-for 500 images, 12.5 for 16): smaller differences are within what another
-subset or seed moves.
+Two models are compared on the same test images, image by image (`stats.paired_test`):
+b images only ours got right, c only theirs. McNemar's exact test asks whether
+b and c differ by more than chance would make them if the two models were equally
+good (two-sided, a binomial test of b among the b + c disagreements at 1/2); the
+effect is *seen* when ours is ahead and p < 0.05 (`stats.LEVEL`). The difference (b - c)/n comes with its 95 % exact
+interval, the one that goes with the test: Clopper-Pearson for b/(b + c), scaled to
+points of accuracy; it excludes 0 exactly when p < 0.05. A record without per-image
+outcomes, or two records from different test images, cannot be paired: the verdict
+says so and is not *seen*. Notebook 01's accuracy is tested against chance (50 %)
+with the exact binomial test, at the same level.
+
+What the test covers: which test images happened to be drawn. What it does not:
+training the same network again with another seed, or on another machine, which
+moves each accuracy by a few points too; `across_seeds` gathers several runs, one
+per seed (`benchmarks/lessons.py --seeds N`), and counts the seeds that show each effect.
 """
 
 from __future__ import annotations
 
-import math
+import statistics
 from typing import Any, Callable, NamedTuple
 
 from .config import is_rehearsal
-from .results import FROM_SCRATCH, load_results
+from .results import FROM_SCRATCH, load_results, read_outcomes, test_images
+from .stats import LEVEL, Evidence, binomial_test, paired_test
 
 SEEN, NOT_SEEN, NOT_RUN = "seen", "not seen", "not run"
 GAP = 0.05  # a training-validation gap of 5 points or more at the last epoch is overfitting
 
 
 class Verdict(NamedTuple):
-    """One lesson's outcome in one run."""
+    """One lesson's outcome in one run; `numbers` are the numbers it compared, by label."""
 
     notebook: str
     lesson: str
@@ -34,6 +46,7 @@ class Verdict(NamedTuple):
     verdict: str
     reason: str
     weights: str
+    numbers: tuple[tuple[str, float], ...] = ()
 
 
 def _find(records: list[dict[str, Any]], notebook: str, test: Callable[[str], bool],
@@ -43,18 +56,21 @@ def _find(records: list[dict[str, Any]], notebook: str, test: Callable[[str], bo
     return found[-1] if found else None
 
 
-def _test_images(record: dict[str, Any]) -> int | None:
-    """The test split's size, from the record's "train / validation / test" sizes."""
-    try:
-        return int(str(record.get("split", "")).split("/")[-1])
-    except ValueError:
-        return None
+def _p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3g}"
 
 
-def noise(record: dict[str, Any]) -> float:
-    """One standard error of a test accuracy near 50 % on this record's test split."""
-    n = _test_images(record)
-    return 0.5 / math.sqrt(n) if n else 0.05
+def _pair(ours: dict[str, Any], theirs: dict[str, Any], what: str) -> tuple[int, int, int] | str:
+    """(b, c, n) for two records tested on the same images, or why they cannot be paired."""
+    right, other = read_outcomes(ours), read_outcomes(theirs)
+    missing = [name for name, found in (("this notebook's", right), (f"{what}'s", other)) if found is None]
+    if missing:
+        return (f"{' and '.join(missing)} record{'s have' if len(missing) > 1 else ' has'} no per-image outcomes "
+                "(recorded by an older version of the course: run the notebook that recorded it again)")
+    if (ours.get("data"), test_images(ours), len(right)) != (theirs.get("data"), test_images(theirs), len(other)):
+        return (f"the two were tested on different images ({len(right)} of {ours.get('data')} against "
+                f"{len(other)} of {theirs.get('data')})")
+    return (sum(a and not b for a, b in zip(right, other)), sum(b and not a for a, b in zip(right, other)), len(right))
 
 
 def _why(record: dict[str, Any]) -> list[str]:
@@ -75,52 +91,80 @@ def _why(record: dict[str, Any]) -> list[str]:
         reasons.append("the weights are a stand-in, not ImageNet: features learned for another task")
     elif pretrained and weights.startswith("none"):
         reasons.append("the pretrained weights are switched off (random initialisation)")
-    return reasons or ["the difference is within the noise of one run"]
+    return reasons
 
 
-def _points(a: float, b: float) -> str:
-    return f"{100 * (a - b):+.1f} points"
+CHANCE = "within what the draw of test images explains"  # the reason when a test finds nothing
+
+
+def _points(difference: float) -> str:
+    return f"{100 * difference:+.1f} points"
+
+
+def _interval(evidence: Evidence) -> str:
+    return f"95 % interval {100 * evidence.low:+.1f} to {100 * evidence.high:+.1f}"
 
 
 def _compare(notebook: str, lesson: str, expected: str, ours, theirs, what: str) -> Verdict:
-    """A lesson whose effect is `ours` beating `theirs` (both records) by more than the noise."""
+    """A lesson whose effect is `ours` beating `theirs` (both records) on the same test images,
+    by McNemar's exact test (`stats.paired_test`) at the 95 % level."""
     if ours is None:
         return Verdict(notebook, lesson, expected, "no result", NOT_RUN, "the notebook has not recorded one", "")
     if theirs is None:
         return Verdict(notebook, lesson, expected, f"test accuracy {ours['value']:.3f}; {what}: no result",
                        NOT_RUN, f"{what} was not run in this profile", ours["weights"])
-    gain, margin = ours["value"] - theirs["value"], noise(ours)
-    measured = (f"test accuracy {ours['value']:.3f} against {theirs['value']:.3f} for {what} "
-                f"({_points(ours['value'], theirs['value'])}; noise ±{100 * margin:.1f})")
-    if gain > margin:
-        return Verdict(notebook, lesson, expected, measured, SEEN, "", ours["weights"])
-    return Verdict(notebook, lesson, expected, measured, NOT_SEEN, "; ".join(_why(ours)), ours["weights"])
+    numbers = ((ours["method"], ours["value"]), (theirs["method"], theirs["value"]))
+    measured = f"test accuracy {ours['value']:.3f} against {theirs['value']:.3f} for {what}"
+    paired = _pair(ours, theirs, what)
+    if isinstance(paired, str):
+        return Verdict(notebook, lesson, expected, f"{measured} ({_points(ours['value'] - theirs['value'])})",
+                       NOT_SEEN, f"no paired comparison: {paired}", ours["weights"], numbers)
+    b, c, n = paired
+    evidence = paired_test(b, c, n)
+    measured += f"; of the same {n} test images, {b} right here only, {c} there only"
+    found = f"{_points(evidence.estimate)} ({_interval(evidence)}), McNemar's exact test {_p(evidence.p)}"
+    if evidence.estimate > 0 and evidence.p < LEVEL:
+        return Verdict(notebook, lesson, expected, measured, SEEN, found, ours["weights"], numbers)
+    why = [f"{what} did better, beyond chance"] if evidence.p < LEVEL else [CHANCE]
+    return Verdict(notebook, lesson, expected, measured, NOT_SEEN, f"{found}: " + "; ".join(why + _why(ours)),
+                   ours["weights"], numbers)
 
 
 def _scratch(records):
     lesson = "a small CNN learns from 2,000 images, then overfits"
-    expected = (f"test accuracy above chance (50 %) by more than the noise, and a training-validation gap of "
-                f"{100 * GAP:.0f} points or more at the last epoch")
+    expected = (f"test accuracy above chance (50 %) by the exact binomial test at the 95 % level, and a "
+                f"training-validation gap of {100 * GAP:.0f} points or more at the last epoch")
     ours = _find(records, "01_scratch_cnn_baseline", lambda m: m == "small CNN from scratch")
     if ours is None:
         return Verdict("01_scratch_cnn_baseline", lesson, expected, "no result", NOT_RUN, "notebook not run", "")
     gap = (ours.get("details") or {}).get("last_gap")
-    measured = f"test accuracy {ours['value']:.3f} (noise ±{100 * noise(ours):.1f} points)"
+    numbers = ((ours["method"], ours["value"]),) + ((("last-epoch gap", gap),) if gap is not None else ())
+    right, n = read_outcomes(ours), test_images(ours)
+    n = len(right) if right is not None else n
+    k = sum(right) if right is not None else round(ours["value"] * (n or 0))
+    evidence = binomial_test(k, n or 0)
+    measured = f"test accuracy {ours['value']:.3f}"
+    measured += (f" ({k} of {n} test images right; 95 % interval {evidence.low:.3f} to {evidence.high:.3f})" if n
+                 else " (test split size not recorded)")
     measured += f"; last-epoch gap {100 * gap:+.1f} points" if gap is not None else "; gap not recorded"
-    learned = ours["value"] - 0.5 > noise(ours)
+    learned = bool(n) and evidence.estimate > 0.5 and evidence.p < LEVEL
     overfit = gap is not None and gap >= GAP
+    found = (f"{_points(evidence.estimate - 0.5)} above chance, exact binomial test against 50 %: {_p(evidence.p)}"
+             if n else "no test: the test split's size is unknown")
     if learned and overfit:
-        return Verdict("01_scratch_cnn_baseline", lesson, expected, measured, SEEN, "", ours["weights"])
-    missing = [] if learned else ["not clearly above chance"]
+        return Verdict("01_scratch_cnn_baseline", lesson, expected, measured, SEEN, found, ours["weights"], numbers)
+    missing = [] if learned else ["not above chance at the 95 % level"]
     missing += [] if overfit else ["no overfitting gap yet"]
     return Verdict("01_scratch_cnn_baseline", lesson, expected, measured, NOT_SEEN,
-                   ", ".join(missing) + ": " + "; ".join(_why(ours)), ours["weights"])
+                   f"{found}; " + ", ".join(missing) + ": " + "; ".join(_why(ours) or [CHANCE]), ours["weights"],
+                   numbers)
 
 
 def _augmentation(records):
     notebook = "02_data_augmentation"
     lesson = "augmentation and dropout reduce overfitting and beat the baseline"
-    expected = "test accuracy above notebook 01's by more than the noise, with a smaller training-validation gap"
+    expected = ("test accuracy above notebook 01's on the same test images (McNemar's exact test, 95 % level), "
+                "with a smaller training-validation gap")
     ours = _find(records, notebook, lambda m: m.startswith("small CNN + augmentation"))
     theirs = _find(records, "01_scratch_cnn_baseline", lambda m: m == "small CNN from scratch")
     verdict = _compare(notebook, lesson, expected, ours, theirs, "notebook 01")
@@ -131,12 +175,14 @@ def _augmentation(records):
         return verdict
     measured = verdict.measured + f"; last-epoch gap {100 * gaps[0]:+.1f} against {100 * gaps[1]:+.1f} points"
     if verdict.verdict == SEEN and gaps[0] >= gaps[1]:
-        return verdict._replace(measured=measured, verdict=NOT_SEEN, reason="the gap did not shrink")
+        return verdict._replace(measured=measured, verdict=NOT_SEEN,
+                                reason=f"{verdict.reason}, but the gap did not shrink")
     return verdict._replace(measured=measured)
 
 
 def _pretrained_against_random(notebook: str, lesson: str, method: str):
-    expected = "pretrained features beat the same classifier on features of the same network with random weights"
+    expected = ("pretrained features beat the same classifier on features of the same network with random weights, "
+                "on the same test images (McNemar's exact test, 95 % level)")
 
     def judge(records):
         # The random-weight record names its network ("vgg16 random-weight ..."): the pretrained result of the
@@ -152,7 +198,8 @@ def _pretrained_against_random(notebook: str, lesson: str, method: str):
 def _fine_tuning(records):
     notebook = "05_unfreezing_block5"
     return _compare(notebook, "unfreezing block 5 after training the head improves on the head alone",
-                    "phase 2 (block 5 fine-tuned) beats phase 1 (head on the frozen base) by more than the noise",
+                    "phase 2 (block 5 fine-tuned) beats phase 1 (head on the frozen base) on the same test images "
+                    "(McNemar's exact test, 95 % level)",
                     _find(records, notebook, lambda m: "phase 2" in m), _find(records, notebook, lambda m: "phase 1" in m),
                     "phase 1")
 
@@ -160,7 +207,8 @@ def _fine_tuning(records):
 def _hub(records):
     notebook = "06_tfhub_mobilenet_cifar10"
     return _compare(notebook, "pretrained features beat a CNN trained from scratch on the same CIFAR-10 subset",
-                    "the hub features' softmax head beats the scratch CNN by more than the noise",
+                    "the hub features' softmax head beats the scratch CNN on the same test images "
+                    "(McNemar's exact test, 95 % level)",
                     _find(records, notebook, lambda m: m == "hub features + softmax head (frozen)"),
                     _find(records, notebook, lambda m: m.startswith("small CNN from scratch")), "the scratch CNN")
 
@@ -168,17 +216,25 @@ def _hub(records):
 def _filters(records):
     notebook = "07_visualizing_filters_and_activations"
     lesson = "deeper filters are more selective: fewer of them switch on from a grey, noisy start"
-    expected = "the share of filters that switch on falls from block 2 to block 5"
+    expected = "the share of filters that switch on falls at every step from block 2 to block 5"
     shares = {r["method"]: r for r in records if r["notebook"] == notebook and r["metric"] == "filters_switched_on"}
     if not shares:
         return Verdict(notebook, lesson, expected, "no result", NOT_RUN, "notebook not run", "")
     ordered = sorted(shares.values(), key=lambda r: r["method"])
-    measured = ", ".join(f"{r['method'].split('_')[0]} {r['value']:.0%}" for r in ordered) + " switched on"
+    name = lambda r: r["method"].split("_")[0]  # noqa: E731
+    measured = ", ".join(f"{name(r)} {r['value']:.0%}" for r in ordered) + " switched on"
+    numbers = tuple((r["method"], r["value"]) for r in ordered)
     first, last = ordered[0], ordered[-1]
+    steps = [f"{name(a)} {a['value']:.0%} to {name(b)} {b['value']:.0%}"
+             for a, b in zip(ordered, ordered[1:]) if b["value"] >= a["value"]]
+    if not steps and len(ordered) > 1:
+        return Verdict(notebook, lesson, expected, measured, SEEN, "falls at every step", last["weights"], numbers)
     if last["value"] < first["value"]:
-        return Verdict(notebook, lesson, expected, measured, SEEN, "", last["weights"])
-    return Verdict(notebook, lesson, expected, measured, NOT_SEEN,
-                   "; ".join(_why(last)), last["weights"])
+        reason = f"falls overall only, not at every step: it rises or stays from {', from '.join(steps)}"
+    else:
+        reason = f"does not fall: {name(last)} {last['value']:.0%} against {name(first)} {first['value']:.0%}"
+    return Verdict(notebook, lesson, expected, measured, NOT_SEEN, "; ".join([reason, *_why(last)]),
+                   last["weights"], numbers)
 
 
 LESSONS = {
@@ -213,3 +269,48 @@ def show(cfg: dict[str, Any]) -> Verdict:
     if verdict.weights:
         print(f"  weights   {verdict.weights}")
     return verdict
+
+
+class AcrossSeeds(NamedTuple):
+    """One lesson over several runs of the course, one per seed."""
+
+    notebook: str
+    lesson: str
+    seeds: int  # runs in all
+    judged: int  # runs that recorded what the lesson compares (their verdict is not "not run")
+    seen: int  # runs whose verdict was "seen"
+    numbers: dict[str, list[float]]  # each compared number (by label), one value per run that recorded it
+
+
+def across_seeds(runs: list[list[dict[str, Any]]]) -> list[AcrossSeeds]:
+    """Every lesson over several runs (the records of each run, one run per seed): how many
+    runs showed its effect, and the values each compared number took."""
+    summaries = []
+    for verdicts in zip(*(judge(records) for records in runs)):
+        numbers: dict[str, list[float]] = {}
+        for verdict in verdicts:
+            for label, value in verdict.numbers:
+                numbers.setdefault(label, []).append(value)
+        summaries.append(AcrossSeeds(verdicts[0].notebook, verdicts[0].lesson, len(verdicts),
+                                     sum(v.verdict != NOT_RUN for v in verdicts),
+                                     sum(v.verdict == SEEN for v in verdicts), numbers))
+    return summaries
+
+
+def spread(values: list[float]) -> str:
+    """'mean 0.680, 0.652 to 0.708, sd 0.040 over 2 seeds' (sd: the sample standard deviation)."""
+    sd = f"sd {statistics.stdev(values):.3f}" if len(values) > 1 else "sd -"
+    return (f"mean {statistics.fmean(values):.3f}, {min(values):.3f} to {max(values):.3f}, {sd} "
+            f"over {len(values)} seed{'s' if len(values) > 1 else ''}")
+
+
+def describe_across_seeds(summaries: list[AcrossSeeds]) -> str:
+    """The lessons over several seeds, as `benchmarks/lessons.py --seeds N` prints them: per
+    lesson, in how many seeds its effect showed, then each compared number's `spread`."""
+    lines = []
+    for summary in summaries:
+        missing = summary.seeds - summary.judged
+        lines.append(f"  {summary.notebook[:2]} {summary.lesson}\n     seen in {summary.seen} of {summary.seeds} "
+                     f"seeds" + (f" (not run in {missing})" if missing else ""))
+        lines += [f"     {label:<58} {spread(values)}" for label, values in summary.numbers.items()]
+    return "\n".join(lines)

@@ -250,8 +250,12 @@ def write_report(build: Path, profile: str, timings: dict[str, float], run_id: s
              "(weights by key, described under the table). Dashed marks in the summary figure are the original "
              "material's figures, for reference, where the network is comparable.")
     lessons_intro = ("## What each lesson showed\n\nEach lesson's expected effect against this run's numbers. "
-                     "A difference counts only beyond the noise of one run: one standard error of a test "
-                     "accuracy, 0.5/sqrt(n) for n test images.")
+                     "Two models are compared on the same test images, image by image: an effect is seen when "
+                     "the lesson's model is ahead by McNemar's exact test at the 95 % level (p < 0.05); the "
+                     "difference comes with its 95 % exact interval. Notebook 01 is tested against chance (50 %) "
+                     "with the exact binomial test. These tests cover the draw of test images, not training again "
+                     "with another seed or on another machine, which moves an accuracy by a few points too "
+                     "(README, \"What a verdict says, and how much a number moves\").")
     older_intro = ("## Older results, not from this run\n\nRecorded by earlier runs of notebooks this run did "
                    "not execute, with the date and run id of each; run those notebooks again to replace them.")
     keys = weights_keys(records)

@@ -62,18 +62,64 @@ def results_file(cfg: dict[str, Any]) -> Path:
     return artifact_path(cfg, "results", f"{cfg['notebook']}.jsonl")
 
 
+def test_images(record: dict[str, Any]) -> int | None:
+    """The size of the test split a record came from (the last of its "train / validation /
+    test" sizes), or None when it names none."""
+    try:
+        return int(str(record.get("split", "")).split("/")[-1])
+    except ValueError:
+        return None
+
+
+def pack_outcomes(outcomes) -> dict[str, Any]:
+    """Per-image outcomes (one true or false per test image, in the test split's order: right or
+    wrong) as a record stores them: `{"images": n, "right": hex}`, the outcomes as bits, four to
+    a hex digit, the first image in the first digit's highest bit (10,000 images: 2,500 digits)."""
+    if getattr(outcomes, "ndim", 1) != 1:
+        raise ValueError("outcomes: give one true or false per test image, a 1-D array")
+    bits = "".join("1" if right else "0" for right in outcomes)
+    padded = bits + "0" * (-len(bits) % 4)
+    return {"images": len(bits), "right": format(int(padded or "0", 2), f"0{len(padded) // 4}x") if bits else ""}
+
+
+def read_outcomes(record: dict[str, Any]) -> list[bool] | None:
+    """A record's per-image outcomes (True: the image was classified right), in test-split
+    order, or None when the record has none (it was recorded without them)."""
+    stored = record.get("outcomes")
+    if not stored:
+        return None
+    n, digits = stored["images"], stored["right"]
+    bits = format(int(digits, 16), f"0{4 * len(digits)}b") if digits else ""
+    return [bit == "1" for bit in bits[:n]]
+
+
 def record_result(cfg: dict[str, Any], metric: str, value: float, *, method: str,
-                  details: dict[str, Any] | None = None) -> dict[str, Any]:
+                  details: dict[str, Any] | None = None, outcomes=None) -> dict[str, Any]:
     """Append one result of this notebook's run and return the record.
 
     The data (with the copy in use: official files or a stand-in) and the
     weights the model started from are those the notebook stated with `using`;
     the split sizes are those `load_dataset` loaded for that dataset.
     `details` (optional) are numbers the lessons read, such as the epoch kept
-    (`training.best_epoch`).
+    (`training.best_epoch`). `outcomes` (optional, with a test accuracy) says for
+    each test image, in the test split's order, whether the model got it right
+    (`training.right_per_image`): the lessons compare two models image by image with
+    it (`stats.paired_test`). Raises ValueError when they are not one per test
+    image or do not give `value`.
     """
     data, weights = labels(cfg)
     dataset = cfg["using"]["dataset"]
+    split = cfg.get("split_sizes", {}).get(dataset, "") if dataset else ""
+    packed = None if outcomes is None else pack_outcomes(outcomes)
+    if packed is not None:
+        n, right = packed["images"], sum(read_outcomes({"outcomes": packed}))
+        expected = test_images({"split": split})
+        if expected is not None and n != expected:
+            raise ValueError(f"outcomes for {n} images, but the test split of {dataset} has {expected}")
+        # One image either way: Keras' `evaluate` and a prediction pass may round a probability of
+        # exactly 0.5 differently; anything more means these outcomes are not this accuracy's.
+        if not n or abs(right / n - value) > 1 / n + 1e-6:
+            raise ValueError(f"outcomes give an accuracy of {right} of {n}, not {value:.4f}: not this result's")
     record = {
         "notebook": cfg["notebook"],
         "method": method,
@@ -82,7 +128,7 @@ def record_result(cfg: dict[str, Any], metric: str, value: float, *, method: str
         "profile": cfg["profile"],
         "data": data,
         "weights": weights,
-        "split": cfg.get("split_sizes", {}).get(dataset, "") if dataset else "",
+        "split": split,
         "details": details or {},
         "seed": cfg["seed"],
         "device": cfg["device"],
@@ -91,6 +137,8 @@ def record_result(cfg: dict[str, Any], metric: str, value: float, *, method: str
         "wall_time_s": round(time.time() - cfg["started"], 1),
         "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
+    if packed is not None:
+        record["outcomes"] = packed
     # One write per record: a notebook open in JupyterLab and the course runner may append
     # to the same file at once; the records are never rewritten, so no run deletes another's.
     append_line(results_file(cfg), json.dumps(record))

@@ -109,7 +109,8 @@ def fit_and_evaluate(model, splits, cfg: dict[str, Any], *, method: str, epochs:
                      initial_epoch: int = 0, callbacks: list | None = None) -> tuple[dict[str, list[float]], float]:
     """Fit on the train split (validating on the validation split), keep the best
     validation epoch (`keep_best`), evaluate it on the test split and record the test
-    accuracy (labelled as `results.using` stated), with the epoch it came from.
+    accuracy (labelled as `results.using` stated), with the epoch it came from and
+    whether each test image was classified right (`right_per_image`).
 
     The splits are `tf.data` pipelines: `load_dataset`'s, or cached features through
     `data.array_splits`. Returns the history
@@ -120,11 +121,35 @@ def fit_and_evaluate(model, splits, cfg: dict[str, Any], *, method: str, epochs:
     history = model.fit(splits.train, validation_data=splits.validation, epochs=initial_epoch + epochs,
                         initial_epoch=initial_epoch, callbacks=[keep_best(epochs), time_left(), *(callbacks or [])], verbose=2)
     history = {k: [float(v) for v in vs] for k, vs in history.history.items()}
-    accuracy = float(model.evaluate(splits.test, return_dict=True, verbose=0)["accuracy"])
+    outcomes = right_per_image(model, splits.test)
+    accuracy = float(outcomes.mean())  # what Keras' `evaluate` gives, image by image (tests/test_training.py)
     details = best_epoch(history, initial_epoch)
     print(describe_best(details))
-    record_result(cfg, "test_accuracy", accuracy, method=method, details=details)
+    record_result(cfg, "test_accuracy", accuracy, method=method, details=details, outcomes=outcomes)
     return history, accuracy
+
+
+def right_or_wrong(labels: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    """Whether each prediction is right, as Keras' "accuracy" metric counts it: with one
+    sigmoid output, the class is 1 when its probability exceeds 0.5; with a softmax
+    output, it is the most probable class (the first, in a tie). Returns booleans, one
+    per image."""
+    labels = np.asarray(labels).reshape(len(labels), -1)[:, 0]
+    probabilities = np.asarray(probabilities).reshape(len(labels), -1)
+    predicted = (probabilities[:, 0] > 0.5) if probabilities.shape[1] == 1 else probabilities.argmax(axis=1)
+    return predicted.astype(labels.dtype) == labels
+
+
+def right_per_image(model, dataset, prepare=None) -> np.ndarray:
+    """For each image of a (batched) dataset, in its order, whether `model` classifies it
+    right (`right_or_wrong`): what `record_result(..., outcomes=...)` takes and the lessons
+    compare two models with, image by image. `prepare` as for `predict_all`. Their mean is
+    the accuracy."""
+    right = []
+    for batch_images, batch_labels in dataset:
+        inputs = batch_images if prepare is None else prepare(batch_images)
+        right.append(right_or_wrong(batch_labels.numpy(), model.predict_on_batch(inputs)))
+    return np.concatenate(right)
 
 
 def predict_all(model, dataset, prepare=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

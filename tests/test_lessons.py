@@ -1,42 +1,152 @@
-"""The lessons' verdicts: read from the recorded numbers, never assumed."""
+"""The lessons' verdicts: read from the recorded numbers, never assumed; two models compared
+image by image on the same test images (McNemar's exact test), never by a margin on two accuracies."""
 
-from course_utils import lessons
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from course_utils import lessons, results, stats
 
 SCRATCH, AUGMENTED = "small CNN from scratch", "small CNN + augmentation + dropout"
+CATS = "cats_vs_dogs: official files, sha256-verified"
 
 
 def record(notebook, method, value, gap=None, epochs=30, best=20, split="2000 / 500 / 500",
-           weights="none (trained from scratch)", metric="test_accuracy"):
-    return {"notebook": notebook, "method": method, "metric": metric, "value": value, "profile": "quick",
-            "weights": weights, "split": split,
-            "details": {} if gap is None else {"last_gap": gap, "epochs": epochs, "epochs_run": epochs,
-                                               "best_epoch": best}}
+           weights="none (trained from scratch)", metric="test_accuracy", outcomes=None, data=CATS):
+    found = {"notebook": notebook, "method": method, "metric": metric, "value": value, "profile": "quick",
+             "data": data, "weights": weights, "split": split,
+             "details": {} if gap is None else {"last_gap": gap, "epochs": epochs, "epochs_run": epochs,
+                                                "best_epoch": best}}
+    if outcomes is not None:
+        found["outcomes"] = results.pack_outcomes(outcomes)
+    return found
+
+
+def pair(both, only_ours, only_theirs, n=500):
+    """Per-image outcomes of two models on n images: `both` right for both, `only_ours` right for the
+    first only, `only_theirs` for the second only, the rest wrong for both."""
+    ours = [True] * both + [True] * only_ours + [False] * only_theirs
+    theirs = [True] * both + [False] * only_ours + [True] * only_theirs
+    rest = [False] * (n - len(ours))
+    return ours + rest, theirs + rest
+
+
+def compared(ours_notebook, ours_method, theirs_notebook, theirs_method, both, b, c, n=500, ours_gap=0.02,
+             theirs_gap=0.20, **kw):
+    """Two records compared by a lesson, built from their per-image outcomes."""
+    ours, theirs = pair(both, b, c, n)
+    split = f"2000 / {n} / {n}"
+    return [record(theirs_notebook, theirs_method, sum(theirs) / n, gap=theirs_gap, split=split, outcomes=theirs),
+            record(ours_notebook, ours_method, sum(ours) / n, gap=ours_gap, split=split, outcomes=ours, **kw)]
+
+
+def augmentation(both, b, c, n=500, **kw):
+    return compared("02_data_augmentation", AUGMENTED, "01_scratch_cnn_baseline", SCRATCH, both, b, c, n, **kw)
 
 
 def verdict(records, notebook):
     return {v.notebook: v for v in lessons.judge(records)}[notebook]
 
 
-def test_augmentation_seen_only_beyond_the_noise_and_with_a_smaller_gap():
-    baseline = record("01_scratch_cnn_baseline", SCRATCH, 0.70, gap=0.20)
-    seen = verdict([baseline, record("02_data_augmentation", AUGMENTED, 0.75, gap=0.02)], "02_data_augmentation")
-    assert seen.verdict == lessons.SEEN and "+5.0 points" in seen.measured and "noise ±2.2" in seen.measured
-    # One point on 500 test images is within the noise of one run.
-    small = verdict([baseline, record("02_data_augmentation", AUGMENTED, 0.71, gap=0.02)], "02_data_augmentation")
-    assert small.verdict == lessons.NOT_SEEN and "within the noise" in small.reason
-    # Better, but the gap did not shrink: the overfitting lesson is not shown.
-    wider = verdict([baseline, record("02_data_augmentation", AUGMENTED, 0.80, gap=0.25)], "02_data_augmentation")
-    assert wider.verdict == lessons.NOT_SEEN and "gap did not shrink" in wider.reason
+def test_mcnemar_exact_p_values_and_intervals_are_the_known_ones():
+    assert stats.paired_test(10, 0, 500).p == pytest.approx(2 * 0.5 ** 10)  # 0.00195
+    assert stats.paired_test(5, 5, 500).p == 1.0
+    assert stats.paired_test(8, 2, 500).p == pytest.approx(2 * (1 + 10 + 45) / 2 ** 10)  # 0.109
+    assert stats.paired_test(0, 0, 500) == (0.0, 0.0, 0.0, 1.0)  # the two agree on every image
+    assert "(95 % interval +0.0 to +0.0)" in verdict(augmentation(300, 0, 0), "02_data_augmentation").reason
+    assert stats.paired_test(30, 10, 500).estimate == pytest.approx(20 / 500)
+    # Clopper-Pearson, the textbook values: 5 of 10 gives 0.1871 to 0.8129; 10 of 10 gives 0.6915 to 1.
+    five = stats.binomial_test(5, 10)
+    assert (five.low, five.high, five.p) == (pytest.approx(0.187086, abs=1e-6), pytest.approx(0.812914, abs=1e-6), 1.0)
+    assert stats.binomial_test(10, 10)[1:] == (pytest.approx(0.691503, abs=1e-6), 1.0, pytest.approx(0.001953125))
+    # Large counts (CIFAR-10's 10,000 test images) stay finite: summed in logs.
+    assert 0 < stats.paired_test(2100, 1900, 10000).p < 0.01
+
+
+def test_the_interval_excludes_no_difference_exactly_when_the_test_says_so():
+    for b in range(0, 40):
+        for c in (0, 3, 10, 17):
+            evidence = stats.paired_test(b, c, 500)
+            assert (evidence.low > 0) == (b > c and evidence.p < stats.LEVEL), (b, c)
+            assert evidence.low <= evidence.estimate <= evidence.high
+
+
+def test_a_difference_beyond_one_standard_error_is_not_seen_when_the_paired_test_finds_nothing():
+    # +3.0 points on 500 images: beyond 0.5/sqrt(500) = 2.2 (the old rule called it seen), but the two
+    # disagree on 105 images, 60 to 45: p = 0.17.
+    found = verdict(augmentation(300, 60, 45), "02_data_augmentation")
+    assert found.verdict == lessons.NOT_SEEN
+    assert "+3.0 points" in found.reason and "McNemar's exact test p = 0.172" in found.reason
+    assert "within what the draw of test images explains" in found.reason
+    assert "of the same 500 test images, 60 right here only, 45 there only" in found.measured
+
+
+def test_a_difference_within_one_standard_error_is_seen_when_the_models_disagree_only_one_way():
+    # +2.0 points: within 0.5/sqrt(500) (the old rule said not seen), but every one of the ten images
+    # the two disagree on went to notebook 02: p = 2 * 0.5**10.
+    found = verdict(augmentation(340, 10, 0), "02_data_augmentation")
+    assert found.verdict == lessons.SEEN
+    assert found.reason.startswith("+2.0 points (95 % interval +")
+    assert "McNemar's exact test p = 0.00195" in found.reason
+
+
+def test_augmentation_seen_needs_a_smaller_gap_too():
+    seen = verdict(augmentation(330, 40, 5), "02_data_augmentation")
+    assert seen.verdict == lessons.SEEN and "p < 0.001" in seen.reason
+    wider = verdict(augmentation(330, 40, 5, ours_gap=0.25), "02_data_augmentation")
+    assert wider.verdict == lessons.NOT_SEEN and wider.reason.endswith("but the gap did not shrink")
+    assert "McNemar's exact test" in wider.reason
+
+
+def test_a_model_that_did_worse_beyond_chance_is_not_called_within_chance():
+    found = verdict(augmentation(330, 5, 40), "02_data_augmentation")
+    assert found.verdict == lessons.NOT_SEEN and "notebook 01 did better, beyond chance" in found.reason
+    assert "within what the draw" not in found.reason
+
+
+def test_records_that_cannot_be_paired_are_never_seen_and_say_why():
+    # Ten points apart, but notebook 01's record has no per-image outcomes (an older version recorded it).
+    rows = augmentation(300, 60, 10)
+    del rows[0]["outcomes"]
+    found = verdict(rows, "02_data_augmentation")
+    assert found.verdict == lessons.NOT_SEEN
+    assert found.reason.startswith("no paired comparison: notebook 01's record has no per-image outcomes")
+    # Both have outcomes, but from other test images: another test split (its size) or another copy of the data.
+    rows = augmentation(300, 60, 10)
+    rows[0].update(split="2000 / 400 / 400", outcomes=results.pack_outcomes(pair(300, 0, 10, 400)[1]))
+    found = verdict(rows, "02_data_augmentation")
+    assert found.verdict == lessons.NOT_SEEN and "tested on different images (500 of" in found.reason
+    rows = augmentation(300, 60, 10)
+    rows[0]["data"] = "cats_vs_dogs: STAND-IN copy"
+    assert "tested on different images" in verdict(rows, "02_data_augmentation").reason
 
 
 def test_a_not_seen_verdict_names_the_reason_the_numbers_support():
-    baseline = record("01_scratch_cnn_baseline", SCRATCH, 0.70, gap=0.20)
-    rising = record("02_data_augmentation", AUGMENTED, 0.69, gap=0.0, epochs=28, best=28)
-    assert "still rising at the end (best epoch 28 of 28)" in verdict([baseline, rising], "02_data_augmentation").reason
-    smoke = record("01_scratch_cnn_baseline", SCRATCH, 0.55, gap=0.0, epochs=1, best=1, split="48 / 16 / 16")
+    rows = augmentation(300, 12, 10)
+    rows[1]["details"].update(epochs=28, epochs_run=28, best_epoch=28)
+    assert "still rising at the end (best epoch 28 of 28)" in verdict(rows, "02_data_augmentation").reason
+    smoke = record("01_scratch_cnn_baseline", SCRATCH, 0.5625, gap=0.0, epochs=1, best=1, split="48 / 16 / 16")
     found = verdict([smoke], "01_scratch_cnn_baseline")
     assert found.verdict == lessons.NOT_SEEN
     assert "only 1 epoch(s) of this training" in found.reason and "a small subset (48 training images)" in found.reason
+
+
+def test_the_baseline_is_tested_against_chance_with_the_exact_binomial_test():
+    # 11 of 16 right: 19 points above chance, beyond 0.5/sqrt(16) = 12.5 (the old rule: learned), but the
+    # exact binomial test gives p = 2 * 6885 / 2**16 = 0.21.
+    outcomes = [True] * 11 + [False] * 5
+    found = verdict([record("01_scratch_cnn_baseline", SCRATCH, 11 / 16, gap=0.2, split="48 / 16 / 16",
+                            outcomes=outcomes)], "01_scratch_cnn_baseline")
+    assert found.verdict == lessons.NOT_SEEN and "not above chance at the 95 % level" in found.reason
+    assert f"+18.8 points above chance, exact binomial test against 50 %: p = {2 * 6885 / 2 ** 16:.3g}" in found.reason
+    assert "11 of 16 test images right" in found.measured
+    # 358 of 500, and an overfitting gap: seen; the count comes from the value when outcomes are missing.
+    seen = verdict([record("01_scratch_cnn_baseline", SCRATCH, 0.716, gap=0.2)], "01_scratch_cnn_baseline")
+    assert seen.verdict == lessons.SEEN
+    assert "358 of 500 test images right; 95 % interval 0.674 to 0.755" in seen.measured
+    assert seen.reason == "+21.6 points above chance, exact binomial test against 50 %: p < 0.001"
 
 
 def test_lessons_without_results_are_not_run():
@@ -47,21 +157,13 @@ def test_lessons_without_results_are_not_run():
 
 def test_pretrained_against_random_names_stand_in_weights_when_not_seen():
     notebook, stand_in = "03_vgg_feature_extraction", "STAND-IN, not ImageNet: VGG16 of HED"
-    rows = [record(notebook, "vgg16 features + dense head", 0.66, gap=0.1, weights=stand_in),
-            record(notebook, "vgg16 random-weight features + dense head", 0.65, gap=0.1,
-                   weights="none (random initialisation, for comparison)")]
+    rows = compared(notebook, "vgg16 features + dense head", notebook, "vgg16 random-weight features + dense head",
+                    300, 25, 20, weights=stand_in)
     found = verdict(rows, notebook)
     assert found.verdict == lessons.NOT_SEEN and "stand-in, not ImageNet" in found.reason
-    rows[0]["value"] = 0.80
+    rows = compared(notebook, "vgg16 features + dense head", notebook, "vgg16 random-weight features + dense head",
+                    300, 70, 5, weights=stand_in)
     assert verdict(rows, notebook).verdict == lessons.SEEN
-
-
-def test_filters_lesson_reads_the_share_switched_on_by_depth():
-    notebook = "07_visualizing_filters_and_activations"
-    shares = [record(notebook, f"block{b}_conv1", v, metric="filters_switched_on", weights="imagenet")
-              for b, v in ((2, 1.0), (3, 0.9), (4, 0.7), (5, 0.4))]
-    found = verdict(shares, notebook)
-    assert found.verdict == lessons.SEEN and "block2 100%" in found.measured and "block5 40%" in found.measured
 
 
 def test_pretrained_against_random_pairs_the_same_network():
@@ -71,3 +173,50 @@ def test_pretrained_against_random_pairs_the_same_network():
             record(notebook, "vgg19 features + dense head", 0.90, gap=0.1, weights="imagenet")]  # another base
     found = verdict(rows, notebook)
     assert "0.620 against 0.600" in found.measured and found.verdict == lessons.NOT_SEEN
+
+
+def filters(*values):
+    notebook = "07_visualizing_filters_and_activations"
+    return verdict([record(notebook, f"block{b}_conv1", v, metric="filters_switched_on", weights="imagenet")
+                    for b, v in zip((2, 3, 4, 5), values)], notebook)
+
+
+def test_filters_lesson_reads_the_whole_sequence_of_shares_by_depth():
+    every = filters(1.0, 0.9, 0.7, 0.4)
+    assert every.verdict == lessons.SEEN and every.reason == "falls at every step"
+    assert "block2 100%" in every.measured and "block5 40%" in every.measured
+    # Lower at block 5 than at block 2, but rising on the way: the old first-against-last rule said seen.
+    overall = filters(0.578125, 0.78125, 0.796875, 0.1875)
+    assert overall.verdict == lessons.NOT_SEEN
+    assert overall.reason.startswith("falls overall only, not at every step: it rises or stays from "
+                                     "block2 58% to block3 78%, from block3 78% to block4 80%")
+    flat = filters(0.5, 0.5, 0.6, 0.5)
+    assert flat.verdict == lessons.NOT_SEEN and flat.reason.startswith("does not fall: block5 50% against block2 50%")
+
+
+def test_lessons_over_seeds_count_the_seeds_that_showed_each_effect_and_spread_the_numbers():
+    runs = [augmentation(300, 40, 0),  # 02 ahead on 40 images, behind on none: seen
+            augmentation(310, 2, 0),  # ahead on 2 images: p = 0.5, not seen
+            augmentation(302, 50, 0)[:1]]  # notebook 02 did not run with this seed
+    summaries = {s.notebook: s for s in lessons.across_seeds(runs)}
+    two = summaries["02_data_augmentation"]
+    assert (two.seeds, two.judged, two.seen) == (3, 2, 1)
+    assert two.numbers == {AUGMENTED: [0.68, 0.624], SCRATCH: [0.6, 0.62]}
+    one = summaries["01_scratch_cnn_baseline"]
+    assert one.numbers[SCRATCH] == [0.6, 0.62, 0.604] and one.seen == 3
+    assert summaries["07_visualizing_filters_and_activations"].judged == 0
+    text = lessons.describe_across_seeds(list(summaries.values()))
+    assert ("02 augmentation and dropout reduce overfitting and beat the baseline\n"
+            "     seen in 1 of 3 seeds (not run in 1)") in text
+    sd = math.sqrt(((0.6 - 0.608) ** 2 + (0.62 - 0.608) ** 2 + (0.604 - 0.608) ** 2) / 2)
+    assert f"{SCRATCH:<58} mean 0.608, 0.600 to 0.620, sd {sd:.3f} over 3 seeds" in text
+    assert f"{AUGMENTED:<58} mean 0.652, 0.624 to 0.680, sd 0.040 over 2 seeds" in text
+    assert "seen in 0 of 3 seeds (not run in 3)" in text  # 07 never ran
+
+
+def test_the_readme_s_example_verdicts_are_what_the_lessons_print():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    seen = verdict(augmentation(300, 61, 24), "02_data_augmentation")
+    assert f"verdict   {seen.verdict.upper()}: {seen.reason}" in readme
+    unseen = verdict(augmentation(300, 40, 30), "02_data_augmentation")
+    assert re.sub(r"\s+", " ", f"{unseen.verdict.upper()}: {unseen.reason}") in re.sub(r"\s+", " ", readme)

@@ -1,6 +1,7 @@
 """Recording results and figures, and the Markdown table."""
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 
 from course_utils import results
@@ -89,3 +90,34 @@ def test_a_figure_drawing_an_earlier_run_s_curve_names_that_run_and_its_date(cfg
     # The same run's history draws as this run's: no note.
     training.save_history(dict(cfg, notebook="01_a"), curve, "scratch")
     assert "earlier_run" not in training.load_history(cfg, "01_a", "scratch")
+
+
+def test_per_image_outcomes_are_stored_compactly_and_read_back(cfg):
+    results.using(cfg, dataset="cats_vs_dogs", model=None)
+    cfg["split_sizes"] = {"cats_vs_dogs": "20 / 10 / 10"}
+    outcomes = np.array([True, False, True, True, False, False, True, False, True, True])  # 10: not whole hex digits
+    results.record_result(cfg, "test_accuracy", 0.6, method="a", outcomes=outcomes)
+    results.record_result(cfg, "test_accuracy", 0.6, method="b")
+    with_outcomes, without = results.load_results(cfg["build_dir"])
+    assert with_outcomes["outcomes"] == {"images": 10, "right": "b2c"}  # 1011 0010 11(00)
+    assert results.read_outcomes(with_outcomes) == outcomes.tolist()
+    assert results.read_outcomes(without) is None
+    # CIFAR-10's 10,000 test images: 2,500 hex digits, read back exactly.
+    many = np.random.default_rng(0).random(10_000) < 0.7
+    packed = results.pack_outcomes(many)
+    assert len(packed["right"]) == 2500 and results.read_outcomes({"outcomes": packed}) == many.tolist()
+
+
+def test_outcomes_that_are_not_this_result_s_are_refused(cfg):
+    results.using(cfg, dataset="cats_vs_dogs", model=None)
+    cfg["split_sizes"] = {"cats_vs_dogs": "20 / 10 / 10"}
+    right = [True] * 6 + [False] * 4
+    with pytest.raises(ValueError, match="outcomes for 9 images, but the test split of cats_vs_dogs has 10"):
+        results.record_result(cfg, "test_accuracy", 0.6, method="a", outcomes=right[:9])
+    with pytest.raises(ValueError, match="outcomes give an accuracy of 6 of 10, not 0.8000"):
+        results.record_result(cfg, "test_accuracy", 0.8, method="a", outcomes=right)
+    with pytest.raises(ValueError, match="1-D"):
+        results.record_result(cfg, "test_accuracy", 0.6, method="a", outcomes=np.array([right, right]))
+    assert not results.results_file(cfg).exists()  # nothing recorded
+    # One image apart: Keras' evaluate and a prediction pass may round a probability of 0.5 differently.
+    results.record_result(cfg, "test_accuracy", 0.7, method="a", outcomes=right)

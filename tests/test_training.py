@@ -23,7 +23,32 @@ def test_fit_and_evaluate_records_the_test_accuracy(cfg):
     results.using(cfg, dataset="cats_vs_dogs", model=None)
     history, accuracy = training.fit_and_evaluate(model, Splits(ds, ds, ds, ["a", "b"]), cfg, epochs=2, method="m")
     assert len(history["val_accuracy"]) == 2
-    assert results.load_results(cfg["build_dir"])[-1]["value"] == pytest.approx(accuracy)
+    record = results.load_results(cfg["build_dir"])[-1]
+    assert record["value"] == pytest.approx(accuracy)
+    # With whether each test image came out right, in the test split's order: the lessons pair on them.
+    right = results.read_outcomes(record)
+    assert len(right) == 8 and sum(right) / 8 == accuracy
+    assert right == training.right_per_image(model, ds).tolist()
+
+
+@pytest.mark.parametrize("output", ["sigmoid", "softmax"])
+def test_right_per_image_counts_what_keras_evaluate_counts(output):
+    """The accuracy `fit_and_evaluate` records, from per-image predictions, is Keras' own."""
+    keras.utils.set_random_seed(3)
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(203, 6)).astype("float32")  # 203: a last batch shorter than the others
+    classes = 1 if output == "sigmoid" else 5
+    y = rng.integers(0, 2 if output == "sigmoid" else classes, 203)
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(classes, activation=output)])
+    model.compile(loss="binary_crossentropy" if output == "sigmoid" else "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    right = training.right_per_image(model, ds)
+    assert right.shape == (203,) and 0.1 < right.mean() < 0.9  # a mix of right and wrong: a real check
+    assert right.mean() == pytest.approx(model.evaluate(ds, return_dict=True, verbose=0)["accuracy"], abs=1e-6)
+    probabilities = model.predict(ds, verbose=0)
+    expected = (probabilities[:, 0] > 0.5) == y if output == "sigmoid" else probabilities.argmax(1) == y
+    assert right.tolist() == expected.tolist()
 
 
 def test_history_round_trip_is_per_profile(cfg):

@@ -118,6 +118,7 @@ def setup(notebook: str, profile: str | None = None, seed: int | None = None) ->
         f"  device      {device}",
         f"  data        {cfg['data_dir']}" + (f"  (mirror: {mirror})" if mirror else ""),
     ]
+    lines += [f"  time        {line}" for line in notebook_time(notebook)]
     lines += [f"  weights     {name}: {label}" for name, label in cfg["weights"].items()]
     # A bad weights setting stops only the notebooks that load those weights (03-07): here, a warning.
     lines += [f"  warning     {name}'s weights cannot be used (see above): the notebooks that load them stop"
@@ -137,11 +138,34 @@ def setup(notebook: str, profile: str | None = None, seed: int | None = None) ->
 TIMINGS = Path(__file__).with_name("timings.json")
 
 
+def measured_times() -> dict[str, Any]:
+    """Returns the recorded measurements: for each measured profile, its date, machine, how it was
+    measured, and each notebook's wall time in seconds."""
+    return json.loads(TIMINGS.read_text())
+
+
+def notebook_time(notebook: str) -> list[str]:
+    """Returns the banner's time lines for one notebook: its measured wall time in each profile that the
+    course measured, and which profiles it did not (full: no GPU on the build machine)."""
+    measured = measured_times()
+    lines = []
+    for profile in ("quick", "full"):
+        run = measured.get(profile, {})
+        if notebook in run.get("seconds", {}):
+            lines.append(f"{profile:<6}{run['seconds'][notebook] / 60:.1f} min for this notebook, measured "
+                         f"{run['measured']} on {run['machine']} (benchmarks/lessons.py); yours will differ")
+        elif run:
+            lines.append(f"{profile:<6}this notebook not measured yet (benchmarks/lessons.py --save-times)")
+        else:
+            lines.append(f"{profile:<6}not measured (no GPU on the course's build machine)")
+    return lines + [f"{'smoke':<6}not timed: tiny subsets and one epoch, for the automated tests"]
+
+
 def time_plan(cfg: dict[str, Any]) -> None:
     """Print how long each notebook took where the course measured it, profile by profile, and
     what is not measured (the full profile on a GPU), so that a learner can choose a profile that
     fits a session (a Colab session, a 90-minute lab)."""
-    measured = json.loads(TIMINGS.read_text())
+    measured = measured_times()
     for profile in ("quick", "full"):
         if profile not in measured:
             print(f"{profile}: not measured by the course (no GPU on its build machine); every notebook prints an "

@@ -83,3 +83,23 @@ def test_determinism_takes_the_usual_spellings_and_refuses_others_by_name(monkey
         assert str(refused.value).startswith(f"COURSE_DETERMINISTIC='{value}' is neither yes nor no: use 1, true, "
                                              "yes, on to turn it on, or 0, false, no, off (or unset it)")
         assert not tf_config.is_op_determinism_enabled()
+
+
+def test_the_banner_prints_this_notebooks_measured_time_and_what_is_not_measured(data_home, monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_PROFILE", "smoke")
+    quick = json.loads(session.TIMINGS.read_text())["quick"]
+    session.setup("05_unfreezing_block5")
+    banner = capsys.readouterr().out
+    minutes = quick["seconds"]["05_unfreezing_block5"] / 60
+    assert f"  time        quick {minutes:.1f} min for this notebook, measured {quick['measured']} on {quick['machine']}" in banner
+    assert "  time        full  not measured (no GPU on the course's build machine)" in banner
+
+
+def test_a_notebook_missing_from_the_timings_is_said_not_measured_not_a_key_error(monkeypatch, tmp_path):
+    times = json.loads(session.TIMINGS.read_text())
+    del times["quick"]["seconds"]["05_unfreezing_block5"]
+    (tmp_path / "timings.json").write_text(json.dumps(times))
+    monkeypatch.setattr(session, "TIMINGS", tmp_path / "timings.json")
+    quick, full, smoke = session.notebook_time("05_unfreezing_block5")
+    assert quick == "quick this notebook not measured yet (benchmarks/lessons.py --save-times)"
+    assert full.startswith("full  not measured") and smoke.startswith("smoke")

@@ -19,6 +19,7 @@ so, and uses it; its label says STAND-IN wherever a result is recorded.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -91,53 +92,75 @@ class HubFeatures(keras.layers.TFSMLayer):
         self._track_variable(variable)
 
 
+FIX = ("offline, set COURSE_DATA_MIRROR to a lab kit (`python -m course_utils lab-kit PATH`), or unset "
+       "COURSE_HUB_HANDLE for the course's stand-in, or export it yourself: `python -m course_utils hub "
+       "export-stand-in build/hub/vgg16-stand-in` then `export COURSE_HUB_HANDLE=$PWD/build/hub/vgg16-stand-in`")
+
+
+def saved_model(handle: str | None = None) -> tuple[str, str]:
+    """The local SavedModel folder of the feature-vector model to use, and its label.
+
+    `handle`, else `hub_handle()`: a folder is taken as it is, a TF-Hub address is
+    downloaded once into the TF-Hub cache. Without `handle` or `COURSE_HUB_HANDLE`,
+    a TF-Hub model that cannot be had is replaced by the course's stand-in (see
+    `offline_stand_in`), with a line saying so. Raises `DataNotAvailable`, naming
+    the setting and the fix, for a model that cannot be had or a folder that is
+    not a SavedModel.
+    """
+    chosen = handle or os.environ.get("COURSE_HUB_HANDLE")
+    handle = handle or hub_handle()
+    if Path(handle).is_dir():
+        if not any((Path(handle) / file).is_file() for file in ("saved_model.pb", "saved_model.pbtxt")):
+            raise DataNotAvailable(f"{handle} (COURSE_HUB_HANDLE) is a folder but not a SavedModel "
+                                   f"(it has no saved_model.pb); {FIX}")
+        return handle, hub_label(handle)
+    if "://" not in handle:
+        raise DataNotAvailable(f"no SavedModel folder at {handle} (COURSE_HUB_HANDLE); {FIX}")
+    hub = import_tensorflow_hub()
+    try:
+        return hub.resolve(handle), hub_label(handle)  # downloads into the TF-Hub cache once
+    except Exception as error:  # URLError offline; tensorflow_hub wraps others
+        if chosen:
+            raise DataNotAvailable(f"the TF-Hub model {handle} could not be downloaded ({error}); {FIX}") from error
+        path = str(offline_stand_in())
+        print(f"hub: the TF-Hub model could not be downloaded ({error}) and no lab kit holds it: using "
+              f"the course's stand-in from {path}. Every result says STAND-IN.")
+        return path, hub_label(path)
+
+
+@contextlib.contextmanager
+def explain_errors(path: str, chosen: str | None = None):
+    """Within the block, TensorFlow's error for a SavedModel at `path` that it cannot load
+    (damaged, half-copied) becomes a `DataNotAvailable` naming the folder and the fix:
+    the setting, for the folder the user chose (`chosen`, else `COURSE_HUB_HANDLE`); else
+    (the TF-Hub cache's copy, the course's stand-in, both fetched or exported afresh once
+    removed) deleting it."""
+    import tensorflow as tf
+
+    try:
+        yield
+    except (OSError, ValueError, LookupError, tf.errors.OpError) as error:
+        damaged = (f"is a SavedModel folder that TensorFlow cannot load, damaged or incomplete "
+                   f"({str(error).splitlines()[0]})")
+        if path == (chosen or os.environ.get("COURSE_HUB_HANDLE")):
+            raise DataNotAvailable(f"{path} (COURSE_HUB_HANDLE) {damaged}; {FIX}") from error
+        raise DataNotAvailable(f"{path} {damaged}; delete that folder and run again") from error
+
+
 def feature_layer(handle: str | None = None, trainable: bool = False, name: str = "hub_features"):
-    """A Keras 3 layer running a TF-Hub (TF2 SavedModel) feature-vector model.
+    """A Keras 3 layer running a TF-Hub (TF2 SavedModel) feature-vector model: notebook 06
+    writes it out, `HubFeatures` on the folder `saved_model` gives.
 
     Frozen by default; `trainable=True` lets training update its variables.
     Inputs: float images in [0, 1], the TF-Hub image-model convention. The
-    layer's `label` says which model it runs, for results. Without `handle`
-    or `COURSE_HUB_HANDLE`, a TF-Hub model that cannot be had is replaced by
-    the course's stand-in (see `offline_stand_in`), with a line saying so.
-    Raises `DataNotAvailable`, naming the setting and the fix, for a model that
-    cannot be had or a folder that is not a SavedModel TensorFlow can load.
+    layer's `label` says which model it runs, for results. Raises
+    `DataNotAvailable`, naming the setting and the fix, for a model that cannot
+    be had (see `saved_model`) or that TensorFlow cannot load (see `explain_errors`).
     """
-    import tensorflow as tf
-
-    chosen = handle or os.environ.get("COURSE_HUB_HANDLE")
-    handle = handle or hub_handle()
-    fix = ("offline, set COURSE_DATA_MIRROR to a lab kit (`python -m course_utils lab-kit PATH`), or unset "
-           "COURSE_HUB_HANDLE for the course's stand-in, or export it yourself: `python -m course_utils hub "
-           "export-stand-in build/hub/vgg16-stand-in` then `export COURSE_HUB_HANDLE=$PWD/build/hub/vgg16-stand-in`")
-    if Path(handle).is_dir():
-        path = handle
-        if not any((Path(handle) / file).is_file() for file in ("saved_model.pb", "saved_model.pbtxt")):
-            raise DataNotAvailable(f"{handle} (COURSE_HUB_HANDLE) is a folder but not a SavedModel "
-                                   f"(it has no saved_model.pb); {fix}")
-    elif "://" not in handle:
-        raise DataNotAvailable(f"no SavedModel folder at {handle} (COURSE_HUB_HANDLE); {fix}")
-    else:
-        hub = import_tensorflow_hub()
-        try:
-            path = hub.resolve(handle)  # downloads into the TF-Hub cache once
-        except Exception as error:  # URLError offline; tensorflow_hub wraps others
-            if chosen:
-                raise DataNotAvailable(f"the TF-Hub model {handle} could not be downloaded ({error}); {fix}") from error
-            path = str(offline_stand_in())
-            print(f"hub: the TF-Hub model could not be downloaded ({error}) and no lab kit holds it: using "
-                  f"the course's stand-in from {path}. Every result says STAND-IN.")
-            handle = path
-    try:
+    path, label = saved_model(handle)
+    with explain_errors(path, chosen=handle):
         layer = HubFeatures(path, call_endpoint="__call__", trainable=trainable, name=name)
-    except (OSError, ValueError, LookupError, tf.errors.OpError) as error:
-        # A damaged or half-copied SavedModel: TensorFlow's error names neither the setting nor the fix.
-        damaged = (f"is a SavedModel folder that TensorFlow cannot load, damaged or incomplete "
-                   f"({str(error).splitlines()[0]})")
-        if chosen and path == handle:
-            raise DataNotAvailable(f"{handle} (COURSE_HUB_HANDLE) {damaged}; {fix}") from error
-        # The TF-Hub cache's copy or the course's own stand-in: fetched or exported afresh once removed.
-        raise DataNotAvailable(f"{path} {damaged}; delete that folder and run again") from error
-    layer.label = hub_label(handle)
+    layer.label = label
     return layer
 
 

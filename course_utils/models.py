@@ -16,7 +16,7 @@ from . import compat
 from .config import artifact_path
 from .files import DAMAGED_FILE, atomic_path
 from .install import describe
-from .pretrained import WeightsError, _expected, weights_argument, weights_fingerprint
+from .pretrained import explain_errors, weights_argument, weights_fingerprint
 
 def augmentation(seed: int | None = None):
     """The augmentation of notebook 02 as Keras 3 preprocessing layers.
@@ -95,20 +95,13 @@ def pretrained_base(model: str, image_size: int | None):
 
     `model` is "vgg16" or "vgg19"; the weights follow `COURSE_WEIGHTS_<MODEL>`
     (see `weights_setting`). `image_size=None` accepts any input size. The
-    base expects inputs prepared by `preprocess(model)`.
-    Raises `WeightsError` for a file that does not hold this model's weights
-    (another architecture).
+    base expects inputs prepared by `preprocess(model)`. Notebook 03 writes
+    the same call out. Raises `WeightsError` for a file that does not hold
+    this model's weights (another architecture; see `explain_errors`).
     """
-    constructor = _constructor(model)
-    weights = weights_argument(model)
-    try:
-        return constructor(include_top=False, weights=weights, input_shape=(image_size, image_size, 3))
-    except (ValueError, KeyError, OSError, TypeError) as error:
-        if weights in ("imagenet", None):
-            raise  # Keras' own download or a bug: not a setting the user can fix
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise WeightsError(f"COURSE_WEIGHTS_{model.upper()}={weights!r}: the file does not hold "
-                           f"{model.upper()}'s weights ({first_line}). Set it to {_expected(model)}.") from error
+    with explain_errors(model):
+        return _constructor(model)(include_top=False, weights=weights_argument(model),
+                                   input_shape=(image_size, image_size, 3))
 
 
 def preprocess(model: str):

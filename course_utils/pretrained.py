@@ -12,6 +12,7 @@ holds the ImageNet weights.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -145,3 +146,20 @@ def weights_argument(model: str) -> str | None:
     """The configured weights as `keras.applications` takes them: "imagenet", None or a path."""
     setting = weights_setting(model)
     return str(setting) if isinstance(setting, Path) else setting
+
+
+@contextlib.contextmanager
+def explain_errors(model: str):
+    """Within the block, Keras' error for a weights file that does not hold `model`'s weights
+    (another architecture) becomes a `WeightsError` naming `COURSE_WEIGHTS_<MODEL>` and what it
+    should be. Keras' own download ("imagenet") and a base without weights are left as they are:
+    their errors are not a setting the user can fix."""
+    weights = weights_argument(model)
+    try:
+        yield
+    except (ValueError, KeyError, OSError, TypeError) as error:
+        if weights in ("imagenet", None):
+            raise
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise WeightsError(f"COURSE_WEIGHTS_{model.upper()}={weights!r}: the file does not hold "
+                           f"{model.upper()}'s weights ({first_line}). Set it to {_expected(model)}.") from error

@@ -11,26 +11,34 @@ import pytest
 import tensorflow as tf
 from keras import layers
 
-from course_utils import compat, models, visualize
+from course_utils import compat, data, hub, models, pretrained, visualize
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
 def notebook_value(notebook: str, name: str, **namespace):
-    """Evaluate the first assignment to `name` (or definition of a function `name`) in `notebook`'s
-    code cells, with `namespace` standing in for what the cells before it computed."""
+    """Evaluate the first assignment to `name` (or definition of a function `name`, or the `with`
+    statement around either) in `notebook`'s code cells, with `namespace` standing in for what the
+    cells before it computed."""
     cells = json.loads((NOTEBOOKS / f"{notebook}.ipynb").read_text(encoding="utf-8"))["cells"]
     for cell in cells:
         if cell["cell_type"] != "code" or cell.get("id") == "install-course":
             continue
         for statement in ast.parse("".join(cell["source"])).body:
-            targets = statement.targets if isinstance(statement, ast.Assign) else [statement]
-            if any(getattr(t, "id", getattr(t, "name", None)) == name for t in targets):
-                scope = {"keras": keras, "layers": layers, "tf": tf, "course_utils": __import__("course_utils"),
-                         **namespace}
+            if _defines(statement, name):
+                scope = {"keras": keras, "layers": layers, "tf": tf, "np": np,
+                         "course_utils": __import__("course_utils"), **namespace}
                 exec(compile(ast.Module([statement], []), notebook, "exec"), scope)
                 return scope[name]
     raise AssertionError(f"{notebook} assigns no {name!r}")
+
+
+def _defines(statement, name: str) -> bool:
+    """Whether `statement` assigns `name` or defines a function `name`, directly or in a `with` block."""
+    if isinstance(statement, ast.With):
+        return any(_defines(inner, name) for inner in statement.body)
+    targets = statement.targets if isinstance(statement, ast.Assign) else [statement]
+    return any(getattr(t, "id", getattr(t, "name", None)) == name for t in targets)
 
 
 def architecture(model):
@@ -64,10 +72,65 @@ def test_notebook_02_augmentation_is_models_augmentation():
     assert type(augment.layers[3]) is type(compat.random_shear(0.2))
 
 
+def shapes(model) -> list[tuple]:
+    """Each layer's output shape."""
+    return [tuple(layer.output.shape) for layer in model.layers]
+
+
+def test_notebook_02_network_is_models_small_cnn_with_augmentation_and_dropout():
+    augment = notebook_value("02_data_augmentation", "augment")
+    written_out = notebook_value("02_data_augmentation", "model", size=64, augment=augment)
+    kept = models.small_cnn(64, augment=models.augmentation(), dropout=0.5)
+    assert architecture(written_out) == architecture(kept) and shapes(written_out) == shapes(kept)
+    assert architecture(written_out.layers[0]) == architecture(kept.layers[0])  # the augmentation, in front
+    kinds = [type(layer).__name__ for layer in written_out.layers]
+    assert kinds.index("Dropout") == kinds.index("Flatten") + 1  # the flattened features, before the dense layer
+
+
 def test_notebook_03_head_is_models_dense_head():
     x_train = Stub(shape=(8, 4, 4, 512))
     head = notebook_value("03_vgg_feature_extraction", "head", x_train=x_train)
     assert architecture(head) == architecture(models.dense_head((4, 4, 512), classes=2))
+
+
+def notebook_03_base(model: str = "vgg16"):
+    """Notebook 03's base, built by its own lines, for `model` at 32x32."""
+    scope = dict(MODEL=model, cfg={"image_size": 32}, pretrained=pretrained)
+    return notebook_value("03_vgg_feature_extraction", "base",
+                          VGG=notebook_value("03_vgg_feature_extraction", "VGG", **scope), **scope)
+
+
+@pytest.mark.parametrize("model", ["vgg16", "vgg19"])
+def test_notebook_03_base_is_models_pretrained_base(tmp_path, monkeypatch, model):
+    keras.utils.set_random_seed(0)
+    weights = tmp_path / f"{model}.weights.h5"  # a weights file as a lab copy provides one
+    models.random_base(model, 32).save_weights(weights)
+    monkeypatch.setenv(f"COURSE_WEIGHTS_{model.upper()}", str(weights))
+    written_out, kept = notebook_03_base(model), models.pretrained_base(model, 32)
+    assert architecture(written_out) == architecture(kept) and shapes(written_out) == shapes(kept)
+    assert all(np.array_equal(a, b) for a, b in zip(written_out.get_weights(), kept.get_weights()))
+
+
+@pytest.mark.filterwarnings("ignore:Skipping nested container")  # Keras' own, on the way to its error
+def test_notebook_03_base_with_weights_of_another_network_names_the_setting(tmp_path, monkeypatch):
+    other = tmp_path / "small_cnn.weights.h5"  # a valid Keras 3 weights file, of another network
+    models.small_cnn(64).save_weights(other)
+    monkeypatch.setenv("COURSE_WEIGHTS_VGG16", str(other))
+    with pytest.raises(pretrained.WeightsError, match=r"COURSE_WEIGHTS_VGG16=.*does not hold VGG16's weights"):
+        notebook_03_base()
+
+
+def test_notebook_03_feature_loop_is_models_extract_features(monkeypatch):
+    monkeypatch.setenv("COURSE_WEIGHTS_VGG16", "none")
+    keras.utils.set_random_seed(0)
+    base = models.pretrained_base("vgg16", 32)
+    images = np.random.default_rng(0).uniform(0, 255, (5, 32, 32, 3)).astype("float32")
+    dataset = tf.data.Dataset.from_tensor_slices((images, np.arange(5))).batch(2)  # a smaller last batch
+    extract = notebook_value("03_vgg_feature_extraction", "extract_features", base=base,
+                             prepare=models.preprocess("vgg16"))
+    (written_out, labels), (kept, kept_labels) = extract(dataset), models.extract_features(base, dataset, "vgg16")
+    assert written_out.shape == kept.shape == (5, 1, 1, 512) and np.allclose(written_out, kept, atol=1e-5)
+    assert np.array_equal(labels, kept_labels) and np.array_equal(labels, np.arange(5))
 
 
 def test_notebook_04_head_is_models_dense_head_normalized():
@@ -137,10 +200,113 @@ def test_notebook_07_ascent_step_is_visualize_ascent_step(monkeypatch):
     assert border == 2 and not np.allclose(written_out, visualize.ascent_step(feature_model, 0)(*args), atol=1e-3)
 
 
-@pytest.mark.parametrize("notebook, name", [("03_vgg_feature_extraction", "head"), ("04_head_swap", "head")])
+@pytest.mark.parametrize("model", ["vgg16", "vgg19"])
+def test_notebook_05_unfreezing_loop_is_models_set_trainable_from_block5(model):
+    written_out, kept = (models.random_base(model, 32) for _ in range(2))
+    for base in (written_out, kept):
+        models.set_trainable_from(base, None)  # phase one: all frozen
+    notebook_loop("05_unfreezing_block5", "base.layers", base=written_out)
+    models.set_trainable_from(kept, "block5_conv1")
+    assert [layer.trainable for layer in written_out.layers] == [layer.trainable for layer in kept.layers]
+    counts = models.parameter_counts(written_out)
+    assert counts == models.parameter_counts(kept) and 0 < counts["trainable"] < counts["frozen"]
+
+
+@pytest.fixture(scope="module")
+def small_saved_model(tmp_path_factory) -> str:
+    """A tiny feature-vector SavedModel in the TF-Hub format (images to 4 features)."""
+
+    class Features(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.kernel = tf.Variable(tf.reshape(tf.range(12, dtype=tf.float32), [3, 4]))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
+        def __call__(self, images):
+            return tf.reduce_mean(images, axis=[1, 2]) @ self.kernel
+
+    path = tmp_path_factory.mktemp("hub") / "small"
+    tf.saved_model.save(Features(), str(path))
+    return str(path)
+
+
+def test_notebook_06_hub_layer_is_hub_feature_layer(small_saved_model):
+    written_out = notebook_value("06_tfhub_mobilenet_cifar10", "features", path=small_saved_model, hub=hub)
+    kept = hub.feature_layer(small_saved_model)
+    assert type(written_out) is type(kept) is hub.HubFeatures
+    for attribute in ("filepath", "call_endpoint", "trainable", "name"):
+        assert getattr(written_out, attribute) == getattr(kept, attribute), attribute
+    assert [w.name for w in written_out.weights] == [w.name for w in kept.weights] == ["Variable"]  # renamed
+    images = np.random.default_rng(0).random((2, 8, 8, 3), dtype="float32")
+    assert np.allclose(written_out(images), kept(images))
+
+
+def test_notebook_06_hub_layer_on_a_damaged_folder_names_it_and_the_fix(small_saved_model, tmp_path):
+    import shutil
+
+    folder = tmp_path / "damaged"
+    shutil.copytree(small_saved_model, folder)
+    (folder / "saved_model.pb").write_bytes(b"not a SavedModel")
+    with pytest.raises(data.DataNotAvailable, match=rf"^{folder} is a SavedModel folder that TensorFlow cannot "
+                                                     r"load, .*; delete that folder and run again$"):
+        notebook_value("06_tfhub_mobilenet_cifar10", "features", path=str(folder), hub=hub)
+
+
+def test_notebook_06_streaming_is_data_to_model_input():
+    model_input = notebook_value("06_tfhub_mobilenet_cifar10", "model_input", size=48)
+    streamed = notebook_value("06_tfhub_mobilenet_cifar10", "streamed", model_input=model_input)
+    images = np.random.default_rng(0).uniform(0, 255, (5, 32, 32, 3)).astype("float32")
+    source = tf.data.Dataset.from_tensor_slices((images, np.arange(5))).batch(2)
+    written_out, kept = streamed(source), data.to_model_input(source, 48)
+    assert written_out.element_spec == kept.element_spec
+    assert written_out.element_spec[0].shape.as_list() == [None, 48, 48, 3]
+    for (a, labels_a), (b, labels_b) in zip(written_out, kept, strict=True):
+        assert np.array_equal(a, b) and np.array_equal(labels_a, labels_b)
+        assert 0.0 <= float(tf.reduce_min(a)) and float(tf.reduce_max(a)) <= 1.0
+
+
+def _grad_cam_models(scale: float):
+    """Notebook 07's two models in miniature: maps to maps, and a nested head with one sigmoid unit
+    whose logit is `scale` times the maps' first channel minus their second, averaged."""
+    conv_model = keras.Sequential([keras.Input((4, 4, 2)), layers.Identity()])
+    head = keras.Sequential([keras.Input((4, 4, 2)), layers.GlobalAveragePooling2D(),
+                             layers.Dense(1, activation="sigmoid")], name="head")
+    head.layers[-1].set_weights([np.array([[scale], [-scale]], "float32"), np.zeros(1, "float32")])
+    maps = keras.Input((4, 4, 2))
+    return conv_model, keras.Model(maps, head(maps))
+
+
+@pytest.mark.parametrize("scale", [1.0, 100.0])  # 100: saturated, sigmoid(z) rounds to exactly 0 or 1
+def test_notebook_07_grad_cam_is_visualize_grad_cam(scale):
+    conv_model, classifier_model = _grad_cam_models(scale)
+    images = np.random.default_rng(0).random((6, 4, 4, 2)).astype("float32")
+    images[:3, :2, :2, 0] += 2.0  # dogs, their evidence top left
+    images[3:, 2:, 2:, 1] += 2.0  # cats, bottom right
+    grad_cam = notebook_value("07_visualizing_filters_and_activations", "grad_cam", conv_model=conv_model,
+                              classifier_model=classifier_model, visualize=visualize)
+    written_out, kept = grad_cam(images), visualize.grad_cam(conv_model, classifier_model, images)
+    assert written_out.shape == (6, 4, 4) and np.allclose(written_out, kept, atol=1e-6)
+    assert np.all(written_out.max(axis=(1, 2)) == pytest.approx(1.0))  # every image has its evidence
+    assert written_out[:3, :2, :2].mean() > written_out[:3, 2:, 2:].mean()
+    assert written_out[3:, 2:, 2:].mean() > written_out[3:, :2, :2].mean()
+    if scale == 100.0:
+        assert np.all(np.asarray(classifier_model(images))[:3, 0] == 1.0)  # dogs: no gradient through the sigmoid
+
+
+@pytest.mark.parametrize("notebook, name", [
+    ("02_data_augmentation", "model"), ("03_vgg_feature_extraction", "head"),
+    ("03_vgg_feature_extraction", "base"), ("03_vgg_feature_extraction", "extract_features"),
+    ("04_head_swap", "head"), ("06_tfhub_mobilenet_cifar10", "features"),
+    ("06_tfhub_mobilenet_cifar10", "streamed"), ("07_visualizing_filters_and_activations", "grad_cam")])
 def test_a_missing_piece_is_an_error_not_a_pass(notebook, name):
     with pytest.raises(AssertionError, match="assigns no"):
         notebook_value(notebook, name + "_that_does_not_exist")
+
+
+@pytest.mark.parametrize("notebook", ["04_head_swap", "05_unfreezing_block5"])
+def test_a_missing_loop_is_an_error_not_a_pass(notebook):
+    with pytest.raises(AssertionError, match="has no loop over"):
+        notebook_loop(notebook, "base.layers_that_do_not_exist")
 
 
 def test_notebook_04_checks_a_handful_of_predictions_with_direct_calls():

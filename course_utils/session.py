@@ -153,7 +153,7 @@ def notebook_time(notebook: str) -> list[str]:
         run = measured.get(profile, {})
         if notebook in run.get("seconds", {}):
             lines.append(f"{profile:<6}{run['seconds'][notebook] / 60:.1f} min for this notebook, measured "
-                         f"{run['measured']} on {run['machine']} (benchmarks/lessons.py); yours will differ")
+                         f"{run['measured']} on {run['machine']} ({run['by']}); yours will differ")
         elif run:
             lines.append(f"{profile:<6}this notebook not measured yet (benchmarks/lessons.py --save-times)")
         else:

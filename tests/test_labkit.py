@@ -264,6 +264,7 @@ def _legacy_h5(weights: Path, path: Path) -> bytes:
 
 
 @pytest.mark.skipif(not (SHARED / "cats_and_dogs_filtered").is_dir(), reason="needs ../shared/course-data")
+@pytest.mark.end_to_end
 def test_a_lab_machine_with_only_the_mirror_set_runs_notebooks_03_to_06(data_home, tmp_path, server, monkeypatch):
     """The official cats and flowers files (from the offline copies), a CIFAR-10 archive in the
     official format and the VGG16 stand-in under Keras' file name, all served from 127.0.0.1;

@@ -13,6 +13,7 @@ start to end: a second run on that folder stops at once, naming the first.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import sys
@@ -26,6 +27,12 @@ from .config import artifact_path, build_dir, flag_setting, new_run_id, resolve_
 from .errors import CourseError
 from .files import Locked, atomic_path, exclusive_lock, remove_abandoned_staging
 from .report import write_report
+
+
+# ipykernel imports debugpy, which on Python 3.11+ warns on stderr about frozen modules (four lines
+# that read like a failure) in this process, where jupyter_client looks up the kernel, and in every
+# kernel it starts; the setting only turns that check off.
+os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 
 
 class NotebookFailed(CourseError):
@@ -120,6 +127,10 @@ def execute_notebook(path: Path, out_dir: Path, log_dir: Path, timeout: int = 36
                 try:
                     client.execute_cell(cell, index)
                 except CellExecutionError as error:
+                    # Ctrl-C that reached the kernel too (jupyter_client 7 starts it in the terminal's process
+                    # group): this process was interrupted while waiting, and the cell failed with it.
+                    if isinstance(error.__context__, KeyboardInterrupt):
+                        raise KeyboardInterrupt from None
                     first_line = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
                     # The exception's type and whole message (the traceback's last line may be a
                     # fragment of a multi-line message); no terminal colours.
@@ -132,6 +143,8 @@ def execute_notebook(path: Path, out_dir: Path, log_dir: Path, timeout: int = 36
                     ) from None
     except KeyboardInterrupt:
         _stop_kernel(client)
+        # The run ends here: the abandoned cell's task would otherwise be logged at exit, with its traceback.
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
         progress.done(time.time() - started, "interrupted after")
         where = f"cell {index + 1}/{len(nb.cells)}" if index >= 0 else "while its kernel was starting"
         raise RunInterrupted(f"Interrupted in {path.stem}, {where}") from None

@@ -229,6 +229,20 @@ def _wait_for(test, process, seconds=60):
     return test()
 
 
+def _still_running(processes) -> list[int]:
+    """The ids of those psutil `processes` that still run (neither gone nor a zombie)."""
+    import psutil
+
+    running = []
+    for process in processes:
+        try:
+            if process.status() != psutil.STATUS_ZOMBIE:
+                running.append(process.pid)
+        except psutil.NoSuchProcess:
+            pass
+    return running
+
+
 def test_a_second_run_on_the_same_build_folder_stops_and_leaves_the_first_run_whole(tmp_path):
     import subprocess
 
@@ -315,13 +329,7 @@ def test_ctrl_c_ends_with_one_line_exit_130_and_no_kernel_left(tmp_path):
     assert err.strip().endswith(f"to run the rest: python -m course_utils run --profile smoke "
                                 f"--notebooks {notebooks} --only 02_b")
     assert "[2/2] 02_b interrupted after 0:" in out
-    left = []
-    for kernel in kernels:
-        try:
-            if kernel.status() != psutil.STATUS_ZOMBIE:
-                left.append(kernel.pid)
-        except psutil.NoSuchProcess:
-            pass
+    left = _still_running(kernels)
     assert not left, f"kernel process(es) {left} still running"
     status = json.loads(next((build / "runs").glob("*.json")).read_text())
     assert status["notebooks"] == {"01_a": "done", "02_b": "interrupted"}
@@ -353,13 +361,7 @@ def test_ctrl_c_while_a_kernel_starts_leaves_no_kernel(tmp_path, monkeypatch):
             os.killpg(run.pid, signal.SIGKILL)
     assert run.returncode == 130 and "Traceback" not in out + err
     assert err.startswith("Interrupted in 01_a, while its kernel was starting; its kernel was stopped")
-    alive = []
-    for kernel in kernels:
-        try:
-            if kernel.status() != psutil.STATUS_ZOMBIE:
-                alive.append(kernel.pid)
-        except psutil.NoSuchProcess:
-            pass
+    alive = _still_running(kernels)
     for pid in alive:  # do not leave it to sleep on
         os.kill(pid, signal.SIGKILL)
     assert not alive, f"kernel process(es) {alive} still running"

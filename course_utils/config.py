@@ -71,8 +71,8 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "07_visualizing_filters_and_activations": {"filter_size": 48, "filters": 8, "steps": 5,
                                                    "study_filters": 8, "grad_cam_images": 4},
     },
-    # A laptop CPU: each notebook at most 12 minutes on the course's 2-core build machine, the whole
-    # course at most 40 (measured with benchmarks/lessons.py), the lessons' effects large enough to show.
+    # A laptop CPU: each notebook at most 9 minutes on the course's 2-core build machine, the whole
+    # course at most 30 (measured with benchmarks/lessons.py), the lessons' effects large enough to show.
     "quick": {
         "*": {
             "image_size": 128,

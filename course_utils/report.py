@@ -2,7 +2,9 @@
 
 `write_report(build, profile, timings, run_id)` writes `<build>/report/results.json`,
 `report.md` and `report.html`, and the summary figure that tells the course's
-story on cats vs dogs. The numbers presented as the run's are the records the
+story on cats vs dogs. The report is built once, as a `document.Document`
+(`course_document`, or `rehearsal_document` for a rehearsal), and rendered to
+both files from it. The numbers presented as the run's are the records the
 notebooks wrote during that run (same run id); records an earlier run left
 for notebooks this one did not execute are shown apart, as older, with their
 date and run id, and never enter the summary figure. The original material's
@@ -11,7 +13,6 @@ figures appear as labelled reference marks.
 
 from __future__ import annotations
 
-import html
 import json
 import time
 from pathlib import Path
@@ -21,8 +22,9 @@ import matplotlib.pyplot as plt
 from matplotlib.patches import Patch
 
 from .config import artifact_path, is_rehearsal
+from .document import Block, Document, Figure, Items, Section, Table, to_html, to_markdown
 from .plots import footnote
-from .results import CAPTION_SUFFIX, COLUMNS, check_record, load_results, markdown_table, table_row
+from .results import CAPTION_SUFFIX, COLUMNS, check_record, load_results, table_row
 
 # The figures the course sets out to beat (accuracy), from the material it grew from, keyed by
 # the notebook that compares with them, with how each was obtained: a course result compares
@@ -162,8 +164,22 @@ def weights_keys(records: list[dict[str, Any]]) -> dict[str, str]:
     appearance: the tables show the key, and the description is written once, under them."""
     keys: dict[str, str] = {}
     for record in records:
-        keys.setdefault(record["weights"], f"w{len(keys) + 1}")
+        keys.setdefault(_weights(record), f"w{len(keys) + 1}")
     return keys
+
+
+# The record fields the report reads itself, each in one place (a table's cells are `table_row`'s).
+def _notebook(record: dict[str, Any]) -> str:
+    return record["notebook"]
+
+
+def _run_id(record: dict[str, Any]) -> str | None:
+    """The id of the run that recorded it; None for a record made before runs had ids."""
+    return record.get("run_id")
+
+
+def _weights(record: dict[str, Any]) -> str:
+    return record["weights"]
 
 
 def newest_runs(records: list[dict[str, Any]], skip: set[str]) -> list[dict[str, Any]]:
@@ -172,45 +188,108 @@ def newest_runs(records: list[dict[str, Any]], skip: set[str]) -> list[dict[str,
     A notebook's results file keeps every run's records, in the order they were
     appended (no run deletes another's), so the newest run is that of its last record.
     """
-    newest = {r["notebook"]: r.get("run_id") for r in records}
-    return [r for r in records if r["notebook"] not in skip and r.get("run_id") == newest[r["notebook"]]]
+    newest = {_notebook(r): _run_id(r) for r in records}
+    return [r for r in records if _notebook(r) not in skip and _run_id(r) == newest[_notebook(r)]]
 
 
-def _older(records: list[dict[str, Any]], build: Path) -> list[dict[str, Any]]:
-    """Older records with a `run` column: the run id, the date and, when that run
-    did not finish the notebook, that it was interrupted or failed."""
-    rows = []
-    for record in records:
-        run_id = record.get("run_id", "unknown")
-        try:
-            state = json.loads(artifact_path(build, "runs", f"{run_id}.json").read_text())["notebooks"].get(
-                record["notebook"], "done")
-        except (OSError, ValueError, KeyError):
-            state = "done"
-        note = "" if state == "done" else f", {state}: partial results"
-        rows.append({**record, "run": f"{record.get('recorded_at', '?')}, run {run_id}{note}"})
-    return rows
+def _run_note(record: dict[str, Any], build: Path) -> str:
+    """An older record's `run` cell: its date, its run id and, when that run did not finish
+    the notebook (its status file says interrupted or failed), that the results are partial."""
+    run_id = _run_id(record) or "unknown"
+    try:
+        status = json.loads(artifact_path(build, "runs", f"{run_id}.json").read_text())
+        state = status["notebooks"].get(_notebook(record), "done")
+    except (OSError, ValueError, KeyError):
+        state = "done"
+    note = "" if state == "done" else f", {state}: partial results"
+    return f"{record.get('recorded_at', '?')}, run {run_id}{note}"
 
 
-def _rehearsal_report(report: Path, profile: str, timings: dict[str, float], recorded: int) -> Path:
+def _results_table(records: list[dict[str, Any]], runs: list[str] | None = None) -> Table:
+    """One row per record, in the columns of `results.COLUMNS`, and a last `run` column
+    when `runs` gives each row's."""
+    headings, rows = [heading for heading, _ in COLUMNS], [table_row(r) for r in records]
+    if runs is None:
+        return Table(headings, rows)
+    return Table([*headings, "run"], [[*row, run] for row, run in zip(rows, runs)])
+
+
+def _listed(lines: list[str]) -> list[Block]:
+    """A bulleted list of `lines` as blocks of a section: none for no lines."""
+    return [Items(lines)] if lines else []
+
+
+def _wall_times(timings: dict[str, float]) -> Section:
+    """The section listing each executed notebook's wall time."""
+    return Section("Notebook wall times", _listed([f"{name}: {seconds:.0f} s" for name, seconds in timings.items()]))
+
+
+LESSONS_TEXT = ("Each lesson's expected effect against this run's numbers. Two models are compared on the same "
+                "test images, image by image: an effect is seen when the lesson's model is ahead by McNemar's exact "
+                "test at the 95 % level (p < 0.05); the difference comes with its 95 % exact interval. Notebook 01 "
+                "is tested against chance (50 %) with the exact binomial test. These tests cover the draw of test "
+                "images, not training again with another seed or on another machine, which moves an accuracy by a "
+                "few points too (README, \"What a verdict says, and how much a number moves\").")
+OLDER_TEXT = ("Recorded by earlier runs of notebooks this run did not execute, with the date and run id of each; "
+              "run those notebooks again to replace them.")
+SUMMARY_CAPTION = ("Test accuracy of each cats-vs-dogs lesson in this run, in lesson order; hatched bars are lessons "
+                   "whose effect this run did not show.")
+
+
+def course_document(profile: str, run_id: str | None, records: list[dict[str, Any]], timings: dict[str, float],
+                    figures: list[Path], older: list[tuple[dict[str, Any], str]],
+                    old_figures: list[Path]) -> Document:
+    """The report of a run as one structure: intro, lessons table, results with the weights'
+    keys under them, wall times, figures with captions (the summary figure among them) and,
+    when there are any, the older results (`older`: each record with its `run` cell) and
+    older figures."""
+    keys = weights_keys(records)
+    intro = ("Every number below was recorded by this run" + (f" (run {run_id})" if run_id else "") +
+             "; each row names the profile, the data, the split sizes and the weights that produced it "
+             "(weights by key, described under the table). Dashed marks in the summary figure are the original "
+             "material's figures, for reference, where the network is comparable.")
+    keyed = [{**r, "weights": keys[_weights(r)]} for r in records]
+    results = _results_table(keyed) if records else "No notebook recorded a result."
+    lessons = Table(LESSON_HEADINGS, lessons_table(records, keys))
+    sections = [Section(None, [intro]),
+                Section("What each lesson showed", [LESSONS_TEXT, lessons]),
+                Section("Results", [results, *_listed([f"{k}: {weights}" for weights, k in keys.items()])]),
+                _wall_times(timings),
+                Section("Figures", [Figure(f"figures/{f.name}", f"{_source(f)} · {caption(f)}") for f in figures])]
+    if older or old_figures:
+        saved = [f"figures/{f.name} ({time.strftime('%Y-%m-%d %H:%M', time.localtime(f.stat().st_mtime))})"
+                 for f in old_figures]
+        table = [_results_table([r for r, _ in older], [run for _, run in older])] if older else []
+        sections.append(Section("Older results, not from this run",
+                                [OLDER_TEXT, *table, *_listed(saved)]))
+    return Document(f"Course report ({profile})", f"Transfer learning with Keras: course report ({profile} profile)",
+                    sections)
+
+
+def rehearsal_document(profile: str, timings: dict[str, float], recorded: int) -> Document:
     """A rehearsal's report: which notebooks ran and how long they took, and no results (its
-    training was capped to a few steps, so its numbers measure nothing). Returns report.md."""
+    training was capped to a few steps, so its numbers measure nothing)."""
     intro = (f"This run was a rehearsal ({profile}): every notebook ran the {profile.split('-')[0]} profile's "
              "configuration with every training and data pass capped to a few steps, to show that its code runs. "
              f"Its {recorded} recorded numbers are not results and are not shown; nor are its figures.")
-    times = [f"{name}: {seconds:.0f} s" for name, seconds in timings.items()]
-    (report / "results.json").write_text("[]\n")
-    (report / "report.md").write_text("\n".join([f"# Course rehearsal ({profile}): no results", "", intro, "",
-                                                  "## Notebook wall times", "", *[f"- {t}" for t in times]]) + "\n")
-    (report / "report.html").write_text(
-        f"<!doctype html><meta charset='utf-8'><title>Course rehearsal ({html.escape(profile)})</title>"
-        f"<h1>Course rehearsal ({html.escape(profile)}): no results</h1><p>{html.escape(intro)}</p>"
-        "<h2>Notebook wall times</h2><ul>" + "".join(f"<li>{html.escape(t)}</li>" for t in times) + "</ul>\n")
-    return report / "report.md"
+    return Document(f"Course rehearsal ({profile})", f"Course rehearsal ({profile}): no results",
+                    [Section(None, [intro]), _wall_times(timings)])
+
+
+def _write_summary(records: list[dict[str, Any]], figures_dir: Path) -> None:
+    """Draw this run's summary figure with its caption, or, without cats-vs-dogs results, none."""
+    summary_path = figures_dir / "course__summary_cats_vs_dogs.png"
+    summary_path.unlink(missing_ok=True)  # an earlier run's summary is not this run's
+    summary = summary_figure(records)
+    if summary is not None:
+        summary.savefig(summary_path, dpi=110, bbox_inches="tight")
+        plt.close(summary)
+        summary_path.with_suffix(CAPTION_SUFFIX).write_text(SUMMARY_CAPTION + "\n")
 
 
 def write_report(build: Path, profile: str, timings: dict[str, float], run_id: str | None = None) -> Path:
-    """Write results.json, report.md, report.html and the summary figure; return report.md.
+    """Write results.json, the summary figure, and the report (one `Document`) as report.md
+    and report.html; return report.md.
 
     With `run_id`, only that run's records and the figures of the notebooks it
     executed (those in `timings`) are presented as the run's; for the notebooks
@@ -219,87 +298,26 @@ def write_report(build: Path, profile: str, timings: dict[str, float], run_id: s
     """
     build = Path(build)
     report = artifact_path(build, "report")
-    figures_dir = artifact_path(build, "figures")
     everything = [r for r in load_results(build) if r["profile"] == profile]
-    records = [r for r in everything if run_id is None or r.get("run_id") == run_id]
+    records = [r for r in everything if run_id is None or _run_id(r) == run_id]
     if is_rehearsal(profile):
-        return _rehearsal_report(report, profile, timings, len(records))
-    # Earlier runs' records of the notebooks this run executed are replaced by this run's: not shown.
-    executed = {*timings, *(r["notebook"] for r in records)}
-    others = [r for r in everything if r.get("run_id") != run_id] if run_id else []
-    older = _older(newest_runs(others, executed), build)
-    for record in records:
-        check_record(record)
-    (report / "results.json").write_text(json.dumps(records, indent=1))
-    summary = summary_figure(records)
-    summary_path = figures_dir / "course__summary_cats_vs_dogs.png"
-    summary_path.unlink(missing_ok=True)  # an earlier run's summary is not this run's
-    if summary is not None:
-        summary.savefig(summary_path, dpi=110, bbox_inches="tight")
-        plt.close(summary)
-        summary_path.with_suffix(CAPTION_SUFFIX).write_text(
-            "Test accuracy of each cats-vs-dogs lesson in this run, in lesson order; hatched bars are lessons "
-            "whose effect this run did not show.\n")
-    all_figures = sorted(f for f in figures_dir.glob("*.png") if not f.name.startswith("."))  # not a save under way
-    this_run = {"course", *timings} if run_id else None
-    figures = [f for f in all_figures if this_run is None or f.name.split("__")[0] in this_run]
-    old_figures = [f for f in all_figures if f not in figures]
-    captions = {f: f"{_source(f)} · {caption(f)}" for f in all_figures}
-    intro = ("Every number below was recorded by this run" + (f" (run {run_id})" if run_id else "") +
-             "; each row names the profile, the data, the split sizes and the weights that produced it "
-             "(weights by key, described under the table). Dashed marks in the summary figure are the original "
-             "material's figures, for reference, where the network is comparable.")
-    lessons_intro = ("## What each lesson showed\n\nEach lesson's expected effect against this run's numbers. "
-                     "Two models are compared on the same test images, image by image: an effect is seen when "
-                     "the lesson's model is ahead by McNemar's exact test at the 95 % level (p < 0.05); the "
-                     "difference comes with its 95 % exact interval. Notebook 01 is tested against chance (50 %) "
-                     "with the exact binomial test. These tests cover the draw of test images, not training again "
-                     "with another seed or on another machine, which moves an accuracy by a few points too "
-                     "(README, \"What a verdict says, and how much a number moves\").")
-    older_intro = ("## Older results, not from this run\n\nRecorded by earlier runs of notebooks this run did "
-                   "not execute, with the date and run id of each; run those notebooks again to replace them.")
-    keys = weights_keys(records)
-    keyed = [{**r, "weights": keys[r["weights"]]} for r in records]
-    key = [f"{k}: {weights}" for weights, k in keys.items()]
-    lessons = lessons_table(records, keys)
-    md = [f"# Transfer learning with Keras: course report ({profile} profile)", "", intro, "",
-          lessons_intro, "", "| " + " | ".join(LESSON_HEADINGS) + " |", "|" + " --- |" * len(LESSON_HEADINGS),
-          *["| " + " | ".join(row) + " |" for row in lessons], "", "## Results", "",
-          markdown_table(keyed) if records else "No notebook recorded a result.", "",
-          *[f"- {line}" for line in key], "",
-          "## Notebook wall times", "", *[f"- {name}: {seconds:.0f} s" for name, seconds in timings.items()],
-          "", "## Figures", ""]
-    md += [f"![{captions[f]}](figures/{f.name})\n\n*{captions[f]}*\n" for f in figures]
-    if older or old_figures:
-        md += [older_intro, "", markdown_table(older, extra="run") if older else "", ""]
-        md += [f"- figures/{f.name} ({time.strftime('%Y-%m-%d %H:%M', time.localtime(f.stat().st_mtime))})"
-               for f in old_figures]
-    (report / "report.md").write_text("\n".join(md) + "\n")
-
-    def html_table(headings, rows):
-        return ("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in headings) + "</tr>\n" +
-                "".join("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>\n" for row in rows)
-                + "</table>")
-
-    page = [f"<!doctype html><meta charset='utf-8'><title>Course report ({html.escape(profile)})</title>",
-            "<style>body{font-family:sans-serif;max-width:70em;margin:auto}table{border-collapse:collapse}"
-            "td,th{border:1px solid #ccc;padding:3px 6px;font-size:90%}figure{margin:1em 0}"
-            "img{max-width:100%}</style>",
-            f"<h1>Transfer learning with Keras: course report ({html.escape(profile)} profile)</h1>",
-            f"<p>{html.escape(intro)}</p>", "<h2>What each lesson showed</h2>",
-            f"<p>{html.escape(lessons_intro.split(chr(10))[-1])}</p>", html_table(LESSON_HEADINGS, lessons),
-            "<h2>Results</h2>",
-            html_table([h for h, _ in COLUMNS], [table_row(r) for r in keyed]) if records
-            else "<p>No notebook recorded a result.</p>",
-            "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in key) + "</ul>",
-            "<h2>Notebook wall times</h2><ul>",
-            *[f"<li>{html.escape(n)}: {s:.0f} s</li>" for n, s in timings.items()], "</ul><h2>Figures</h2>",
-            *[f"<figure><img src='figures/{html.escape(f.name)}' alt='{html.escape(captions[f])}'>"
-              f"<figcaption>{html.escape(captions[f])}</figcaption></figure>" for f in figures]]
-    if older or old_figures:
-        page += ["<h2>Older results, not from this run</h2><ul>",
-                 *[f"<li>{html.escape(r['notebook'])}, {html.escape(r['method'])}: {r['value']:.4f} "
-                   f"({html.escape(r['run'])})</li>" for r in older],
-                 *[f"<li>figures/{html.escape(f.name)}</li>" for f in old_figures], "</ul>"]
-    (report / "report.html").write_text("\n".join(page) + "\n")
+        (report / "results.json").write_text("[]\n")
+        document = rehearsal_document(profile, timings, len(records))
+    else:
+        for record in records:
+            check_record(record)
+        # Earlier runs' records of the notebooks this run executed are replaced by this run's: not shown.
+        executed = {*timings, *(_notebook(r) for r in records)}
+        others = [r for r in everything if _run_id(r) != run_id] if run_id else []
+        older = [(r, _run_note(r, build)) for r in newest_runs(others, executed)]
+        (report / "results.json").write_text(json.dumps(records, indent=1))
+        figures_dir = artifact_path(build, "figures")
+        _write_summary(records, figures_dir)
+        every = sorted(f for f in figures_dir.glob("*.png") if not f.name.startswith("."))  # not a save under way
+        this_run = {"course", *timings} if run_id else None
+        figures = [f for f in every if this_run is None or f.name.split("__")[0] in this_run]
+        document = course_document(profile, run_id, records, timings, figures, older,
+                                   [f for f in every if f not in figures])
+    (report / "report.md").write_text(to_markdown(document))
+    (report / "report.html").write_text(to_html(document))
     return report / "report.md"

@@ -1,6 +1,8 @@
 """The course report, and the reproducibility of a recorded result."""
 
 import json
+import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -168,3 +170,101 @@ def test_older_results_are_the_newest_earlier_run_of_each_notebook_this_run_did_
     assert "0.5500" not in text  # 01's earlier run: this run executed 01, its records replace those
     assert "| 02_data_augmentation | augmented | test_accuracy | 0.6500 |" in older and "run run-b" in older
     assert "0.6000" not in text  # 02's run before run-b
+
+
+class _Page(HTMLParser):
+    """What an HTML report shows: its headings, table rows, figures (source, caption) and list items."""
+
+    TEXT = ("h1", "h2", "th", "td", "li", "figcaption")
+
+    def __init__(self, page: str):
+        super().__init__()
+        self.headings, self.rows, self.figures, self.items = [], [], [], []
+        self.text, self.src = None, None
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "tr":
+            self.rows.append([])
+        elif tag == "img":
+            self.src = dict(attrs)["src"]
+        elif tag in self.TEXT:
+            self.text = ""
+
+    def handle_data(self, data):
+        if self.text is not None:
+            self.text += data
+
+    def handle_endtag(self, tag):
+        if tag not in self.TEXT:
+            return
+        text, self.text = self.text.strip(), None
+        if tag in ("h1", "h2"):
+            self.headings.append(text)
+        elif tag in ("th", "td"):
+            self.rows[-1].append(text)
+        elif tag == "li":
+            self.items.append(text)
+        else:
+            self.figures.append((self.src, text))
+
+
+def _markdown_contents(text: str) -> dict:
+    """What a Markdown report shows, in the terms of `_Page`."""
+    rows = [[cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", line)[1:-1]]
+            for line in text.splitlines() if line.startswith("| ") and not re.fullmatch(r"\|( --- \|)+", line)]
+    return {"headings": re.findall(r"^#{1,2} (.+)$", text, re.M), "rows": rows,
+            "figures": [(src, caption) for caption, src in re.findall(r"^!\[(.*)\]\((.*)\)$", text, re.M)],
+            "items": re.findall(r"^- (.+)$", text, re.M)}
+
+
+def _both_renderings(report_md):
+    page = _Page((report_md.parent / "report.html").read_text())
+    shown = {"headings": page.headings, "rows": page.rows, "figures": page.figures, "items": page.items}
+    return _markdown_contents(report_md.read_text()), shown
+
+
+def test_report_md_and_html_show_the_same_sections_rows_figures_and_lists(tmp_path):
+    """Both files are rendered from one structure: whatever one shows, the other shows too,
+    older results and older figures included."""
+    _records(tmp_path, [("01_scratch_cnn_baseline", "small CNN | 2 blocks", 0.61, "none (trained from scratch)"),
+                        ("02_data_augmentation", "augmented", 0.7, "STAND-IN, <not> ImageNet")])
+    older = tmp_path / "results" / "02_data_augmentation.jsonl"
+    older.write_text(json.dumps(dict(json.loads(older.read_text()), run_id="run-a", recorded_at="2026-11-24")) + "\n")
+    figures = tmp_path / "report" / "figures"
+    figures.mkdir(parents=True)
+    for name in ("01_scratch_cnn_baseline__curves", "02_data_augmentation__curves"):
+        (figures / f"{name}.png").write_bytes(b"png")
+        (figures / f"{name}.txt").write_text(f"What {name} shows & why.\n")
+    md, html = _both_renderings(report.write_report(tmp_path, "smoke", {"01_scratch_cnn_baseline": 5.0}, None))
+    assert md == html
+    # ... and there is something in each: every kind of section of a report with older results.
+    assert html["headings"][1:] == ["What each lesson showed", "Results", "Notebook wall times", "Figures"]
+    assert ["01_scratch_cnn_baseline", "small CNN | 2 blocks", "test_accuracy", "0.6100"] == html["rows"][-2][:4]
+    assert ("figures/01_scratch_cnn_baseline__curves.png", "01 · What 01_scratch_cnn_baseline__curves shows & why."
+            ) in html["figures"]
+    assert "w2: STAND-IN, <not> ImageNet" in html["items"]
+
+    run_c = dict(json.loads((tmp_path / "results" / "01_scratch_cnn_baseline.jsonl").read_text()), run_id="run-c")
+    (tmp_path / "results" / "01_scratch_cnn_baseline.jsonl").write_text(json.dumps(run_c) + "\n")
+    md, html = _both_renderings(report.write_report(tmp_path, "smoke", {"01_scratch_cnn_baseline": 5.0}, "run-c"))
+    assert md == html
+    assert html["headings"][-1] == "Older results, not from this run"
+    assert html["rows"][-1][:4] == ["02_data_augmentation", "augmented", "test_accuracy", "0.7000"]
+    assert html["rows"][-1][-1] == "2026-11-24, run run-a"
+    assert any(item.startswith("figures/02_data_augmentation__curves.png (") for item in html["items"])
+
+
+def test_a_rehearsal_report_md_and_html_show_the_same(tmp_path):
+    md, html = _both_renderings(report.write_report(tmp_path, "full-rehearsal", {"01_a": 3.0, "02_b": 4.0}))
+    assert md == html and html["items"] == ["01_a: 3 s", "02_b: 4 s"]
+    assert html["headings"] == ["Course rehearsal (full-rehearsal): no results", "Notebook wall times"]
+
+
+def test_the_renderers_refuse_what_is_not_a_block():
+    from course_utils import document
+
+    page = document.Document("t", "t", [document.Section("s", [3.5])])
+    for render in (document.to_markdown, document.to_html):
+        with pytest.raises(TypeError, match="not a block"):
+            render(page)

@@ -1,4 +1,9 @@
-"""Command line: `python -m course_utils data ...` and `python -m course_utils run`."""
+"""Command line: `python -m course_utils run`, `data ...`, `hub ...`, `lab-kit` and `badges`.
+
+Each subcommand is one small function taking the parsed arguments and returning the exit code;
+the parser names it (`set_defaults(func=...)`), and `main` only parses, dispatches and turns a
+`CourseError` or Ctrl-C into one message and an exit code.
+"""
 
 from __future__ import annotations
 
@@ -16,76 +21,12 @@ INTERRUPTED = 130  # the exit code of a command stopped by Ctrl-C (128 + SIGINT)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_utils",
-                                     description="Transfer learning with Keras: data and course runner.")
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    run = commands.add_parser("run", help="execute the notebooks in order and write the report")
-    run.add_argument("--profile", help="smoke, quick or full (default: $COURSE_PROFILE, else by device)")
-    run.add_argument("--only", nargs="+", help="run only these notebooks (names without .ipynb)")
-    run.add_argument("--notebooks", type=Path, default=Path("notebooks"))
-    run.add_argument("--build-dir", type=Path, help="default: $COURSE_BUILD_DIR or ./build (./build/rehearsal "
-                     "for a rehearsal)")
-    run.add_argument("--rehearsal", action="store_true", help="rehearse the profile (COURSE_REHEARSAL=1): its "
-                     "configuration with every training and data pass capped to a few steps; no results")
-
-    data_cmd = commands.add_parser("data", help="list, verify, fetch or import the datasets")
-    data_sub = data_cmd.add_subparsers(dest="action", required=True)
-    data_sub.add_parser("list", help="the course's datasets and whether they are installed")
-    verify = data_sub.add_parser("verify", help="re-check installed files against their checksums")
-    verify.add_argument("names", nargs="*", help="default: every installed dataset")
-    fetch = data_sub.add_parser("fetch", help="make datasets available (data folder, mirror, download)")
-    fetch.add_argument("names", nargs="*", help="default: every dataset")
-    fetch.add_argument("--reinstall", action="store_true",
-                       help="install afresh even if installed (repairs a copy whose files changed)")
-    imp = data_sub.add_parser("import", help="check a local copy and install it into the data folder")
-    imp.add_argument("name", choices=list(data.DATASETS))
-    imp.add_argument("path", type=Path, help="a folder in the official layout, or the official archive")
-
-    hub_cmd = commands.add_parser("hub", help="TF-Hub models offline")
-    hub_sub = hub_cmd.add_subparsers(dest="action", required=True)
-    export = hub_sub.add_parser("export-stand-in", help="export a stand-in feature-vector SavedModel "
-                                "(the configured VGG16 + global pooling) for offline runs of notebook 06")
-    export.add_argument("path", type=Path)
-
-    lab_kit = commands.add_parser("lab-kit", help="fill a folder with everything the course downloads "
-                                  "(a teacher's lab kit; the lab then sets COURSE_DATA_MIRROR to it)")
-    lab_kit.add_argument("path", type=Path, nargs="?", help="the kit's folder")
-    lab_kit.add_argument("--verify", action="store_true", help="re-check the kit at PATH against its manifest")
-    lab_kit.add_argument("--status", action="store_true", help="what the course would use, from where, "
-                         "and its label: datasets, weights and the hub model")
-
-    commands.add_parser("badges", help="re-stamp every notebook's Colab badge and install cell from "
-                        "[project.urls] Repository in pyproject.toml")
-
-    args = parser.parse_args(argv)
+    """Run the command `argv` (default: the process's arguments); return its exit code: 0, 1
+    when a command found problems, 2 for an error the user can fix (its message, no traceback),
+    130 for Ctrl-C (one line)."""
+    args = parser().parse_args(argv)
     try:
-        if args.command == "lab-kit":
-            from . import labkit
-
-            return labkit.command(args.path, args.verify, args.status)
-        if args.command == "run":
-            if args.rehearsal:
-                os.environ["COURSE_REHEARSAL"] = "1"  # the kernels inherit it
-            run_course(args.profile, args.notebooks, args.only, args.build_dir)
-        elif args.command == "badges":
-            changed = colab.stamp_all(course_root() or Path.cwd())
-            print(f"{len(changed)} notebook(s) re-stamped" + "".join(f"\n  {path}" for path in changed))
-        elif args.command == "hub":
-            from . import hub  # only here: it loads TensorFlow, which the data commands do not need
-
-            path = hub.export_stand_in(args.path)
-            print(f"Exported {hub.hub_label(str(path))}\nto {path}. Use it with: export COURSE_HUB_HANDLE={path}")
-        elif args.action == "list":
-            print(f"Data folder: {install.checked_data_dir()}")  # a file there: an error, not "not installed"
-            for row in data.list_datasets():
-                print(f"  {row['name']:<13} {row['state']}\n  {'':<13} {row['title']}")
-        elif args.action == "verify":
-            return _verify(args.names)
-        elif args.action == "fetch":
-            return _fetch(args.names or list(data.DATASETS), args.reinstall)
-        elif args.action == "import":
-            data.import_dataset(args.name, args.path)
+        return args.func(args)
     except RunInterrupted as stopped:  # Ctrl-C in a notebook: where, and what to run next
         print(stopped, file=sys.stderr)
         return INTERRUPTED
@@ -95,13 +36,28 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C anywhere else: one line, not a traceback
         print(f"Interrupted (Ctrl-C) during `{args.command}`; run it again to carry on.", file=sys.stderr)
         return INTERRUPTED
+
+
+def run(args: argparse.Namespace) -> int:
+    """`run`: execute the notebooks in order and write the report."""
+    if args.rehearsal:
+        os.environ["COURSE_REHEARSAL"] = "1"  # the kernels inherit it
+    run_course(args.profile, args.notebooks, args.only, args.build_dir)
     return 0
 
 
-def _verify(names: list[str]) -> int:
-    """`data verify`: re-check the named (or every installed) dataset; returns the exit code."""
+def data_list(args: argparse.Namespace) -> int:
+    """`data list`: the data folder, and each dataset with its state."""
+    print(f"Data folder: {install.checked_data_dir()}")  # a file there: an error, not "not installed"
+    for row in data.list_datasets():
+        print(f"  {row['name']:<13} {row['state']}\n  {'':<13} {row['title']}")
+    return 0
+
+
+def data_verify(args: argparse.Namespace) -> int:
+    """`data verify`: re-check the named (or every installed) dataset; 1 if any has a problem."""
     folder = install.checked_data_dir()
-    names = names or [n for n in data.DATASETS if (folder / n).exists()]
+    names = args.names or [n for n in data.DATASETS if (folder / n).exists()]
     if not names:
         print(f"No dataset is installed in {folder}: install them with: python -m course_utils data fetch")
         return 1
@@ -115,12 +71,12 @@ def _verify(names: list[str]) -> int:
     return 1 if failed else 0
 
 
-def _fetch(names: list[str], reinstall: bool) -> int:
-    """`data fetch`: try every dataset, report each; returns 1 if any failed."""
-    failed = []
+def data_fetch(args: argparse.Namespace) -> int:
+    """`data fetch`: try every named (or every) dataset, report each; 1 if any failed."""
+    names, failed = args.names or list(data.DATASETS), []
     for name in names:
         try:
-            data.ensure_dataset(name, reinstall=reinstall)
+            data.ensure_dataset(name, reinstall=args.reinstall)
             print(f"{name}: {data.describe(name)}")
         except CourseError as error:
             failed.append(name)
@@ -128,3 +84,85 @@ def _fetch(names: list[str], reinstall: bool) -> int:
     if failed:
         print(f"error: {len(failed)} of {len(names)} dataset(s) not available: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def data_import(args: argparse.Namespace) -> int:
+    """`data import`: check a local copy of a dataset and install it into the data folder."""
+    data.import_dataset(args.name, args.path)
+    return 0
+
+
+def hub_export(args: argparse.Namespace) -> int:
+    """`hub export-stand-in`: export the stand-in feature-vector model for offline runs of 06."""
+    from . import hub  # only here: it loads TensorFlow, which the data commands do not need
+
+    path = hub.export_stand_in(args.path)
+    print(f"Exported {hub.hub_label(str(path))}\nto {path}. Use it with: export COURSE_HUB_HANDLE={path}")
+    return 0
+
+
+def lab_kit(args: argparse.Namespace) -> int:
+    """`lab-kit`: build, verify or show a teacher's lab kit (see `labkit.command`)."""
+    from . import labkit  # only here: through `hub` it loads Keras, which the data commands do not need
+
+    return labkit.command(args.path, args.verify, args.status)
+
+
+def badges(args: argparse.Namespace) -> int:
+    """`badges`: re-stamp every notebook's Colab badge and install cell."""
+    changed = colab.stamp_all(course_root() or Path.cwd())
+    print(f"{len(changed)} notebook(s) re-stamped" + "".join(f"\n  {path}" for path in changed))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line's parser: each subcommand sets `func`, the function that runs it."""
+    top = argparse.ArgumentParser(prog="python -m course_utils",
+                                  description="Transfer learning with Keras: data and course runner.")
+    commands = top.add_subparsers(dest="command", required=True)
+
+    run_cmd = commands.add_parser("run", help="execute the notebooks in order and write the report")
+    run_cmd.add_argument("--profile", help="smoke, quick or full (default: $COURSE_PROFILE, else by device)")
+    run_cmd.add_argument("--only", nargs="+", help="run only these notebooks (names without .ipynb)")
+    run_cmd.add_argument("--notebooks", type=Path, default=Path("notebooks"))
+    run_cmd.add_argument("--build-dir", type=Path, help="default: $COURSE_BUILD_DIR or ./build (./build/rehearsal "
+                         "for a rehearsal)")
+    run_cmd.add_argument("--rehearsal", action="store_true", help="rehearse the profile (COURSE_REHEARSAL=1): its "
+                         "configuration with every training and data pass capped to a few steps; no results")
+    run_cmd.set_defaults(func=run)
+
+    data_cmd = commands.add_parser("data", help="list, verify, fetch or import the datasets")
+    data_sub = data_cmd.add_subparsers(dest="action", required=True)
+    data_sub.add_parser("list", help="the course's datasets and whether they are installed").set_defaults(
+        func=data_list)
+    verify = data_sub.add_parser("verify", help="re-check installed files against their checksums")
+    verify.add_argument("names", nargs="*", help="default: every installed dataset")
+    verify.set_defaults(func=data_verify)
+    fetch = data_sub.add_parser("fetch", help="make datasets available (data folder, mirror, download)")
+    fetch.add_argument("names", nargs="*", help="default: every dataset")
+    fetch.add_argument("--reinstall", action="store_true",
+                       help="install afresh even if installed (repairs a copy whose files changed)")
+    fetch.set_defaults(func=data_fetch)
+    imp = data_sub.add_parser("import", help="check a local copy and install it into the data folder")
+    imp.add_argument("name", choices=list(data.DATASETS))
+    imp.add_argument("path", type=Path, help="a folder in the official layout, or the official archive")
+    imp.set_defaults(func=data_import)
+
+    hub_cmd = commands.add_parser("hub", help="TF-Hub models offline")
+    hub_sub = hub_cmd.add_subparsers(dest="action", required=True)
+    export = hub_sub.add_parser("export-stand-in", help="export a stand-in feature-vector SavedModel "
+                                "(the configured VGG16 + global pooling) for offline runs of notebook 06")
+    export.add_argument("path", type=Path)
+    export.set_defaults(func=hub_export)
+
+    kit = commands.add_parser("lab-kit", help="fill a folder with everything the course downloads "
+                              "(a teacher's lab kit; the lab then sets COURSE_DATA_MIRROR to it)")
+    kit.add_argument("path", type=Path, nargs="?", help="the kit's folder")
+    kit.add_argument("--verify", action="store_true", help="re-check the kit at PATH against its manifest")
+    kit.add_argument("--status", action="store_true", help="what the course would use, from where, "
+                     "and its label: datasets, weights and the hub model")
+    kit.set_defaults(func=lab_kit)
+
+    commands.add_parser("badges", help="re-stamp every notebook's Colab badge and install cell from "
+                        "[project.urls] Repository in pyproject.toml").set_defaults(func=badges)
+    return top

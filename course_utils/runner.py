@@ -8,6 +8,10 @@ notebook, the cell number and the error; Ctrl-C stops the notebook's kernel and
 ends with one line. Afterwards every result the notebooks recorded is collected
 into the report (see `report.py`). A run holds its build folder's lock from
 start to end: a second run on that folder stops at once, naming the first.
+
+`run_course` is two steps: `prepared_run` (settings checked, notebooks picked,
+run id, lock, data, status file) and, for each notebook, `run_notebook`
+(execute it, time it, record its state).
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from . import data
 from .config import artifact_path, build_dir, flag_setting, new_run_id, resolve_profile, seed_setting
@@ -179,83 +185,141 @@ def _build_lock(build: Path, run_id: str) -> Iterator[None]:
                           f"build folder: COURSE_BUILD_DIR={build}-2 python -m course_utils run") from None
 
 
-def _interrupted_message(where: str, status: dict, build: Path, notebooks_dir: Path) -> str:
+@dataclass
+class Run:
+    """A prepared course run: its id, profile, build folder, the notebooks to execute in order
+    (from `notebooks_dir`) and its status, kept in `<build>/runs/<run id>.json`: each notebook's
+    state ("not run yet", "interrupted" while it runs or once stopped, "failed", "done") and the
+    wall time of those done. The report reads it to mark an unfinished notebook's results partial."""
+    run_id: str
+    profile: str
+    build: Path
+    notebooks_dir: Path
+    notebooks: list[Path]
+    status: dict[str, Any]
+
+    def mark(self, notebook: str, state: str, seconds: float | None = None) -> None:
+        """Set a notebook's state (and, once done, its wall time) and write the status file."""
+        self.status["notebooks"][notebook] = state
+        if seconds is not None:
+            self.status.setdefault("seconds", {})[notebook] = round(seconds, 1)
+        self.save()
+
+    def save(self) -> None:
+        """Write the status file, whole or not at all."""
+        with atomic_path(artifact_path(self.build, "runs", f"{self.run_id}.json")) as temporary:
+            temporary.write_text(json.dumps(self.status, indent=1))
+
+
+def _interrupted_message(where: str, run: Run) -> str:
     """The one line a run stopped by Ctrl-C ends with: where it stopped, what was kept and
     the command that runs the notebooks it did not finish."""
-    done = [name for name, state in status["notebooks"].items() if state == "done"]
-    rest = [name for name, state in status["notebooks"].items() if state != "done"]
-    folder = "" if Path(notebooks_dir) == Path("notebooks") else f" --notebooks {notebooks_dir}"
+    done = [name for name, state in run.status["notebooks"].items() if state == "done"]
+    rest = [name for name, state in run.status["notebooks"].items() if state != "done"]
+    folder = "" if run.notebooks_dir == Path("notebooks") else f" --notebooks {run.notebooks_dir}"
     return (f"{where}; its kernel was stopped and nothing half-written was kept. Results so far: "
-            f"{', '.join(done) or 'none'} (in {artifact_path(build, 'results')}); to run the rest: "
-            f"python -m course_utils run --profile {status['profile']}{folder} --only {' '.join(rest)}")
+            f"{', '.join(done) or 'none'} (in {artifact_path(run.build, 'results')}); to run the rest: "
+            f"python -m course_utils run --profile {run.profile}{folder} --only {' '.join(rest)}")
 
 
-def _write_status(build: Path, status: dict) -> None:
-    """Record how far the run got (`<build>/runs/<run id>.json`), whole or not at all."""
-    with atomic_path(artifact_path(build, "runs", f"{status['run_id']}.json")) as temporary:
-        temporary.write_text(json.dumps(status, indent=1))
-
-
-def run_course(profile: str | None = None, notebooks_dir: Path = Path("notebooks"),
-               only: list[str] | None = None, build: Path | None = None) -> Path:
-    """Make the data available, execute the notebooks in order and write the report.
-
-    Every run gets a run id (`COURSE_RUN_ID`, passed to the notebooks, which
-    put it in every record); the report shows this run's records as this
-    run's, and any older ones apart, with their date and run id. Returns the
-    report's path. Used by the README's first command.
-    """
+def _checked_profile(profile: str | None) -> str:
+    """The run's profile (`profile`, else as `resolve_profile` picks it), once every setting the
+    notebooks read is checked: a bad COURSE_SEED or COURSE_DETERMINISTIC stops the run here, by
+    name, not in every notebook."""
     # Picking the profile by device imports TensorFlow here: silence its C++ start-up messages
     # (a `cuInit` error on a machine without a GPU) in this process; the kernels log theirs.
     kernels_level = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     profile = resolve_profile(profile)
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = kernels_level
-    seed_setting()  # a bad COURSE_SEED stops the run here, not in every notebook
-    flag_setting("COURSE_DETERMINISTIC")  # and so does one that is neither yes nor no
-    os.environ["COURSE_PROFILE"] = profile  # the kernels inherit it
-    build = Path(build or build_dir()).resolve()
-    os.environ["COURSE_BUILD_DIR"] = str(build)
-    paths = course_notebooks(notebooks_dir)
-    if only:
-        paths = [p for p in paths if p.stem in only or p.name in only]
+    seed_setting()
+    flag_setting("COURSE_DETERMINISTIC")
+    return profile
+
+
+def select_notebooks(folder: Path, only: list[str] | None = None) -> list[Path]:
+    """The course notebooks of `folder` to run, in order: every one, or those `only` names
+    (with or without `.ipynb`). Raises CourseError when that leaves none."""
+    paths = [p for p in course_notebooks(folder) if not only or p.stem in only or p.name in only]
     if not paths:
-        raise CourseError(f"no course notebooks to run in {notebooks_dir} (only={only}): "
+        raise CourseError(f"no course notebooks to run in {folder} (only={only}): "
                           "run from the course folder, or pass --notebooks PATH")
-    run_id = os.environ["COURSE_RUN_ID"] = new_run_id()
-    with _build_lock(build, run_id):  # to the end of the run: a second run on this folder stops at once
-        for name in data.DATASETS:
-            data.ensure_dataset(name)
-        # Temporary files of saves that an earlier, killed run never finished.
-        for kind in ("models", "features"):
-            root = artifact_path(profile, kind)  # COURSE_BUILD_DIR is `build` now
-            for folder in (root, *root.rglob("*")):
-                if folder.is_dir():
-                    remove_abandoned_staging(folder)
-        status = {"run_id": run_id, "profile": profile, "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                  "notebooks": {p.stem: "not run yet" for p in paths}}
-        timings = {}
-        print(f"Running {len(paths)} notebook(s) in the {profile} profile (run {run_id}); the kernels' own "
+    return paths
+
+
+def _ready_build_folder(profile: str) -> None:
+    """Make every dataset available, and remove the temporary files of saves to the profile's
+    models and feature caches that an earlier, killed run never finished."""
+    for name in data.DATASETS:
+        data.ensure_dataset(name)
+    for kind in ("models", "features"):
+        root = artifact_path(profile, kind)  # in the run's build folder: COURSE_BUILD_DIR is set
+        for folder in (root, *root.rglob("*")):
+            if folder.is_dir():
+                remove_abandoned_staging(folder)
+
+
+@contextmanager
+def prepared_run(profile: str | None = None, notebooks_dir: Path = Path("notebooks"), only: list[str] | None = None,
+                 build: Path | None = None) -> Iterator[Run]:
+    """Prepare a course run and yield it, holding its build folder's lock until the block ends.
+
+    Checks the settings and picks the notebooks before anything is written; gives the run its
+    id; then takes the lock (a second run on the folder stops at once, naming this one), makes
+    the data available, clears what a killed run left and writes the run's status file.
+    """
+    profile = _checked_profile(profile)
+    build = Path(build or build_dir()).resolve()
+    notebooks = select_notebooks(notebooks_dir, only)
+    run_id = new_run_id()
+    with _build_lock(build, run_id):
+        # The notebooks' kernels inherit these, and every record carries the run id: set only by
+        # the run that holds the folder, never by one that found it taken.
+        os.environ.update(COURSE_PROFILE=profile, COURSE_BUILD_DIR=str(build), COURSE_RUN_ID=run_id)
+        _ready_build_folder(profile)
+        run = Run(run_id, profile, build, Path(notebooks_dir), notebooks,
+                  {"run_id": run_id, "profile": profile, "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                   "notebooks": {p.stem: "not run yet" for p in notebooks}})
+        run.save()
+        print(f"Running {len(notebooks)} notebook(s) in the {profile} profile (run {run_id}); the kernels' own "
               f"messages are in {artifact_path(build, 'logs')}", flush=True)
-        for number, path in enumerate(paths, start=1):
-            # This notebook's earlier figures go: what it saves now replaces them. Its earlier records
-            # stay (the report tells runs apart by run id): a notebook open in JupyterLab appends there too.
-            for figure in artifact_path(build, "figures").glob(f"{path.stem}__*"):  # images and captions
-                figure.unlink()
-            status["notebooks"][path.stem] = "interrupted"  # until it finishes
-            _write_status(build, status)
-            try:
-                timings[path.stem] = execute_notebook(path, artifact_path(build, "notebooks"),
-                                                      artifact_path(build, "logs"), position=f"{number}/{len(paths)}")
-            except NotebookFailed:
-                status["notebooks"][path.stem] = "failed"
-                _write_status(build, status)
-                raise
-            except RunInterrupted as interrupted:  # the status already says "interrupted"
-                raise RunInterrupted(_interrupted_message(str(interrupted), status, build, notebooks_dir)) from None
-            status["notebooks"][path.stem] = "done"
-            status.setdefault("seconds", {})[path.stem] = round(timings[path.stem], 1)
-            _write_status(build, status)
-        report = write_report(build, profile, timings, run_id)
+        yield run
+
+
+def run_notebook(run: Run, path: Path, position: str = "1/1") -> float:
+    """Execute one notebook of a prepared run, its state in the run's status file "interrupted"
+    until it ends "done" or "failed"; return its wall time in seconds.
+
+    Its earlier figures go first: what it saves now replaces them. Its earlier records stay
+    (the report tells runs apart by run id; a notebook open in JupyterLab appends there too).
+    Raises `NotebookFailed`, or `RunInterrupted` naming the command that runs the rest.
+    """
+    for figure in artifact_path(run.build, "figures").glob(f"{path.stem}__*"):  # images and captions
+        figure.unlink()
+    run.mark(path.stem, "interrupted")  # until it finishes
+    try:
+        seconds = execute_notebook(path, artifact_path(run.build, "notebooks"), artifact_path(run.build, "logs"),
+                                   position=position)
+    except NotebookFailed:
+        run.mark(path.stem, "failed")
+        raise
+    except RunInterrupted as interrupted:  # the status already says "interrupted"
+        raise RunInterrupted(_interrupted_message(str(interrupted), run)) from None
+    run.mark(path.stem, "done", seconds)
+    return seconds
+
+
+def run_course(profile: str | None = None, notebooks_dir: Path = Path("notebooks"),
+               only: list[str] | None = None, build: Path | None = None) -> Path:
+    """Make the data available, execute the notebooks in order and write the report; return
+    the report's path. Used by the README's first command.
+
+    Every run gets a run id, which the notebooks put in every record; the report shows this
+    run's records as this run's, and any older ones apart, with their date and run id.
+    """
+    with prepared_run(profile, notebooks_dir, only, build) as run:  # the build folder is this run's to the end
+        timings = {path.stem: run_notebook(run, path, f"{number}/{len(run.notebooks)}")
+                   for number, path in enumerate(run.notebooks, start=1)}
+        report = write_report(run.build, run.profile, timings, run.run_id)
     print(f"Report: {report}")
     return report

@@ -8,6 +8,7 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
 from course_utils import cli, runner
+from course_utils.errors import CourseError
 
 
 def _write(folder, name, *sources):
@@ -375,3 +376,49 @@ def test_ctrl_c_outside_a_notebook_is_one_line_and_exit_130(monkeypatch, capsys)
     assert cli.main(["run", "--profile", "smoke"]) == 130
     out, err = capsys.readouterr()
     assert err == "Interrupted (Ctrl-C) during `run`; run it again to carry on.\n" and not out
+
+
+def test_a_prepared_run_holds_its_build_folder_and_records_each_notebook_it_runs(data_home, tmp_path, monkeypatch):
+    """The runner's two steps one at a time: preparing a run, then running one notebook of it."""
+    import os
+
+    for name in ("COURSE_PROFILE", "COURSE_BUILD_DIR", "COURSE_RUN_ID"):  # preparing sets them for the kernels
+        monkeypatch.setenv(name, os.environ.get(name, ""))  # restored after the test
+    notebooks, build = tmp_path / "notebooks", tmp_path / "build"
+    _write(notebooks, "01_a.ipynb", "x = 1")
+    seen = tmp_path / "run_id_seen"
+    _write(notebooks, "02_b.ipynb",
+           f"import os, pathlib\npathlib.Path({str(seen)!r}).write_text(os.environ['COURSE_RUN_ID'])")
+    ids = iter(["run-1", "run-2", "run-3"])  # one second apart or not, each run its own id
+    monkeypatch.setattr(runner, "new_run_id", lambda: next(ids))
+    monkeypatch.setattr("course_utils.data.DATASETS", {})
+    with runner.prepared_run("smoke", notebooks, build=build) as run:
+        status = build / "runs" / f"{run.run_id}.json"
+        assert [p.name for p in run.notebooks] == ["01_a.ipynb", "02_b.ipynb"]
+        assert json.loads(status.read_text())["notebooks"] == {"01_a": "not run yet", "02_b": "not run yet"}
+        with pytest.raises(CourseError, match=f"another course run is using the build folder .*run {run.run_id}"):
+            with runner.prepared_run("smoke", notebooks, build=build):
+                pass
+        assert os.environ["COURSE_RUN_ID"] == run.run_id  # the kernels still record as this run
+        seconds = runner.run_notebook(run, run.notebooks[1])
+        assert seen.read_text() == "run-1"  # what its records would carry
+    state = json.loads(status.read_text())
+    assert state["notebooks"] == {"01_a": "not run yet", "02_b": "done"}
+    assert state["seconds"] == {"02_b": round(seconds, 1)}
+    assert (build / "notebooks" / "02_b.ipynb").is_file() and not (build / "notebooks" / "01_a.ipynb").exists()
+    with runner.prepared_run("smoke", notebooks, only=["01_a"], build=build) as again:  # the lock is free again
+        assert [p.stem for p in again.notebooks] == ["01_a"]
+
+
+def test_selecting_no_notebook_is_one_message_naming_the_folder(tmp_path):
+    with pytest.raises(CourseError, match=f"no course notebooks to run in {tmp_path}"):
+        runner.select_notebooks(tmp_path, ["01_missing"])
+
+
+@pytest.mark.parametrize("argv, command", [(["run"], "run"), (["data", "list"], "data_list"),
+                                           (["data", "verify"], "data_verify"), (["data", "fetch"], "data_fetch"),
+                                           (["data", "import", "cifar10", "x"], "data_import"),
+                                           (["hub", "export-stand-in", "x"], "hub_export"), (["lab-kit"], "lab_kit"),
+                                           (["badges"], "badges")])
+def test_each_command_line_goes_to_its_own_function(argv, command):
+    assert cli.parser().parse_args(argv).func is getattr(cli, command)

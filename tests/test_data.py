@@ -299,7 +299,7 @@ def test_flowers_split_is_stratified(tmp_path):
     assert folder / "jpg" / "image_0081.jpg" in train["snowdrop"]  # class = position in the list
 
 
-# ---------------------------------------------------------------- faults (issue 12)
+# ---------------------------------------------------------------- changed, damaged or cut-short files, and leftovers
 
 
 
@@ -532,7 +532,7 @@ def test_array_splits_batches_every_split_and_shuffles_only_training():
     assert [label for _, label in pairs] != list(range(10))
 
 
-# ---------------------------------------------------------------- faults (issue 24)
+# ---------------------------------------------------------------- huge and rotated photos
 
 
 def test_an_image_with_too_many_pixels_is_refused_by_its_header_and_skipped_at_install(data_home, tmp_path,

@@ -1,4 +1,4 @@
-"""The data layer in a real lab (issue 24): a full disk, a read-only data folder, a damaged or
+"""The data layer in a real lab: a full disk, a read-only data folder, a damaged or
 hostile CIFAR-10 archive, a file damaged where it lies, a mirror setting naming no folder, and
 install records or data folders that are not what they should be. Each test builds its fault."""
 

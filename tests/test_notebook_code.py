@@ -1,5 +1,6 @@
 """Where a notebook writes a piece out and `course_utils` keeps it for later notebooks, both are
-the same network: same layers, same settings, same parameter counts (STYLE.md, d2l's rule)."""
+the same network: same layers, same settings, same parameter counts (as d2l saves the library from
+the chapter's own cell: code taught in a notebook and code kept in the package must not drift apart)."""
 
 import ast
 import json

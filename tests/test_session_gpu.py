@@ -1,4 +1,4 @@
-"""setup() on a GPU: memory growth before anything runs, and opt-in op determinism (issue 11).
+"""setup() on a GPU: memory growth before anything runs, and op determinism only when asked for.
 
 There is no GPU here: TensorFlow's device listing and memory-growth calls are replaced by
 fakes that record what setup() asks of them, and in what order.

@@ -1,4 +1,4 @@
-"""XLA: every model the notebooks train or time compiles and runs under XLA (issue 11).
+"""XLA: every model the notebooks train or time compiles and runs under XLA, as it would on a GPU.
 
 With a GPU, Keras compiles `fit`, `evaluate` and `predict` with XLA (`jit_compile="auto"`).
 Each test here builds a notebook's model as the notebook does (small inputs, random VGG16

@@ -8,13 +8,15 @@ Every notebook starts with
 Modules, from the bottom up (each imports only modules above it in this list):
 `errors` (`CourseError`, the parent of every error a user can fix), `compat`
 (the supported TensorFlow and Keras versions), `config` (profiles, folders,
-`artifact_path`), `mirror` (what a lab kit or mirror folder holds), `files`
-(writing without half-written files), `registry` (the datasets), `archives`
-(downloads), `images` (which images can be read), `install` (installing the
-datasets), `data` (the loaders), `pretrained` (which weights a network
-starts from, and their label), `models` (networks, pretrained bases, heads,
-surgery, the feature cache), `hub` (TF-Hub models as Keras 3 layers), `labkit` (building and
-checking a teacher's lab kit), `plots`, `results` (recording numbers and
+`artifact_path`), `files` (writing without half-written files, hashing a file),
+`registry` (the datasets as data: kind, source, checks, split rule; `Source`),
+`networks` (the pretrained networks: constructor, weights source, stand-ins,
+preprocessing, input limits, top variables), `mirror` (what a lab kit or mirror
+folder holds), `archives` (downloads), `images` (which images can be read),
+`install` (where a dataset comes from, installing it), `data` (the loaders),
+`pretrained` (where a network's weights come from, and their label), `models`
+(the small CNN, pretrained bases, heads, surgery, the feature cache), `hub` (TF-Hub
+models as Keras 3 layers), `labkit` (building and checking a teacher's lab kit), `plots`, `results` (recording numbers and
 figures), `stats` (exact tests of test accuracies), `lessons` (what each lesson should show, and
 whether a run showed it), `training`, `visualize` (activations, filter patterns, Grad-CAM),
 `document` (a report as data, rendered to Markdown and HTML), `report` (the course

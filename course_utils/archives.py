@@ -18,7 +18,7 @@ from pathlib import Path
 from . import mirror as kit
 from .errors import DataError, DataNotAvailable
 from .files import OUT_OF_SPACE, NoSpace, full_disk, require_space
-from .registry import fix_hint
+from .registry import dataset_spec, fix_hint
 
 # What a damaged zip or tar file raises while it is read.
 DAMAGED_ARCHIVE = (zipfile.BadZipFile, zipfile.LargeZipFile, tarfile.TarError, gzip.BadGzipFile,
@@ -102,16 +102,26 @@ def extract(archive: Path, into: Path) -> None:
         raise DataError(f"{archive} is damaged ({type(error).__name__}: {error})") from error
 
 
+def find_root(source: Path, marker: str) -> Path | None:
+    """The folder at or just below `source` that holds `marker` (a relative path)."""
+    candidates = [source, source.parent]
+    if source.is_dir():
+        children = [p for p in sorted(source.iterdir()) if p.is_dir()]
+        candidates += children + [g for c in children for g in sorted(c.iterdir()) if g.is_dir()]
+    return next((c for c in candidates if (c / marker).exists()), None)
+
+
 def cifar10_arrays(name: str = "cifar10"):
-    """The official CIFAR-10 arrays, `((x_train, y_train), (x_test, y_test))`: from a lab kit's copy
-    of the archive Keras downloads, else from `keras.datasets` (downloaded once into its cache)."""
+    """The official arrays of the Keras dataset `name` (CIFAR-10's format),
+    `((x_train, y_train), (x_test, y_test))`: from a lab kit's copy of the archive Keras
+    downloads, else from `keras.datasets` (downloaded once into its cache)."""
     import keras
 
-    archive = kit.cifar10_archive()  # a lab kit's copy of the archive Keras would download
+    archive = kit.arrays_archive(name)  # a lab kit's copy of the archive Keras would download
     if archive:
-        return kit.read_cifar10(archive)
+        return kit.read_cifar10(archive, name)
     try:
-        return keras.datasets.cifar10.load_data()
+        return getattr(keras.datasets, dataset_spec(name)["keras"]).load_data()
     except Exception as error:  # Keras raises a bare Exception on a failed download
         raise DataNotAvailable(
             f"no copy of {name} is available: the official arrays could not be "

@@ -22,7 +22,7 @@ from .images import (IMAGE_SUFFIXES, check_image, class_folders, exif_orientatio
                      scan_images)
 from .install import (MARKER, data_dir, describe, ensure_dataset, import_dataset, installed,
                       list_datasets, verify_dataset)
-from .registry import CIFAR10_CLASSES, DATASETS, dataset_spec
+from .registry import CIFAR10_CLASSES, DATASETS, IMAGE_FOLDER, ByFileNumber, HalvedFolder, TrainingTail, dataset_spec
 
 __all__ = ["CIFAR10_CLASSES", "DATASETS", "MARKER", "IMAGE_SUFFIXES", "ChecksumError", "DataError",
            "DataNotAvailable", "Splits", "check_image", "class_folders", "data_dir", "describe",
@@ -100,32 +100,34 @@ def _take(per_class: dict[int, list], count: int | None) -> tuple[list, list[int
     return items, labels
 
 
+def _tail_split(rule: TrainingTail, train_all: dict, test: dict) -> tuple[dict, dict, dict]:
+    """Per-class train, validation and test lists (of files or array indices) by a `TrainingTail`
+    rule: the last `1 / rule.parts` of each training class validates."""
+    train = {c: items[: len(items) - len(items) // rule.parts] for c, items in train_all.items()}
+    validation = {c: items[len(items) - len(items) // rule.parts:] for c, items in train_all.items()}
+    return train, validation, test
+
+
 def _split_files(name: str, folder: Path) -> tuple[dict, dict, dict]:
-    """Per-class file lists of the train, validation and test splits."""
-    if name == "cats_vs_dogs":
-        train = class_folders(folder / "train")
-        held_out = class_folders(folder / "validation")
-        # The held-out test split is the second half of each validation class.
-        validation = {c: files[: len(files) // 2] for c, files in held_out.items()}
-        test = {c: files[len(files) // 2:] for c, files in held_out.items()}
-        return train, validation, test
-    if name == "flowers17":
-        files = sorted((folder / "jpg").glob("image_[0-9]*.jpg"), key=natural_key)
+    """Per-class file lists of the train, validation and test splits, by the dataset's split rule."""
+    spec = dataset_spec(name)
+    rule = spec["split"]
+    if isinstance(rule, HalvedFolder):
+        held_out = class_folders(folder / rule.held_out)
+        return (class_folders(folder / rule.train), {c: files[: len(files) // 2] for c, files in held_out.items()},
+                {c: files[len(files) // 2:] for c, files in held_out.items()})
+    if isinstance(rule, ByFileNumber):
         splits = ({}, {}, {})
-        for path in files:
+        for path in sorted((folder / rule.folder).glob(rule.glob), key=natural_key):
             # The class and split come from the file's number, never from its place in the
             # list: a missing file must not move every later image into the previous class.
-            index = int(re.fullmatch(r"image_(\d+)", path.stem).group(1)) - 1
-            class_name = DATASETS[name]["class_names"][index // 80]
-            # Stratified and fixed: in every run of 8 images, 6 train, 1 val, 1 test.
-            which = {6: 1, 7: 2}.get(index % 80 % 8, 0)
-            splits[which].setdefault(class_name, []).append(path)
+            index = int(re.fullmatch(rule.number, path.stem).group(1)) - 1
+            place = index % rule.per_class % rule.cycle
+            which = 0 if place < rule.train else 1 if place < rule.train + rule.validation else 2
+            splits[which].setdefault(spec["class_names"][index // rule.per_class], []).append(path)
         return splits
-    train_all, test = class_folders(folder / "train"), class_folders(folder / "test")
-    # Validation: the last tenth of each training class.
-    train = {c: f[: len(f) - len(f) // 10] for c, f in train_all.items()}
-    validation = {c: f[len(f) - len(f) // 10:] for c, f in train_all.items()}
-    return train, validation, test
+    train, test = IMAGE_FOLDER  # a Keras dataset's image-folder copy
+    return _tail_split(rule, class_folders(folder / train), class_folders(folder / test))
 
 
 def _check_contents(name: str, folder: Path, paths: list[str]) -> None:
@@ -158,15 +160,12 @@ def load_dataset(name: str, cfg: dict[str, Any], image_size: int | None = None) 
     counts = (cfg["train_per_class"], cfg["val_per_class"], cfg["test_per_class"])
     folder = ensure_dataset(name)
     splits = []
-    if folder is None:  # CIFAR-10 from the official arrays
+    if folder is None:  # a Keras dataset's official arrays
         (x_train, y_train), (x_test, y_test) = cifar10_arrays(name)
         y_train, y_test = y_train.ravel(), y_test.ravel()
-        train_idx = {c: list(np.flatnonzero(y_train == c)) for c in range(10)}
-        parts = (
-            {c: i[: len(i) - len(i) // 10] for c, i in train_idx.items()},
-            {c: i[len(i) - len(i) // 10:] for c, i in train_idx.items()},
-            {c: list(np.flatnonzero(y_test == c)) for c in range(10)},
-        )
+        classes = range(len(spec["class_names"]))
+        parts = _tail_split(spec["split"], {c: list(np.flatnonzero(y_train == c)) for c in classes},
+                            {c: list(np.flatnonzero(y_test == c)) for c in classes})
         for x, per_class, count in zip((x_train, x_train, x_test), parts, counts):
             indices, labels = _take(per_class, count)
             splits.append((x[indices], labels))

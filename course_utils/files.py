@@ -9,19 +9,22 @@ Files that several processes share (a notebook's results, a build folder's
 lock) are appended to or locked, never rewritten.
 A disk that fills up is named with the space needed (`NoSpace`), before
 writing when the size is known, else once the half-written files are gone.
-The data folder's own checks (a folder, writable) live here too.
+The data folder's own checks (a folder, writable) live here too, and `file_hash`, the one
+way the package hashes a file.
 """
 
 from __future__ import annotations
 
 import errno
 import fcntl
+import hashlib
 import os
 import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 from .config import data_dir
@@ -134,6 +137,30 @@ def remove_abandoned_staging(folder: Path) -> list[Path]:
             continue
         removed.append(path)
     return removed
+
+
+def file_hash(path: Path, algorithm: str = "sha256", *, cached: bool = True) -> str:
+    """The hex digest (`algorithm`: "sha256" or "md5") of the file at `path`, read in 1 MB
+    chunks (weights and archives are large). `cached`: computed once per process for a file
+    whose size and modification time are unchanged (a weights file is labelled many times);
+    a check that must see a file damaged in place, size and date kept, passes `cached=False`."""
+    if not cached:
+        return _digest(Path(path), algorithm)
+    status = Path(path).stat()
+    return _hash_cached(Path(path).resolve(), status.st_size, status.st_mtime_ns, algorithm)
+
+
+@lru_cache(maxsize=None)
+def _hash_cached(path: Path, size: int, mtime_ns: int, algorithm: str) -> str:
+    return _digest(path, algorithm)  # size and time are part of the key: a file replaced since is hashed again
+
+
+def _digest(path: Path, algorithm: str) -> str:
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def file_stats(folder: Path, relatives: list[str]) -> dict[str, list[int]]:

@@ -6,7 +6,8 @@
 real Keras 3 layer whose variables Keras tracks, so that `trainable=True`
 really fine-tunes them. (With one fix, see `HubFeatures`.)
 
-The model is, in this order: `COURSE_HUB_HANDLE` (a TF-Hub address or a
+The model (`HUB_NETWORK`, an entry of `networks.NETWORKS`; `hub_source()` is the one
+lookup) is, in this order: `COURSE_HUB_HANDLE` (a TF-Hub address or a
 local SavedModel folder), the lab kit's copy in the mirror
 (`$COURSE_DATA_MIRROR`), or MobileNetV2 from TF-Hub (downloaded once and
 cached by `tensorflow_hub` in `$TFHUB_CACHE_DIR`, by default a `tfhub_modules`
@@ -35,42 +36,76 @@ from .compat import import_tensorflow_hub
 from .config import artifact_path, build_dir, data_dir
 from .errors import DataNotAvailable
 from .files import cannot_write, remove_abandoned_staging, staging_prefix
+from .networks import TF_HUB, Network, network_spec
+from .registry import DOWNLOAD_CACHE, MIRROR, NOT_YET, SETTING, Source
 
-MOBILENET_V2 = "https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5"
+HUB_NETWORK = "mobilenet_v2"  # notebook 06's network; also the lab kit's name for it
 STAND_IN_MARKER = "course_stand_in.json"
-# The lab kit's name for the model, and the folder `lab-kit` stores it in.
-KIT_ITEM = "mobilenet_v2"
-KIT_FOLDER = "tfhub/mobilenet_v2_100_224_feature_vector_5"
+
+
+def _network() -> Network:
+    return network_spec(HUB_NETWORK, TF_HUB)
+
+
+def _stand_in_prefix() -> str:
+    """How the folders of the course's exported stand-ins begin ("vgg16-stand-in-")."""
+    return f"{_network().stand_in_base}-stand-in-"
+
+
+def hub_source() -> Source:
+    """Where notebook 06's feature-vector model comes from in this run, and its label: the one
+    lookup `hub_handle`, `hub_label` and `lab-kit --status` use. `$COURSE_HUB_HANDLE` (a TF-Hub
+    address or a local SavedModel folder; `address` is the value as set), else the lab kit's copy
+    in the mirror when it verifies, else the network's TF-Hub address (downloaded once into the
+    TF-Hub cache)."""
+    chosen = os.environ.get("COURSE_HUB_HANDLE")
+    if chosen:
+        return Source(SETTING, hub_label(chosen), path=None if "://" in chosen else Path(chosen), address=chosen,
+                      note="COURSE_HUB_HANDLE")
+    listed = kit.kit_item(HUB_NETWORK)
+    if listed:
+        return Source(MIRROR, hub_label(str(listed)), path=listed)
+    address = _network().source
+    if tfhub_cache(address).is_dir():
+        return Source(DOWNLOAD_CACHE, hub_label(address), address=address, note="TF-Hub's cache")
+    earlier = any((data_dir() / "hub").glob(f"{_stand_in_prefix()}*"))
+    return Source(NOT_YET, hub_label(address), address=address,
+                  note="a stand-in exported earlier is in the data folder, for when TF-Hub is out of reach"
+                  if earlier else "downloaded on first use")
 
 
 def hub_handle() -> str:
-    """The feature-vector model to use: `$COURSE_HUB_HANDLE`, else the lab kit's copy in the
-    mirror when it verifies, else MobileNetV2's TF-Hub address."""
-    listed = None if os.environ.get("COURSE_HUB_HANDLE") else kit.kit_item(KIT_ITEM)
-    return os.environ.get("COURSE_HUB_HANDLE") or (str(listed) if listed else MOBILENET_V2)
+    """The feature-vector model to use (see `hub_source`): a TF-Hub address or a folder."""
+    source = hub_source()
+    return source.address or str(source.path)
 
 
-def tfhub_cache(handle: str = MOBILENET_V2) -> Path:
-    """Where `tensorflow_hub` caches the model of `handle`: `$TFHUB_CACHE_DIR`, else `tfhub_modules`
-    in the system's temporary folder (tensorflow_hub's own rule, `resolver.tfhub_cache_dir(use_temp=True)`,
-    computed here so that the banner need not import it), in a folder named by the handle's sha1."""
+def tfhub_cache(handle: str | None = None) -> Path:
+    """Where `tensorflow_hub` caches the model of `handle` (by default the course's network): `$TFHUB_CACHE_DIR`,
+    else `tfhub_modules` in the system's temporary folder (tensorflow_hub's own rule,
+    `resolver.tfhub_cache_dir(use_temp=True)`, computed here so that the banner need not import it), in a
+    folder named by the handle's sha1."""
     root = os.environ.get("TFHUB_CACHE_DIR") or os.path.join(tempfile.gettempdir(), "tfhub_modules")
-    return Path(root) / hashlib.sha1(handle.encode("utf8")).hexdigest()
+    return Path(root) / hashlib.sha1((handle or _network().source).encode("utf8")).hexdigest()
 
 
 def hub_label(handle: str | None = None) -> str:
-    """A one-line label of the model behind `handle`, for banners and results."""
-    handle = handle or hub_handle()
+    """A one-line label of the model behind `handle` (by default the one `hub_source` finds), for
+    banners and results."""
+    if handle is None:
+        return hub_source().label
+    network = _network()
     marker = Path(handle) / STAND_IN_MARKER
     if "://" not in handle and marker.is_file():
         return json.loads(marker.read_text())["description"]
-    if handle == MOBILENET_V2:
-        where = ("in the TF-Hub cache" if tfhub_cache().is_dir() else
-                 "downloaded on first use; without network, the course's labelled VGG16 stand-in")
-        return f"TF-Hub MobileNetV2 feature vector (ImageNet), {where}"
+    if handle == network.source:
+        base = network_spec(network.stand_in_base).title
+        where = ("in the TF-Hub cache" if tfhub_cache(handle).is_dir() else
+                 f"downloaded on first use; without network, the course's labelled {base} stand-in")
+        return f"{network.label}, {where}"
     if kit.is_kit_path(Path(handle)):
-        return f"TF-Hub MobileNetV2 feature vector (ImageNet), from the lab kit ({handle})"
-    return f"SavedModel at {handle} (not the course's MobileNetV2)"
+        return f"{network.label}, from the lab kit ({handle})"
+    return f"SavedModel at {handle} (not the course's {network.title})"
 
 
 class HubFeatures(keras.layers.TFSMLayer):
@@ -176,7 +211,8 @@ def offline_stand_in() -> Path:
     """
     import tensorflow as tf
 
-    key = f"vgg16-stand-in-tf{tf.__version__}-{pretrained.weights_fingerprint('vgg16')[:12].lower()}"
+    base = _network().stand_in_base
+    key = f"{_stand_in_prefix()}tf{tf.__version__}-{pretrained.weights_fingerprint(base)[:12].lower()}"
     places = [data_dir() / "hub", artifact_path(build_dir(), "hub")]
     done = [folder / key for folder in places if (folder / key / STAND_IN_MARKER).is_file()]
     if done:
@@ -208,17 +244,19 @@ def offline_stand_in() -> Path:
     return target
 
 
-def export_stand_in(path: Path | str, weights_model: str = "vgg16") -> Path:
-    """Export a stand-in feature-vector SavedModel in the TF-Hub format.
+def export_stand_in(path: Path | str, network: str | None = None) -> Path:
+    """Export a stand-in feature-vector SavedModel in the TF-Hub format; returns its folder.
 
-    The configured VGG16 base (see `pretrained.weights_label`) with global average
-    pooling, taking images in [0, 1] of any size and returning 512 features.
-    Used offline, where no TF-Hub model can be downloaded.
+    The configured base of `network` (by default the hub network's `stand_in_base`, VGG16; its
+    weights as `pretrained.weights_label` says) with global average pooling, taking images in
+    [0, 1] of any size and returning its features (512 for VGG16). Used offline, where no
+    TF-Hub model can be downloaded.
     """
     import tensorflow as tf
 
-    base = models.pretrained_base(weights_model, None)  # any input size
-    prepare = models.preprocess(weights_model)
+    network = network or _network().stand_in_base
+    base = models.pretrained_base(network, None)  # any input size
+    prepare = models.preprocess(network)
 
     class FeatureVector(tf.Module):
         def __init__(self, model):
@@ -232,19 +270,16 @@ def export_stand_in(path: Path | str, weights_model: str = "vgg16") -> Path:
 
     path = Path(path)
     tf.saved_model.save(FeatureVector(base), str(path))
-    description = (f"STAND-IN for MobileNetV2: VGG16 base + global average pooling, "
-                   f"weights: {pretrained.weights_label(weights_model)}")
+    description = (f"STAND-IN for {_network().title}: {network_spec(network).title} base + global average "
+                   f"pooling, weights: {pretrained.weights_label(network)}")
     (path / STAND_IN_MARKER).write_text(json.dumps({"description": description}))
     return path
 
 
 
-# Variables of the top of each network, for the fine-tuning phase (after `HubFeatures` renaming).
-TOP_VARIABLES = {MOBILENET_V2: r"expanded_conv_1[4-6]_|Conv_1_", "stand-in": r"block5_"}
-
-
 def train_top_only(layer, handle: str | None = None) -> list[str]:
-    """Make only the top block's trainable variables of a hub layer trainable; return their names.
+    """Make only the top block's trainable variables of a hub layer trainable (the network's
+    `top_variables` in `networks.NETWORKS`); return their names.
 
     The rest stay frozen, and so do the top's batch-norm moving statistics
     (MobileNetV2 has them): the optimizer has no gradient for them. Raises
@@ -254,7 +289,8 @@ def train_top_only(layer, handle: str | None = None) -> list[str]:
 
     handle = handle or str(layer.filepath)  # the model this layer runs, wherever it came from
     is_stand_in = (Path(handle) / STAND_IN_MARKER).is_file()
-    pattern = TOP_VARIABLES["stand-in" if is_stand_in else MOBILENET_V2]
+    # The top of the network the layer runs: the hub network's, or its stand-in base's.
+    pattern = network_spec(_network().stand_in_base if is_stand_in else HUB_NETWORK).top_variables
     layer.trainable = True  # every variable the SavedModel trains; not its batch-norm statistics
     names = []
     for variable in layer.trainable_weights:

@@ -1,4 +1,4 @@
-"""Installing datasets: the registry, import, install records and verification.
+"""Installing datasets: where each comes from, import, install records and verification.
 
 A dataset is made available by `ensure_dataset(name)`, which looks, in order,
 in the data folder (`$COURSE_DATA_DIR`), in a local mirror
@@ -20,44 +20,22 @@ From the command line (a teacher's lab without internet):
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from . import mirror as kit
-from .archives import cifar10_arrays, download, extract, unpacked_size
+from .archives import cifar10_arrays, download, extract, find_root, unpacked_size
 from .config import data_dir, mirror_dir
 from .errors import ChecksumError, DataError, DataNotAvailable
-from .files import (OUT_OF_SPACE, SPACE_FIX, NoSpace, changed_files, checked_data_dir, file_stats, full_disk,
-                    remove_leftovers, require_space, staging_prefix, writable_data_dir)
+from .files import (OUT_OF_SPACE, SPACE_FIX, NoSpace, changed_files, checked_data_dir, file_hash, file_stats,
+                    full_disk, remove_leftovers, require_space, staging_prefix, writable_data_dir)
 from .images import class_folders, report_skipped, scan_images
-from .registry import DATASETS, dataset_spec, fix_hint
+from .registry import (ARCHIVE, DATA_FOLDER, DATASETS, DOWNLOAD_CACHE, IMAGE_FOLDER, KERAS, MIRROR, NOT_YET, Source,
+                       checksums, dataset_spec, fix_hint, keras_cache)
 
 MARKER = ".course_dataset.json"
-
-
-def find_root(source: Path, marker: str) -> Path | None:
-    """The folder at or just below `source` that holds `marker` (a relative path)."""
-    candidates = [source, source.parent]
-    if source.is_dir():
-        children = [p for p in sorted(source.iterdir()) if p.is_dir()]
-        candidates += children + [g for c in children for g in sorted(c.iterdir()) if g.is_dir()]
-    return next((c for c in candidates if (c / marker).exists()), None)
-
-
-def read_manifest(path: Path) -> dict[str, str]:
-    entries = {}
-    for line in path.read_text().splitlines():
-        if line.strip():
-            digest, relative = line.split(maxsplit=1)
-            entries[relative.strip().removeprefix("./")] = digest
-    return entries
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def copy_checked(root: Path, expected: dict[str, str], staging: Path, name: str) -> None:
@@ -68,13 +46,12 @@ def copy_checked(root: Path, expected: dict[str, str], staging: Path, name: str)
         if not source.is_file():
             missing.append(relative)
             continue
-        data = source.read_bytes()
-        if hashlib.sha256(data).hexdigest() != digest:
-            mismatched.append(relative)
-            continue
         target = staging / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+        target.write_bytes(source.read_bytes())
+        if file_hash(target, cached=False) != digest:  # the copy is checked: what is installed is what matched
+            target.unlink()
+            mismatched.append(relative)
     if missing or mismatched:
         listed = (mismatched + missing)[:10]
         raise ChecksumError(
@@ -92,9 +69,10 @@ def _copy_image_folder(root: Path, staging: Path, name: str) -> dict[str, Any]:
     Raises `DataError` for a class folder none of whose images can be read:
     the course would then train on fewer classes than it tests on.
     """
-    classes = dataset_spec(name)["class_names"]
+    spec = dataset_spec(name)
+    classes = spec["class_names"]
     files, skipped, counts = {}, [], {}
-    for split in ("train", "test"):
+    for split in IMAGE_FOLDER:
         by_class = class_folders(root / split)
         if sorted(by_class) != sorted(classes):
             raise DataError(
@@ -114,13 +92,11 @@ def _copy_image_folder(root: Path, staging: Path, name: str) -> dict[str, Any]:
             counts[f"{split}/{class_name}"] = len(good)
             for path in good:
                 relative = f"{split}/{class_name}/{path.name}"
-                data = path.read_bytes()
-                files[relative] = hashlib.sha256(data).hexdigest()
                 (staging / split / class_name).mkdir(parents=True, exist_ok=True)
-                (staging / relative).write_bytes(data)
+                (staging / relative).write_bytes(path.read_bytes())
+                files[relative] = file_hash(staging / relative, cached=False)
     report_skipped(skipped, root)
-    official = {"train": 5000, "test": 1000}
-    for split, expected in official.items():
+    for split, expected in spec["images_per_class"].items():
         found = sorted({n for key, n in counts.items() if key.startswith(f"{split}/")})
         if found != [expected]:
             print(f"Note: {split} has {', '.join(map(str, found))} images per class; "
@@ -166,8 +142,8 @@ def import_dataset(name: str, source: Path | str) -> Path:
                 source_root = source
             staging = work / "staging"
             staging.mkdir()
-            if spec["manifest"]:
-                expected = read_manifest(spec["manifest"])
+            if spec["kind"] == ARCHIVE:
+                expected = checksums(name)
                 root = find_root(source_root, next(iter(expected)))
                 if root is None:
                     raise DataError(
@@ -179,20 +155,20 @@ def import_dataset(name: str, source: Path | str) -> Path:
                 record = {"official": True, "files": len(expected),
                           "description": f"{name}: official files, sha256-verified"}
             else:
-                root = find_root(source_root, "test")
-                if root is None or not (root / "train").is_dir():
+                root = find_root(source_root, IMAGE_FOLDER[-1])
+                if root is None or not all((root / split).is_dir() for split in IMAGE_FOLDER):
                     raise DataError(
                         f"{source} does not have the layout of an image-folder {name}: "
                         "expected train/<class>/ and test/<class>/ folders"
                     )
-                needed = _room_to_copy(folder, name, [*(root / "train").rglob("*"), *(root / "test").rglob("*")],
+                needed = _room_to_copy(folder, name, [p for split in IMAGE_FOLDER for p in (root / split).rglob("*")],
                                        source.is_file())
                 record = _copy_image_folder(root, staging, name)
                 record.update(official=False,
                               description=f"{name}: image-folder copy, NOT the official arrays")
             # Sizes and times as installed: a rename keeps them, so any later change shows.
             record.update(name=name, source=str(source),
-                          stats=file_stats(staging, list(expected if spec["manifest"] else record["files"])))
+                          stats=file_stats(staging, list(expected if spec["kind"] == ARCHIVE else record["files"])))
             (staging / MARKER).write_text(json.dumps(record, indent=1))
             # Swap in the new copy; the old one is removed only once the new one is in place.
             old = work / "previous"
@@ -245,47 +221,73 @@ def installed(name: str) -> dict[str, Any] | None:
     return record
 
 
+def dataset_source(name: str, reinstall: bool = False) -> Source:
+    """Where dataset `name` comes from in this run: the one lookup `ensure_dataset` acts on and
+    `lab-kit --status` prints. In order: the data folder (unless `reinstall`), a copy in the
+    mirror, an archive downloaded earlier (the data folder's `downloads/`), for a Keras dataset
+    Keras' own cache; else it is downloaded on first use."""
+    spec = dataset_spec(name)
+    record = None if reinstall else installed(name)
+    if record:
+        return Source(DATA_FOLDER, record["description"], path=data_dir() / name)
+    for candidate in spec["mirror_names"] if mirror_dir() else []:
+        found = kit.find(candidate)  # None also for a lab-kit item that no longer verifies
+        if found:
+            what = "official files" if spec["kind"] == ARCHIVE else "image-folder copy, NOT the official arrays"
+            return Source(MIRROR, f"{found.name}: {what}, checked when installed from it", path=found, install=True)
+    if spec["kind"] == KERAS:  # the arrays are read where they are, never installed
+        archive = kit.arrays_archive(name)
+        if archive:
+            return Source(MIRROR, kit.arrays_label(name, archive), path=archive)
+        cached = any((keras_cache() / "datasets").glob(spec["keras_cache"]))
+        return Source(DOWNLOAD_CACHE if cached else NOT_YET, f"{name}: official keras.datasets arrays",
+                      address=spec["url"], note="Keras' cache" if cached else "Keras downloads them on first use")
+    archive = data_dir() / "downloads" / spec["archive"]
+    if archive.is_file():
+        return Source(DOWNLOAD_CACHE, f"{archive.name}: checked when installed from it", path=archive, install=True)
+    return Source(NOT_YET, f"{name}: downloaded on first use, checked when installed", address=spec["url"],
+                  install=True)
+
+
 def ensure_dataset(name: str, reinstall: bool = False) -> Path | None:
     """Make dataset `name` available and return its folder.
 
-    Looks in the data folder, then the mirror (`$COURSE_DATA_MIRROR`), then
-    downloads; `reinstall` skips the data folder. For CIFAR-10 without a
-    local image-folder copy it returns None: the official arrays are then
-    loaded (and cached) by `keras.datasets`. An installed copy whose files
-    changed since install (size or modification time) is a `DataError`
-    naming the file. Raises `DataNotAvailable` naming the command that fixes it.
+    Takes it from where `dataset_source` says: the data folder, the mirror
+    (`$COURSE_DATA_MIRROR`), or a download; `reinstall` skips the data folder.
+    For a Keras dataset without a local image-folder copy it returns None: the
+    official arrays are then loaded (and cached) by `keras.datasets`. An
+    installed copy whose files changed since install (size or modification
+    time) is a `DataError` naming the file. Raises `DataNotAvailable` naming
+    the command that fixes it.
     """
     spec = dataset_spec(name)
     target = checked_data_dir() / name
     if target.parent.is_dir():
         remove_leftovers(target.parent)
-    record = None if reinstall else installed(name)
-    if record:
-        changed = changed_files(target, record.get("stats", {}))
+    source = dataset_source(name, reinstall)
+    if source.where == DATA_FOLDER:
+        changed = changed_files(target, installed(name).get("stats", {}))
         if changed:
             more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
             raise DataError(f"the installed {name} is not as it was installed: {'; '.join(changed[:3])}{more}. "
                             f"The course does not use altered files; {_reinstall_hint(name)}")
         return target
     mirror = mirror_dir()
-    if mirror:
-        for candidate in spec["mirror_names"]:
-            found = kit.find(candidate)  # None also for a lab-kit item that no longer verifies
-            if found:
-                return import_dataset(name, found)
-        if not (spec["url"] is None and kit.cifar10_archive()):
-            print(kit.problem() or f"The mirror {mirror} has no copy of {name} "
-                                   f"(looked for {', '.join(spec['mirror_names'])}).")
-    if spec["url"] is None:
+    if mirror and source.where != MIRROR:
+        print(kit.problem() or f"The mirror {mirror} has no copy of {name} "
+                               f"(looked for {', '.join(spec['mirror_names'])}).")
+    if not source.install:  # a Keras dataset's arrays
         cifar10_arrays(name)  # downloads once into Keras' cache
         return None
+    if source.where == MIRROR:
+        return import_dataset(name, source.path)
     # A fresh download takes the archive's name only once its import has passed: a server that
     # sends no length cannot tell a download that ended early from a whole one.
     archive = writable_data_dir() / "downloads" / spec["archive"]
-    candidate = archive if archive.is_file() else archive.with_name(archive.name + ".unverified")
+    candidate = source.path or archive.with_name(archive.name + ".unverified")
     try:
         if candidate != archive:
-            download(spec["url"], candidate, SPACE_FIX)
+            download(source.address, candidate, SPACE_FIX)
         target = import_dataset(name, candidate)
     except NoSpace:
         if candidate != archive:  # downloaded again by the next try anyway: its space is better free
@@ -305,31 +307,26 @@ def ensure_dataset(name: str, reinstall: bool = False) -> Path | None:
 def verify_dataset(name: str, relatives: list[str] | None = None) -> list[str]:
     """Re-check an installed dataset's files (full sha256): those at `relatives` (paths
     relative to its folder), else every one. Returns the problems (empty: intact)."""
-    spec = dataset_spec(name)
     record, damaged = _read_record(name)
     if record is None:
         return [f"{name} is not installed in {data_dir()}" + (f": {damaged}; {_reinstall_hint(name)}" if damaged else "")]
     folder = data_dir() / name
-    expected = read_manifest(spec["manifest"]) if record["official"] else record["files"]
+    expected = checksums(name) if record["official"] else record["files"]
     problems = []
     for relative in expected if relatives is None else relatives:
         path = folder / relative
         if not path.is_file():
             problems.append(f"missing: {relative}")
-        elif _sha256(path) != expected.get(relative):
+        elif file_hash(path, cached=False) != expected.get(relative):  # damage in place keeps size and date
             problems.append(f"changed: {relative}")
     return problems
 
 
 def describe(name: str) -> str:
-    """A one-line label of the copy of `name` in use, for banners and results."""
-    record = installed(name)
-    if record:
-        return record["description"]
-    if dataset_spec(name)["url"] is None:
-        archive = kit.cifar10_archive()
-        return kit.cifar10_label(archive) if archive else f"{name}: official keras.datasets arrays"
-    return f"{name}: not installed"
+    """A one-line label of the copy of `name` in use, for banners and results: `dataset_source`'s,
+    or "not installed" for a copy still to be installed."""
+    source = dataset_source(name)
+    return f"{name}: not installed" if source.install else source.label
 
 
 def list_datasets() -> list[dict[str, str]]:

@@ -20,26 +20,20 @@ whole; a re-run skips every listed item whose files still match the manifest.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from . import archives, compat, data, hub, install, pretrained
+from . import archives, compat, hub, install, pretrained
 from . import mirror as kit
 from .config import data_dir, mirror_dir
 from .errors import DataError
-from .files import atomic_path
+from .files import atomic_path, file_hash
+from .networks import KERAS_APPLICATION, NETWORKS
+from .registry import ARCHIVE, DATASETS, SETTING, Source, checksums
 
-# Keras' own addresses of the no-top ImageNet weights (WEIGHTS_PATH_NO_TOP in
-# keras/src/applications/vgg16.py and vgg19.py; tests/test_labkit.py checks they agree).
-WEIGHTS_URLS = {
-    model: f"https://storage.googleapis.com/tensorflow/keras-applications/{model}/"
-           f"{model}_weights_tf_dim_ordering_tf_kernels_notop.h5"
-    for model in pretrained.PRETRAINED
-}
 INCOMING = ".incoming"
 
 
@@ -48,13 +42,12 @@ class KitError(DataError):
 
 
 def items() -> dict[str, dict[str, str]]:
-    """The kit's items, in the order the course uses them: kind, path in the kit, source URL."""
-    table = {name: {"kind": "dataset", "path": spec["archive"], "url": spec["url"]}
-             for name, spec in data.DATASETS.items() if spec["url"]}
-    table["cifar10"] = {"kind": "dataset", "path": kit.CIFAR10_ARCHIVE, "url": kit.CIFAR10_URL}
-    for model, url in WEIGHTS_URLS.items():
-        table[model] = {"kind": "weights", "path": f"weights/{url.rsplit('/', 1)[1]}", "url": url}
-    table[hub.KIT_ITEM] = {"kind": "hub", "path": hub.KIT_FOLDER, "url": hub.MOBILENET_V2}
+    """The kit's items, every dataset of `registry.DATASETS` then every network of
+    `networks.NETWORKS`: kind ("dataset", "weights" or "hub"), path in the kit, source URL."""
+    table = {name: {"kind": "dataset", "path": spec["archive"], "url": spec["url"]} for name, spec in DATASETS.items()}
+    for name, network in NETWORKS.items():
+        table[name] = {"kind": "weights" if network.kind == KERAS_APPLICATION else "hub",
+                       "path": network.kit_path, "url": network.source}
     return table
 
 
@@ -78,36 +71,36 @@ def _fetch(item: dict[str, str], staged: Path) -> None:
 def _check(name: str, item: dict[str, str], staged: Path) -> str:
     """Check a fetched item against its published checks; returns its label for the manifest.
     Raises `KitError` (or `ChecksumError`) naming what differs."""
-    if name in data.DATASETS and data.DATASETS[name]["manifest"]:
-        expected = install.read_manifest(data.DATASETS[name]["manifest"])
+    if item["kind"] == "dataset" and DATASETS[name]["kind"] == ARCHIVE:
+        expected = checksums(name)
         with tempfile.TemporaryDirectory(dir=staged.parent) as work:
             archives.extract(staged, Path(work) / "extracted")
-            root = install.find_root(Path(work) / "extracted", next(iter(expected)))
+            root = archives.find_root(Path(work) / "extracted", next(iter(expected)))
             if root is None:
                 raise KitError(f"{item['url']} does not hold {name} in its official layout")
             install.copy_checked(root, expected, Path(work) / "checked", name)
         return f"{name}: official archive, every file matches the course's sha256 list"
+    if item["kind"] == "dataset":  # a Keras dataset: the archive Keras downloads
+        if file_hash(staged) != DATASETS[name]["sha256"]:
+            raise KitError(f"{item['url']}: sha256 differs from the one Keras publishes for {name}")
+        return f"{name}: official archive (Keras' published sha256)"
     if item["kind"] == "weights":
-        if kit.file_hash(staged, "md5") != pretrained.IMAGENET_MD5[name]:
+        if file_hash(staged, "md5") != NETWORKS[name].md5:
             raise KitError(f"{item['url']}: md5 differs from the one Keras publishes for {name}")
         return f"{name}: imagenet no-top weights (Keras' published md5)"
-    if item["kind"] == "hub":
-        import tensorflow as tf
+    import tensorflow as tf  # the hub model
 
-        if not tf.saved_model.contains_saved_model(str(staged)):
-            raise KitError(f"{item['url']} did not resolve to a SavedModel folder")
-        return hub.hub_label(str(staged)) if (staged / hub.STAND_IN_MARKER).is_file() else \
-            f"TF-Hub MobileNetV2 feature vector (ImageNet), resolved from {item['url']}"
-    if kit.file_hash(staged) != kit.CIFAR10_SHA256:
-        raise KitError(f"{item['url']}: sha256 differs from the one Keras publishes for CIFAR-10")
-    return "cifar10: official archive (Keras' published sha256)"
+    if not tf.saved_model.contains_saved_model(str(staged)):
+        raise KitError(f"{item['url']} did not resolve to a SavedModel folder")
+    return hub.hub_label(str(staged)) if (staged / hub.STAND_IN_MARKER).is_file() else \
+        f"{NETWORKS[name].label}, resolved from {item['url']}"
 
 
 def _records(staged: Path, relative: str, url: str) -> list[dict[str, Any]]:
     """One manifest record (file, size, sha256, url) per file of a staged item."""
     files = sorted(p for p in staged.rglob("*") if p.is_file()) if staged.is_dir() else [staged]
     return [{"file": str(Path(relative) / p.relative_to(staged)) if staged.is_dir() else relative,
-             "size": p.stat().st_size, "sha256": kit.file_hash(p), "url": url} for p in files]
+             "size": p.stat().st_size, "sha256": file_hash(p), "url": url} for p in files]
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -214,72 +207,30 @@ the kit (on a machine with internet): `python -m course_utils lab-kit /path/to/t
 # --------------------------------------------------------------------------- status
 
 
-def _keras_cache() -> Path:
-    """Keras' download cache (`$KERAS_HOME`, else ~/.keras)."""
-    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser()
-
-
-def _dataset_status(name: str) -> tuple[str, str]:
-    """Where dataset `name` would come from, and its label (the status view's columns)."""
-    spec = data.DATASETS[name]
-    if data.installed(name):
-        return "data folder", data.describe(name)
-    found = next((path for n in spec["mirror_names"] if (path := kit.find(n))), None)
-    if found:
-        kind = "official files" if spec["manifest"] else "image-folder copy, NOT the official arrays"
-        return "mirror", f"{found.name}: {kind}, checked when installed from it"
-    if spec["url"] is None:
-        archive = kit.cifar10_archive()
-        if archive:
-            return "mirror", kit.cifar10_label(archive)
-        cached = list((_keras_cache() / "datasets").glob("cifar-10-batches-py*"))
-        return ("Keras download cache", data.describe(name)) if cached else ("nowhere yet", "downloaded on first use")
-    if (data_dir() / "downloads" / spec["archive"]).is_file():
-        return "download cache", f"{spec['archive']}: checked when installed from it"
-    return "nowhere yet", "downloaded on first use"
-
-
-def _weights_status(model: str) -> tuple[str, str]:
-    """Where `model`'s weights would come from, and their label."""
-    setting = pretrained.weights_setting(model)
-    if isinstance(setting, Path):
-        where = "mirror" if kit.is_kit_path(setting) else f"COURSE_WEIGHTS_{model.upper()}"
-    elif setting is None:
-        where = f"COURSE_WEIGHTS_{model.upper()}=none"
-    else:
-        cached = (_keras_cache() / "models" / WEIGHTS_URLS[model].rsplit("/", 1)[1]).is_file()
-        where = "Keras download cache" if cached else "nowhere yet (Keras downloads it on first use)"
-    return where, pretrained.weights_label(model)
-
-
-def _hub_status() -> tuple[str, str]:
-    """Where notebook 06's feature-vector model would come from, and its label."""
-    handle = hub.hub_handle()
-    if os.environ.get("COURSE_HUB_HANDLE"):
-        where = "COURSE_HUB_HANDLE"
-    elif handle != hub.MOBILENET_V2:
-        where = "mirror"
-    elif hub.tfhub_cache().is_dir():
-        where = "TF-Hub download cache"
-    elif any((data_dir() / "hub").glob("vgg16-stand-in-*")):
-        where = "nowhere yet (a stand-in exported earlier is in the data folder, for when TF-Hub is out of reach)"
-    else:
-        where = "nowhere yet (downloaded on first use)"
-    return where, hub.hub_label(handle)
+def sources() -> dict[str, Source]:
+    """Where each kit item comes from in this run (`Source`), as the loaders look it up
+    (`install.dataset_source`, `pretrained.weights_source`, `hub.hub_source`). A weights
+    setting that cannot be used is shown, with why, rather than stopping the view."""
+    found = {}
+    for name, item in items().items():
+        if item["kind"] == "dataset":
+            found[name] = install.dataset_source(name)
+        elif item["kind"] == "weights":
+            try:
+                found[name] = pretrained.weights_source(name)
+            except pretrained.WeightsError as error:
+                found[name] = Source(SETTING, f"{pretrained.UNUSABLE} {error}", note=f"COURSE_WEIGHTS_{name.upper()}")
+        else:
+            found[name] = hub.hub_source()
+    return found
 
 
 def status() -> list[dict[str, str]]:
-    """One row per item the course fetches: item, kind, where it would come from, its label."""
-    rows = []
-    for name, item in items().items():
-        if item["kind"] == "dataset":
-            where, label = _dataset_status(name)
-        elif item["kind"] == "weights":
-            where, label = _weights_status(name)
-        else:
-            where, label = _hub_status()
-        rows.append({"item": name, "kind": item["kind"], "where": where, "label": label})
-    return rows
+    """One row per item the course fetches: item, kind, where it would come from (and a note
+    saying more), its label."""
+    kinds = {name: item["kind"] for name, item in items().items()}
+    return [{"item": name, "kind": kinds[name], "where": source.where, "note": source.note, "label": source.label}
+            for name, source in sources().items()]
 
 
 def command(path: Path | None, verify: bool, show_status: bool) -> int:
@@ -290,7 +241,8 @@ def command(path: Path | None, verify: bool, show_status: bool) -> int:
         print(f"Data folder: {data_dir()}\nMirror: {mirror_dir() or 'none (COURSE_DATA_MIRROR is not set)'}"
               + (f"\n  warning: {kit.problem()}" if kit.problem() else ""))
         for row in status():
-            print(f"  {row['item']:<13} {row['kind']:<8} {row['where']}\n  {'':<22} {row['label']}")
+            where = row["where"] + (f" ({row['note']})" if row["note"] else "")
+            print(f"  {row['item']:<13} {row['kind']:<8} {where}\n  {'':<22} {row['label']}")
         return 0
     if verify:
         problems = verify_kit(path)

@@ -16,45 +16,22 @@ drive) works as well as a writable one.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import pickle
 import tarfile
 import zlib
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from .config import mirror_dir
 from .errors import DataError
+from .files import file_hash
+from .registry import dataset_spec
 
 MANIFEST = "MANIFEST.json"
 REPAIR = "python -m course_utils lab-kit"
 
-# The official CIFAR-10 archive, the file keras.datasets.cifar10 downloads and caches, and the
-# sha256 Keras publishes for it (keras/src/datasets/cifar10.py; tests/test_labkit.py checks both).
-CIFAR10_ARCHIVE = "cifar-10-python.tar.gz"
-CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
-CIFAR10_SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
-
 _reported: set[str] = set()
-
-
-def file_hash(path: Path, algorithm: str = "sha256") -> str:
-    """The hex digest (`algorithm`: "sha256" or "md5") of the file at `path`, read in 1 MB
-    chunks (weights and archives are large), computed once per process for an unchanged file."""
-    status = Path(path).stat()
-    # Keyed by size and modification time as well, so a file replaced since is hashed again.
-    return _hash_cached(Path(path).resolve(), status.st_size, status.st_mtime_ns, algorithm)
-
-
-@lru_cache(maxsize=None)
-def _hash_cached(path: Path, size: int, mtime_ns: int, algorithm: str) -> str:
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_manifest(kit: Path) -> dict[str, Any]:
@@ -159,16 +136,18 @@ def is_kit_path(path: Path) -> bool:
     return mirror is not None and Path(path).resolve().is_relative_to(mirror.resolve())
 
 
-def cifar10_archive() -> Path | None:
-    """The CIFAR-10 archive in the mirror (`cifar-10-python.tar.gz`), when it can be used."""
-    return find(CIFAR10_ARCHIVE)
+def arrays_archive(name: str) -> Path | None:
+    """The archive Keras downloads for the Keras dataset `name` (CIFAR-10's
+    `cifar-10-python.tar.gz`), in the mirror, when it can be used."""
+    return find(dataset_spec(name)["archive"])
 
 
-def cifar10_label(archive: Path) -> str:
-    """The label of a CIFAR-10 archive, by content: the official arrays, or not."""
-    if file_hash(archive) == CIFAR10_SHA256:
-        return "cifar10: official arrays (from the mirror's cifar-10-python.tar.gz)"
-    return "cifar10: arrays from the mirror's cifar-10-python.tar.gz, NOT the official archive (sha256 differs)"
+def arrays_label(name: str, archive: Path) -> str:
+    """The label of the mirror's archive of the Keras dataset `name`, by content: the official
+    arrays (the sha256 Keras publishes), or not."""
+    if file_hash(archive) == dataset_spec(name)["sha256"]:
+        return f"{name}: official arrays (from the mirror's {archive.name})"
+    return f"{name}: arrays from the mirror's {archive.name}, NOT the official archive (sha256 differs)"
 
 
 class _ArraysOnly(pickle.Unpickler):
@@ -190,7 +169,7 @@ class _ArraysOnly(pickle.Unpickler):
 _UNREADABLE = (pickle.UnpicklingError, tarfile.TarError, EOFError, zlib.error, OSError, ValueError, TypeError)
 
 
-def read_cifar10(archive: Path):
+def read_cifar10(archive: Path, dataset: str = "cifar10"):
     """The CIFAR-10 arrays in an official-format archive, as keras.datasets.cifar10 returns them:
     ((x_train, y_train), (x_test, y_test)), uint8 images (N, 32, 32, 3) and (N, 1) labels.
 
@@ -224,7 +203,8 @@ def read_cifar10(archive: Path):
             test = batch(tar, members, "test_batch")
     except (DataError, *_UNREADABLE) as error:
         why = error if isinstance(error, DataError) else f"it is damaged ({type(error).__name__}: {error})"
+        spec = dataset_spec(dataset)
         raise DataError(f"the CIFAR-10 archive {archive} cannot be used: {why}. Replace it with the official "
-                        f"{CIFAR10_ARCHIVE} ({CIFAR10_URL}), or remove it: the course then downloads the "
+                        f"{spec['archive']} ({spec['url']}), or remove it: the course then downloads the "
                         f"official arrays. In a lab kit: `{REPAIR} PATH` where it was built") from error
     return (np.concatenate([x for x, _ in train]), np.concatenate([y for _, y in train])), test

@@ -1,7 +1,8 @@
 """Networks: the small CNN and its augmentation, pretrained bases and their input preparation,
 freezing, surgery (cutting, new heads, weights by name), and the cache of a frozen base's features.
 
-Which weights a pretrained base starts from, and how that is labelled, is `pretrained`'s job.
+Which networks there are (their constructors, preprocessing, input limits) is `networks`' table;
+which weights a pretrained base starts from, and how that is labelled, is `pretrained`'s job.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from . import compat
 from .config import artifact_path
 from .files import DAMAGED_FILE, atomic_path
 from .install import describe
+from .networks import check_input_size, constructor, preprocess_input
 from .pretrained import explain_errors, weights_argument, weights_fingerprint
+
 
 def augmentation(seed: int | None = None):
     """The augmentation of notebook 02 as Keras 3 preprocessing layers.
@@ -83,38 +86,30 @@ def small_cnn(image_size: int, augment=None, dropout: float = 0.0):
     return keras.Sequential(stack, name="small_cnn")
 
 
-def _constructor(model: str):
-    """Keras' constructor of the network `model` ("vgg16" or "vgg19")."""
-    import keras
-
-    return {"vgg16": keras.applications.VGG16, "vgg19": keras.applications.VGG19}[model]
-
-
-def pretrained_base(model: str, image_size: int | None):
+def pretrained_base(network: str, image_size: int | None):
     """A pretrained convolutional base (`include_top=False`) with the configured weights.
 
-    `model` is "vgg16" or "vgg19"; the weights follow `COURSE_WEIGHTS_<MODEL>`
-    (see `weights_setting`). `image_size=None` accepts any input size. The
-    base expects inputs prepared by `preprocess(model)`. Notebook 03 writes
-    the same call out. Raises `WeightsError` for a file that does not hold
-    this model's weights (another architecture; see `explain_errors`).
+    `network` is a `keras.applications` network of `networks.NETWORKS` ("vgg16", "vgg19");
+    the weights follow `COURSE_WEIGHTS_<NETWORK>` (see `pretrained.weights_source`).
+    `image_size=None` accepts any input size. The base expects inputs prepared by
+    `preprocess(network)`. Notebook 03 writes the same call out. Raises `UnknownNetwork`
+    naming the valid networks, `SettingError` for images smaller than the network takes,
+    and `WeightsError` for a file that does not hold this network's weights (another
+    architecture; see `explain_errors`).
     """
-    with explain_errors(model):
-        return _constructor(model)(include_top=False, weights=weights_argument(model),
-                                   input_shape=(image_size, image_size, 3))
+    build = constructor(network)  # first: an unknown name is one error naming the valid ones
+    check_input_size(network, image_size)
+    with explain_errors(network):
+        return build(include_top=False, weights=weights_argument(network), input_shape=(image_size, image_size, 3))
 
 
-def preprocess(model: str):
-    """The model's own input preparation (VGG: caffe-style, BGR minus the ImageNet means).
+def preprocess(network: str):
+    """The network's own input preparation (VGG: caffe-style, BGR minus the ImageNet means).
 
     Keras' `preprocess_input` changes a float NumPy array in place; the
     function returned here works on a copy, so the caller's images stay as they were.
     """
-    import keras
-    import numpy as np
-
-    prepare = {"vgg16": keras.applications.vgg16.preprocess_input,
-               "vgg19": keras.applications.vgg19.preprocess_input}[model]
+    prepare = preprocess_input(network)
     return lambda images: prepare(images.copy() if isinstance(images, np.ndarray) else images)
 
 
@@ -193,18 +188,20 @@ def dense_head(input_shape: tuple, classes: int, units: int = 256, dropout: floa
                             name="head")
 
 
-def random_base(model: str, image_size: int | None):
-    """The same convolutional base as `pretrained_base(model, image_size)`, with random
+def random_base(network: str, image_size: int | None):
+    """The same convolutional base as `pretrained_base(network, image_size)`, with random
     weights (Keras' initialisers, seeded by `setup()`): the comparison that shows what
     the pretrained weights bring (notebooks 03 and 04)."""
-    return _constructor(model)(include_top=False, weights=None, input_shape=(image_size, image_size, 3))
+    build = constructor(network)
+    check_input_size(network, image_size)
+    return build(include_top=False, weights=None, input_shape=(image_size, image_size, 3))
 
 
-def extract_features(base, dataset, model: str) -> tuple[np.ndarray, np.ndarray]:
-    """Features of `base` (a network of kind `model`) over a batched (image, label)
+def extract_features(base, dataset, network: str) -> tuple[np.ndarray, np.ndarray]:
+    """Features of `base` (a base of `network`) over a batched (image, label)
     dataset, in one batched pass, and the labels.
     `cached_features` keeps them on disk; a randomly initialised base's are not kept."""
-    prepare = preprocess(model)
+    prepare = preprocess(network)
     features, labels = [], []
     for images, batch_labels in dataset:
         features.append(np.asarray(base(prepare(images), training=False)))

@@ -1,11 +1,12 @@
 """Pretrained weights: which file each network's weights come from in this run, and the label
 every result made with them carries.
 
-Each pretrained model takes its weights from `COURSE_WEIGHTS_<MODEL>`:
-`imagenet` (the default: Keras downloads and caches them), `none` (random
-initialisation, a dry run), or the path of a local weights file. Without that
-setting, a file in the mirror (`$COURSE_DATA_MIRROR`, a lab kit) is used when
-there is one for the model, else Keras' download. A local file is identified by
+Each `keras.applications` network of `networks.NETWORKS` takes its weights from
+`COURSE_WEIGHTS_<NETWORK>`: `imagenet` (the default: Keras downloads and caches
+them), `none` (random initialisation, a dry run), or the path of a local weights
+file. Without that setting, a file in the mirror (`$COURSE_DATA_MIRROR`, a lab
+kit) is used when there is one for the network, else Keras' download
+(`weights_source` is that one lookup). A local file is identified by
 its content, so a result is never labelled "ImageNet" unless the file really
 holds the ImageNet weights.
 """
@@ -19,27 +20,12 @@ from pathlib import Path
 from . import mirror as kit
 from .config import mirror_dir
 from .errors import SettingError
+from .files import file_hash
+from .networks import KERAS_APPLICATION, NETWORKS, names, network_spec
+from .registry import DOWNLOAD_CACHE, MIRROR, NOT_YET, SETTING, Source, keras_cache
 
-# The pretrained models the course uses, by the name used in settings.
-PRETRAINED = ("vgg16", "vgg19")
-
-# Local weight files the course recognises, by content hash.
-# Keras' own no-top ImageNet files (the md5 Keras checks after its download):
-IMAGENET_MD5 = {
-    "vgg16": "6d6bbae143d832006294945121d1f1fc",
-    "vgg19": "253f8cb515780f3b799900260a226db6",
-}
-# Files that are *not* ImageNet weights, with what they are (sha256):
-HED_STAND_IN = "f8cad5e1f9fdf531af3e3c503b19804da924c8d73ff2c6188f7d6185a521d665"
-KNOWN_STAND_INS = {
-    HED_STAND_IN: (
-        "STAND-IN, not ImageNet: VGG16 convolution layers of the HED edge "
-        "detector fine-tuned on BSDS500"
-    ),
-}
-# Which network each stand-in fits: a mirror's weights files are matched to a model by content.
-STAND_IN_MODELS = {HED_STAND_IN: "vgg16"}
-
+# The networks that start from a weights file, by the name used in settings (COURSE_WEIGHTS_<NETWORK>).
+PRETRAINED = tuple(names(KERAS_APPLICATION))
 
 # How `weights_label` begins for a setting that cannot be used (the banner shows it as a warning).
 UNUSABLE = "NOT USABLE:"
@@ -50,116 +36,138 @@ class WeightsError(SettingError):
     """A weights setting that cannot be used."""
 
 
-def _expected(model: str) -> str:
-    return (f"'imagenet', 'none' or the path of a {model.upper()} no-top weights file "
-            f"(.h5 or .weights.h5, as keras.applications.{model.upper()}(include_top=False) saves them)")
+def _variable(network: str) -> str:
+    return f"COURSE_WEIGHTS_{network.upper()}"
 
 
-def weights_setting(model: str) -> str | Path | None:
-    """What the run uses: "imagenet" (Keras' download), None (no weights) or a file.
+def _expected(network: str) -> str:
+    title = network_spec(network).title
+    return (f"'imagenet', 'none' or the path of a {title} no-top weights file "
+            f"(.h5 or .weights.h5, as keras.applications.{title}(include_top=False) saves them)")
 
-    `COURSE_WEIGHTS_<MODEL>` decides when set; otherwise a file for `model` in
-    the mirror (see `mirror_weights`), else "imagenet". Raises `WeightsError`
-    naming the variable, the file and what was expected for a set file that
-    does not exist or is not an HDF5 file.
-    """
-    variable = f"COURSE_WEIGHTS_{model.upper()}"
-    if not os.environ.get(variable):
-        return mirror_weights(model) or "imagenet"
-    value = os.environ[variable].strip()
-    if value.lower() == "imagenet":
-        return "imagenet"
-    if value.lower() == "none":
-        return None
-    path = Path(value).expanduser()
+
+def _checked_file(network: str, value: str) -> Path:
+    """The weights file `value` names; raises `WeightsError` when there is none or it is no HDF5 file."""
+    variable, path = _variable(network), Path(value).expanduser()
     if not path.is_file():
-        raise WeightsError(f"{variable}={value!r}: no such file. Set it to {_expected(model)}.")
+        raise WeightsError(f"{variable}={value!r}: no such file. Set it to {_expected(network)}.")
     with path.open("rb") as file:
         if file.read(len(HDF5_SIGNATURE)) != HDF5_SIGNATURE:
             raise WeightsError(f"{variable}={value!r}: {path.name} is not an HDF5 weights file "
-                               f"(damaged, or another format). Set it to {_expected(model)}.")
+                               f"(damaged, or another format). Set it to {_expected(network)}.")
     return path
 
 
-def mirror_weights(model: str) -> Path | None:
-    """The weights file for `model` in the mirror, or None.
+def weights_source(network: str) -> Source:
+    """Where `network`'s weights come from in this run, and their label: the one lookup that
+    `weights_setting`, `weights_label` and `lab-kit --status` use.
 
-    A lab kit's own `model` item when it verifies against the kit's manifest;
+    `COURSE_WEIGHTS_<NETWORK>` decides when set ("imagenet", "none" or a file); otherwise a
+    file for `network` in the mirror (see `mirror_weights`), else Keras' download of the
+    ImageNet weights (`address`). Raises `WeightsError` naming the variable, the file and what
+    was expected for a set file that does not exist or is not an HDF5 file, and
+    `UnknownNetwork` for a name that is no `keras.applications` network of the course.
+    """
+    entry = network_spec(network, KERAS_APPLICATION)
+    variable = _variable(network)
+    value = os.environ.get(variable, "").strip()
+    if value.lower() == "none":
+        return Source(SETTING, "none (random initialisation)", note=f"{variable}=none")
+    if value and value.lower() != "imagenet":
+        path = _checked_file(network, value)
+        return Source(SETTING, _describe_file(path.resolve(), network), path=path, note=variable)
+    found = None if value else mirror_weights(network)  # a setting of "imagenet" wins over the mirror
+    if found:
+        return Source(MIRROR, _describe_file(found.resolve(), network), path=found)
+    cached = (keras_cache() / "models" / entry.source.rsplit("/", 1)[1]).is_file()
+    return Source(DOWNLOAD_CACHE if cached else NOT_YET, "imagenet (Keras download)", address=entry.source,
+                  note="Keras' cache" if cached else "Keras downloads it on first use")
+
+
+def weights_setting(network: str) -> str | Path | None:
+    """What the run uses (see `weights_source`): "imagenet" (Keras' download), None (no
+    weights) or a file. Raises what `weights_source` raises."""
+    source = weights_source(network)
+    return source.path or ("imagenet" if source.address else None)
+
+
+def mirror_weights(network: str) -> Path | None:
+    """The weights file for `network` in the mirror, or None.
+
+    A lab kit's own `network` item when it verifies against the kit's manifest;
     otherwise a `.h5` file in the mirror (or its `weights/` folder) that is,
-    by content, `model`'s ImageNet file or a known stand-in for `model`,
+    by content, `network`'s ImageNet file or a known stand-in for `network`,
     whatever it is called. ImageNet wins over a stand-in.
     """
     folder = mirror_dir()
     if folder is None:
         return None
-    listed = kit.kit_item(model)
+    listed = kit.kit_item(network)
     if listed:
         return listed
-    found = {}
+    entry, found = network_spec(network), {}
     for path in sorted([*folder.glob("*.h5"), *folder.glob("weights/*.h5")]):
         if kit.find(str(path.relative_to(folder))) is None:
             continue  # a lab-kit file that no longer matches its manifest (already named)
-        if kit.file_hash(path, "md5") == IMAGENET_MD5.get(model):
+        if file_hash(path, "md5") == entry.md5:
             found.setdefault("imagenet", path)
-        elif STAND_IN_MODELS.get(kit.file_hash(path)) == model:
+        elif file_hash(path) in entry.stand_ins:
             found.setdefault("stand-in", path)
     return found.get("imagenet") or found.get("stand-in")
 
 
-def _describe_file(path: Path, model: str) -> str:
+def _describe_file(path: Path, network: str) -> str:
     where = "mirror file" if kit.is_kit_path(path) else "local file"
-    if kit.file_hash(path, "md5") == IMAGENET_MD5.get(model):
+    if file_hash(path, "md5") == network_spec(network).md5:
         return f"imagenet ({where} {path.name})"
-    stand_in = KNOWN_STAND_INS.get(kit.file_hash(path))
+    # A known stand-in is named as what it is, whichever network's setting it was given to.
+    stand_in = next((entry.stand_ins[file_hash(path)] for entry in NETWORKS.values()
+                     if file_hash(path) in entry.stand_ins), None)
     if stand_in:
         return f"{stand_in} ({where} {path.name})"
     return f"{where} {path.name} (unrecognised: not known to be ImageNet)"
 
 
-def weights_fingerprint(model: str) -> str:
+def weights_fingerprint(network: str) -> str:
     """What identifies the weights in use, for cache keys: a name or the file's sha256."""
-    setting = weights_setting(model)
+    setting = weights_setting(network)
     if isinstance(setting, Path):
-        return kit.file_hash(setting)
+        return file_hash(setting)
     return str(setting)
 
 
-def weights_label(model: str) -> str:
-    """A one-line label of the weights `model` will use, for banners and results.
+def weights_label(network: str) -> str:
+    """A one-line label of the weights `network` will use (`weights_source`'s), for banners and results.
 
     A setting that cannot be used gives a label starting with `UNUSABLE` and
     the reason, rather than an error: only the notebooks that load these
     weights (through `pretrained_base`) fail, the others run.
     """
     try:
-        setting = weights_setting(model)
+        return weights_source(network).label
     except WeightsError as error:
         return f"{UNUSABLE} {error}"
-    if setting == "imagenet":
-        return "imagenet (Keras download)"
-    if setting is None:
-        return "none (random initialisation)"
-    return _describe_file(setting.resolve(), model)
 
 
-def weights_argument(model: str) -> str | None:
+def weights_argument(network: str) -> str | None:
     """The configured weights as `keras.applications` takes them: "imagenet", None or a path."""
-    setting = weights_setting(model)
+    setting = weights_setting(network)
     return str(setting) if isinstance(setting, Path) else setting
 
 
 @contextlib.contextmanager
-def explain_errors(model: str):
-    """Within the block, Keras' error for a weights file that does not hold `model`'s weights
-    (another architecture) becomes a `WeightsError` naming `COURSE_WEIGHTS_<MODEL>` and what it
+def explain_errors(network: str):
+    """Within the block, Keras' error for a weights file that does not hold `network`'s weights
+    (another architecture) becomes a `WeightsError` naming `COURSE_WEIGHTS_<NETWORK>` and what it
     should be. Keras' own download ("imagenet") and a base without weights are left as they are:
     their errors are not a setting the user can fix."""
-    weights = weights_argument(model)
+    weights = weights_argument(network)
     try:
         yield
     except (ValueError, KeyError, OSError, TypeError) as error:
         if weights in ("imagenet", None):
             raise
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise WeightsError(f"COURSE_WEIGHTS_{model.upper()}={weights!r}: the file does not hold "
-                           f"{model.upper()}'s weights ({first_line}). Set it to {_expected(model)}.") from error
+        raise WeightsError(f"{_variable(network)}={weights!r}: the file does not hold "
+                           f"{network_spec(network).title}'s weights ({first_line}). "
+                           f"Set it to {_expected(network)}.") from error

@@ -262,3 +262,23 @@ def read_only(monkeypatch):
         _umount(view)
     for path in frozen:
         path.chmod(path.stat().st_mode | stat.S_IWUSR)
+
+
+# ---------------------------------------------------------------- the registries
+
+
+def patch_network(monkeypatch, network: str, **changes) -> None:
+    """Change fields of `network`'s entry in `networks.NETWORKS` for one test (its published
+    URL and md5, its known stand-ins): every module reads the entry from there."""
+    import dataclasses
+
+    from course_utils import networks
+
+    monkeypatch.setitem(networks.NETWORKS, network, dataclasses.replace(networks.NETWORKS[network], **changes))
+
+
+def patch_dataset(monkeypatch, name: str, **changes) -> None:
+    """Change fields of dataset `name`'s entry in `registry.DATASETS` for one test."""
+    from course_utils import registry
+
+    monkeypatch.setitem(registry.DATASETS, name, dict(registry.DATASETS[name], **changes))

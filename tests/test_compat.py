@@ -105,10 +105,10 @@ def test_without_tensorflow_hub_only_its_download_stops_naming_the_fix(monkeypat
     monkeypatch.setenv("COURSE_WEIGHTS_VGG16", "none")
     session.setup("06_tfhub_mobilenet_cifar10", profile="smoke")
     assert "TF-Hub MobileNetV2" in capsys.readouterr().out
-    from course_utils import hub
+    from course_utils import hub, networks
 
     with pytest.raises(compat.HubUnavailable) as error:
-        hub.feature_layer(hub.MOBILENET_V2)
+        hub.feature_layer(networks.NETWORKS[hub.HUB_NETWORK].source)
     assert "TensorFlow Hub cannot be imported here" in str(error.value)
     assert "pip install tensorflow-hub" in str(error.value) and f"tensorflow=={tf.__version__}" in str(error.value)
 

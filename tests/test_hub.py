@@ -8,7 +8,10 @@ import pytest
 import tensorflow as tf
 
 import keras
-from course_utils import compat, data, hub, training
+from conftest import patch_network
+from course_utils import compat, data, hub, networks, training
+
+MOBILENET_V2 = networks.NETWORKS[hub.HUB_NETWORK].source  # the TF-Hub address notebook 06 loads
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +46,13 @@ def test_loads_from_a_local_folder_and_is_labelled(stand_in):
     assert isinstance(layer, keras.layers.Layer)
     assert layer(np.zeros((2, 32, 32, 3), "float32")).shape == (2, 512)
     assert hub.hub_label(stand_in).startswith("STAND-IN for MobileNetV2")
-    assert hub.hub_label(hub.MOBILENET_V2).startswith("TF-Hub MobileNetV2")
+    assert hub.hub_label(MOBILENET_V2).startswith("TF-Hub MobileNetV2")
+
+
+def test_top_only_training_trains_the_variables_the_registry_names(stand_in, monkeypatch):
+    patch_network(monkeypatch, "vgg16", top_variables=r"block4_conv3_")  # the stand-in's base
+    names = hub.train_top_only(hub.feature_layer(stand_in), stand_in)
+    assert names and all(n.startswith("block4_conv3_") for n in names)
 
 
 def test_works_in_sequential_and_functional_models(stand_in):
@@ -120,7 +129,7 @@ def test_a_model_that_cannot_be_had_is_a_clear_error(monkeypatch, tmp_path):
 
     monkeypatch.setattr(tensorflow_hub, "resolve", offline)
     with pytest.raises(DataNotAvailable, match="could not be downloaded.*export-stand-in"):
-        hub.feature_layer(hub.MOBILENET_V2)
+        hub.feature_layer(MOBILENET_V2)
     with pytest.raises(DataNotAvailable, match="no SavedModel folder at .*missing.*export-stand-in"):
         hub.feature_layer(str(tmp_path / "missing"))
 
@@ -196,7 +205,7 @@ def test_a_damaged_copy_in_the_tf_hub_cache_names_the_folder_to_delete(monkeypat
     with pytest.raises(data.DataNotAvailable, match=rf"^{cached} is a SavedModel folder that TensorFlow cannot "
                                                      r"load, damaged or incomplete \(Cannot parse file .*\); delete "
                                                      r"that folder and run again$"):
-        hub.feature_layer(hub.MOBILENET_V2)
+        hub.feature_layer(MOBILENET_V2)
 
 
 def test_no_hub_model_anywhere_exports_the_labelled_stand_in_once(data_home, monkeypatch, capsys):

@@ -94,7 +94,7 @@ def test_fetch_on_a_full_disk_names_the_space_and_goes_on_with_the_others(data_h
     monkeypatch.setitem(data.DATASETS, "cats_vs_dogs", dict(data.DATASETS["cats_vs_dogs"], url=url))
     kit = tmp_path / "kit"
     kit.mkdir()
-    (kit / mirror.CIFAR10_ARCHIVE).write_bytes(_cifar_archive(per_class=5, test_per_class=1))
+    (kit / data.DATASETS["cifar10"]["archive"]).write_bytes(_cifar_archive(per_class=5, test_per_class=1))
     monkeypatch.setenv("COURSE_DATA_MIRROR", str(kit))
     folder = small_disk(8_000)
     monkeypatch.setenv("COURSE_DATA_DIR", str(folder / "data"))
@@ -138,7 +138,7 @@ class _Payload:
 def test_a_bad_cifar10_archive_in_the_mirror_is_one_clear_error(data_home, tmp_path, monkeypatch, capsys, fault):
     kit = tmp_path / "kit"
     kit.mkdir()
-    archive = kit / mirror.CIFAR10_ARCHIVE
+    archive = kit / data.DATASETS["cifar10"]["archive"]
     members = {name: _batch() for name in CIFAR_BATCHES}
     if fault == "code":
         members["data_batch_1"] = pickle.dumps({b"data": _Payload(tmp_path / "ran"), b"labels": [0]})

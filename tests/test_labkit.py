@@ -19,8 +19,10 @@ from urllib.parse import urlsplit
 import numpy as np
 import pytest
 
-from conftest import make_image
-from course_utils import archives, cli, compat, data, hub, labkit, mirror, pretrained
+from conftest import make_image, patch_dataset, patch_network
+from course_utils import archives, cli, compat, data, files, hub, labkit, mirror, networks, pretrained, registry
+
+MOBILENET = networks.NETWORKS[hub.HUB_NETWORK]
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "course-data"
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
@@ -79,29 +81,31 @@ def sources(data_home, fake_cats, tmp_path, server, monkeypatch):
     monkeypatch.setitem(data.DATASETS["cats_vs_dogs"], "url",
                         _serve(handler, base, "https://storage.googleapis.com/mledu-datasets/cats_and_dogs_filtered.zip",
                                cats.read_bytes()))
-    flowers = tmp_path / "flowers" / "jpg"
-    lines = [f"{hashlib.sha256(make_image(flowers / f'image_{i:04d}.jpg', seed=i).read_bytes()).hexdigest()}"
-             f"  jpg/image_{i:04d}.jpg" for i in range(1, 4)]
-    (tmp_path / "flowers.sha256").write_text("\n".join(lines) + "\n")
-    archive = io.BytesIO()
-    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
-        tar.add(flowers, arcname="jpg")
-    monkeypatch.setitem(data.DATASETS, "flowers17", dict(
-        data.DATASETS["flowers17"], manifest=tmp_path / "flowers.sha256",
-        url=_serve(handler, base, data.DATASETS["flowers17"]["url"], archive.getvalue())))
+    for name, spec in data.DATASETS.items():  # every other archive: three small images and their sha256 list
+        if spec["kind"] != registry.ARCHIVE or name == "cats_vs_dogs":
+            continue
+        images = tmp_path / name / "jpg"
+        lines = [f"{hashlib.sha256(make_image(images / f'image_{i:04d}.jpg', seed=i).read_bytes()).hexdigest()}"
+                 f"  jpg/image_{i:04d}.jpg" for i in range(1, 4)]
+        (tmp_path / f"{name}.sha256").write_text("\n".join(lines) + "\n")
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+            tar.add(images, arcname="jpg")
+        patch_dataset(monkeypatch, name, manifest=tmp_path / f"{name}.sha256",
+                      url=_serve(handler, base, spec["url"], archive.getvalue()))
     cifar = _cifar_archive()
-    monkeypatch.setattr(mirror, "CIFAR10_URL", _serve(handler, base, mirror.CIFAR10_URL, cifar))
-    monkeypatch.setattr(mirror, "CIFAR10_SHA256", hashlib.sha256(cifar).hexdigest())
-    for model in pretrained.PRETRAINED:
-        body = f"{model} no-top weights, stand-in bytes".encode() * 1000
-        monkeypatch.setitem(labkit.WEIGHTS_URLS, model, _serve(handler, base, labkit.WEIGHTS_URLS[model], body))
-        monkeypatch.setitem(pretrained.IMAGENET_MD5, model, hashlib.md5(body).hexdigest())
+    patch_dataset(monkeypatch, "cifar10", url=_serve(handler, base, data.DATASETS["cifar10"]["url"], cifar),
+                  sha256=hashlib.sha256(cifar).hexdigest())
+    for network in pretrained.PRETRAINED:
+        body = f"{network} no-top weights, stand-in bytes".encode() * 1000
+        patch_network(monkeypatch, network, source=_serve(handler, base, networks.NETWORKS[network].source, body),
+                      md5=hashlib.md5(body).hexdigest())
     saved = _tiny_saved_model(tmp_path / "tfhub-cache" / "model")
     resolved = []
     monkeypatch.setattr(tensorflow_hub, "resolve", lambda handle: resolved.append(handle) or saved)
     monkeypatch.delenv("COURSE_HUB_HANDLE", raising=False)
-    for model in pretrained.PRETRAINED:
-        monkeypatch.delenv(f"COURSE_WEIGHTS_{model.upper()}", raising=False)
+    for network in pretrained.PRETRAINED:
+        monkeypatch.delenv(f"COURSE_WEIGHTS_{network.upper()}", raising=False)
     return handler, resolved
 
 
@@ -118,13 +122,21 @@ def _use(monkeypatch, folder: Path) -> None:
 
 
 def test_keras_published_urls_and_hashes_are_the_ones_used():
+    import keras
     from keras.src.applications import vgg16, vgg19
     from keras.src.datasets import cifar10
 
-    assert labkit.WEIGHTS_URLS == {"vgg16": vgg16.WEIGHTS_PATH_NO_TOP, "vgg19": vgg19.WEIGHTS_PATH_NO_TOP}
-    assert f'"{pretrained.IMAGENET_MD5["vgg16"]}"' in inspect.getsource(vgg16)
-    assert f'"{pretrained.IMAGENET_MD5["vgg19"]}"' in inspect.getsource(vgg19)
-    assert mirror.CIFAR10_URL in inspect.getsource(cifar10) and mirror.CIFAR10_SHA256 in inspect.getsource(cifar10)
+    assert {name: networks.NETWORKS[name].source for name in ("vgg16", "vgg19")} == {
+        "vgg16": vgg16.WEIGHTS_PATH_NO_TOP, "vgg19": vgg19.WEIGHTS_PATH_NO_TOP}
+    for network in pretrained.PRETRAINED:  # every entry against the Keras module of its own constructor
+        module = inspect.getmodule(networks.constructor(network))
+        addresses = " ".join(value for value in vars(module).values() if isinstance(value, str))
+        entry = networks.NETWORKS[network]
+        assert entry.source.rsplit("/", 1)[0] in addresses and f'"{entry.md5}"' in inspect.getsource(module), network
+    cifar = data.DATASETS["cifar10"]
+    assert cifar["url"] in inspect.getsource(cifar10) and cifar["sha256"] in inspect.getsource(cifar10)
+    assert networks.constructor("vgg16") is keras.applications.VGG16  # the registry names Keras' own
+    assert networks.preprocess_input("vgg19") is keras.applications.vgg19.preprocess_input
 
 
 def test_kit_is_built_verified_and_used_through_the_mirror_alone(kit, sources, monkeypatch, capsys):
@@ -133,10 +145,10 @@ def test_kit_is_built_verified_and_used_through_the_mirror_alone(kit, sources, m
     for name, entry in manifest["items"].items():
         for record in entry["files"]:
             path = kit / record["file"]
-            assert record["size"] == path.stat().st_size and record["sha256"] == mirror.file_hash(path)
-            assert record["url"].startswith("http://127.0.0.1") or name == hub.KIT_ITEM
+            assert record["size"] == path.stat().st_size and record["sha256"] == files.file_hash(path)
+            assert record["url"].startswith("http://127.0.0.1") or name == hub.HUB_NETWORK
     assert (kit / "weights" / "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5").is_file()
-    assert (kit / hub.KIT_FOLDER / "saved_model.pb").is_file()
+    assert (kit / MOBILENET.kit_path / "saved_model.pb").is_file()
     assert "COURSE_DATA_MIRROR" in (kit / "README.md").read_text()
     assert not (kit / labkit.INCOMING).exists()
     assert labkit.verify_kit(kit) == {name: [] for name in labkit.items()}
@@ -152,10 +164,47 @@ def test_kit_is_built_verified_and_used_through_the_mirror_alone(kit, sources, m
     assert pretrained.weights_setting("vgg16") == kit / "weights" / "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
     assert pretrained.weights_label("vgg19") == "imagenet (mirror file vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5)"
     layer = hub.feature_layer()
-    assert layer.filepath == str(kit / hub.KIT_FOLDER) and "from the lab kit" in layer.label
+    assert layer.filepath == str(kit / MOBILENET.kit_path) and "from the lab kit" in layer.label
     rows = {row["item"]: row for row in labkit.status()}
     assert rows["cats_vs_dogs"]["where"] == "data folder"
     assert {rows[n]["where"] for n in ("flowers17", "cifar10", "vgg16", "vgg19", "mobilenet_v2")} == {"mirror"}
+
+
+def test_status_shows_where_each_item_comes_from_as_the_loaders_then_take_it(kit, sources, monkeypatch, capsys):
+    _use(monkeypatch, kit)
+    sources[0].files.clear()  # no network: what the status names is all there is
+    monkeypatch.setenv("COURSE_WEIGHTS_VGG16", "none")
+    monkeypatch.setenv("COURSE_HUB_HANDLE", str(kit / MOBILENET.kit_path))
+    data.ensure_dataset("cats_vs_dogs")
+    rows = {row["item"]: row for row in labkit.status()}
+    assert {name: row["where"] for name, row in rows.items() if name in ("cats_vs_dogs", "flowers17", "cifar10")} == {
+        "cats_vs_dogs": "data folder", "flowers17": "mirror", "cifar10": "mirror"}
+    assert [rows[n]["where"] for n in ("vgg16", "vgg19", "mobilenet_v2")] == ["setting", "mirror", "setting"]
+    assert rows["vgg16"]["note"] == "COURSE_WEIGHTS_VGG16=none" and rows["mobilenet_v2"]["note"] == "COURSE_HUB_HANDLE"
+    assert rows["flowers17"]["label"] == "17flowers.tgz: official files, checked when installed from it"
+    # What the loaders then take, and the labels their results carry, are the ones shown:
+    assert data.ensure_dataset("flowers17") == data.data_dir() / "flowers17"
+    assert data.installed("flowers17")["source"] == str(kit / "17flowers.tgz")
+    assert [rows[n]["label"] for n in ("cats_vs_dogs", "cifar10")] == [data.describe(n)
+                                                                       for n in ("cats_vs_dogs", "cifar10")]
+    assert rows["cifar10"]["label"] == "cifar10: official arrays (from the mirror's cifar-10-python.tar.gz)"
+    assert [rows[n]["label"] for n in ("vgg16", "vgg19")] == [pretrained.weights_label(n) for n in ("vgg16", "vgg19")]
+    assert pretrained.weights_setting("vgg16") is None and pretrained.weights_setting("vgg19").is_relative_to(kit)
+    layer = hub.feature_layer()
+    assert layer.filepath == str(kit / MOBILENET.kit_path) and rows["mobilenet_v2"]["label"] == layer.label
+
+
+def test_status_shows_a_weights_setting_that_cannot_be_used_as_the_banner_does(data_home, tmp_path, monkeypatch,
+                                                                              capsys):
+    """The banner labels it NOT USABLE and the other notebooks run; the status view, which looked the
+    weights up on its own, stopped at it with an error instead of showing the other items."""
+    monkeypatch.delenv("COURSE_DATA_MIRROR", raising=False)
+    monkeypatch.setenv("COURSE_WEIGHTS_VGG16", str(tmp_path / "missing.h5"))
+    assert cli.main(["lab-kit", "--status"]) == 0
+    out = capsys.readouterr().out
+    assert pretrained.weights_label("vgg16").startswith(pretrained.UNUSABLE)
+    assert f"setting (COURSE_WEIGHTS_VGG16)\n{'':<25}{pretrained.weights_label('vgg16')}" in out
+    assert all(f"  {name:<13}" in out for name in labkit.items())
 
 
 def test_explicit_settings_win_over_the_kit(kit, monkeypatch):
@@ -175,7 +224,7 @@ def test_a_rerun_skips_complete_items(kit, monkeypatch, capsys):
 
 def test_an_interrupted_download_is_never_taken_for_whole(sources, tmp_path, monkeypatch, capsys):
     handler, _ = sources
-    weights = urlsplit(labkit.WEIGHTS_URLS["vgg16"]).path
+    weights = urlsplit(networks.NETWORKS["vgg16"].source).path
     handler.cut = weights  # the connection drops halfway through the VGG16 file
     folder = tmp_path / "kit"
     failed = labkit.build_kit(folder)
@@ -191,7 +240,7 @@ def test_an_interrupted_download_is_never_taken_for_whole(sources, tmp_path, mon
     # A run killed after the hub folder was renamed into place, before its manifest entry:
     entry = mirror.read_manifest(folder)["items"]["mobilenet_v2"]
     labkit._set_entry(folder, "mobilenet_v2", None)
-    assert hub.hub_handle() == hub.MOBILENET_V2  # an unlisted folder is not taken for whole
+    assert hub.hub_handle() == MOBILENET.source  # an unlisted folder is not taken for whole
     (folder / labkit.INCOMING / "vgg16").mkdir(parents=True)
     (folder / labkit.INCOMING / "vgg16" / "vgg16.h5.part").write_bytes(b"half")  # a killed download's bytes
 
@@ -199,7 +248,8 @@ def test_an_interrupted_download_is_never_taken_for_whole(sources, tmp_path, mon
     capsys.readouterr()
     assert labkit.build_kit(folder) == []
     out = capsys.readouterr().out
-    assert out.count("skipped") == len(labkit.items()) - 2 and "[4/6] vgg16: added" in out
+    place = f"[{list(labkit.items()).index('vgg16') + 1}/{len(labkit.items())}]"  # [4/6], from the registries
+    assert out.count("skipped") == len(labkit.items()) - 2 and f"{place} vgg16: added" in out
     assert labkit.verify_kit(folder) == {name: [] for name in labkit.items()}
     assert mirror.read_manifest(folder)["items"]["mobilenet_v2"]["files"] == entry["files"]
 
@@ -242,7 +292,7 @@ def test_a_read_only_kit_is_used_and_never_written(kit, monkeypatch):
         data.ensure_dataset("flowers17")
         data.load_dataset("cifar10", {"image_size": 32, "batch_size": 8, "seed": 1, "train_per_class": 4,
                                       "val_per_class": 1, "test_per_class": 2})
-        assert isinstance(pretrained.weights_setting("vgg16"), Path) and hub.hub_handle() != hub.MOBILENET_V2
+        assert isinstance(pretrained.weights_setting("vgg16"), Path) and hub.hub_handle() != MOBILENET.source
         assert labkit.verify_kit(kit) == {name: [] for name in labkit.items()}
         assert snapshot() == before
     finally:
@@ -283,14 +333,14 @@ def test_a_lab_machine_with_only_the_mirror_set_runs_notebooks_03_to_06(data_hom
     monkeypatch.setitem(data.DATASETS["cats_vs_dogs"], "url", _serve(handler, base, data.DATASETS["cats_vs_dogs"]["url"], cats.getvalue()))
     monkeypatch.setitem(data.DATASETS["flowers17"], "url", _serve(handler, base, data.DATASETS["flowers17"]["url"], flowers.getvalue()))
     cifar = _cifar_archive(per_class=50, test_per_class=10)
-    monkeypatch.setattr(mirror, "CIFAR10_URL", _serve(handler, base, mirror.CIFAR10_URL, cifar))
     # The builder checks the stand-ins against these "published" hashes; the lab machine labels
     # them by content (against the real ones): NOT the official archive, a VGG16 STAND-IN.
-    monkeypatch.setattr(mirror, "CIFAR10_SHA256", hashlib.sha256(cifar).hexdigest())
+    patch_dataset(monkeypatch, "cifar10", url=_serve(handler, base, data.DATASETS["cifar10"]["url"], cifar),
+                  sha256=hashlib.sha256(cifar).hexdigest())
     stand_in = _legacy_h5(SHARED / "weights" / "vgg16_notop_hed_bsds500.weights.h5", tmp_path / "vgg16.h5")
-    for model in pretrained.PRETRAINED:
-        monkeypatch.setitem(labkit.WEIGHTS_URLS, model, _serve(handler, base, labkit.WEIGHTS_URLS[model], stand_in))
-        monkeypatch.setitem(pretrained.IMAGENET_MD5, model, hashlib.md5(stand_in).hexdigest())
+    for network in pretrained.PRETRAINED:
+        patch_network(monkeypatch, network, source=_serve(handler, base, networks.NETWORKS[network].source, stand_in),
+                      md5=hashlib.md5(stand_in).hexdigest())
     monkeypatch.setenv("COURSE_WEIGHTS_VGG16", "none")  # the fake TF-Hub model: a random-weights stand-in
     saved = str(hub.export_stand_in(tmp_path / "tfhub-cache" / "model"))
     monkeypatch.setattr(tensorflow_hub, "resolve", lambda handle: saved)
@@ -320,8 +370,8 @@ def test_a_lab_machine_with_only_the_mirror_set_runs_notebooks_03_to_06(data_hom
 
 @pytest.mark.skipif(not (SHARED / "weights").is_dir(), reason="needs ../shared/course-data")
 def test_the_shared_offline_copies_work_as_a_mirror_and_are_labelled(data_home, monkeypatch):
-    for model in pretrained.PRETRAINED:
-        monkeypatch.delenv(f"COURSE_WEIGHTS_{model.upper()}", raising=False)
+    for network in pretrained.PRETRAINED:
+        monkeypatch.delenv(f"COURSE_WEIGHTS_{network.upper()}", raising=False)
     monkeypatch.setenv("COURSE_DATA_MIRROR", str(SHARED))
     assert pretrained.weights_setting("vgg16") == SHARED / "weights" / "vgg16_notop_hed_bsds500.weights.h5"
     assert pretrained.weights_label("vgg16").startswith("STAND-IN, not ImageNet")

@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import pytest
 
+from conftest import patch_network
 from course_utils import models, pretrained
 
 STAND_IN = Path(__file__).resolve().parents[2] / "shared" / "course-data" / "weights" / "vgg16_notop_hed_bsds500.weights.h5"
@@ -50,14 +51,14 @@ def test_a_file_that_is_not_hdf5_names_variable_file_and_expectation(monkeypatch
 def test_local_files_are_labelled_by_content(monkeypatch, tmp_path):
     stand_in = tmp_path / "a.weights.h5"
     stand_in.write_bytes(pretrained.HDF5_SIGNATURE + b"stand-in weights")
-    monkeypatch.setitem(pretrained.KNOWN_STAND_INS, hashlib.sha256(stand_in.read_bytes()).hexdigest(),
-                        "STAND-IN, not ImageNet")
+    patch_network(monkeypatch, "vgg16", stand_ins={hashlib.sha256(stand_in.read_bytes()).hexdigest():
+                                                   "STAND-IN, not ImageNet"})
     monkeypatch.setenv("COURSE_WEIGHTS_VGG16", str(stand_in))
     assert pretrained.weights_label("vgg16") == "STAND-IN, not ImageNet (local file a.weights.h5)"
 
     imagenet = tmp_path / "renamed.h5"
     imagenet.write_bytes(pretrained.HDF5_SIGNATURE + b"imagenet weights")
-    monkeypatch.setitem(pretrained.IMAGENET_MD5, "vgg16", hashlib.md5(imagenet.read_bytes()).hexdigest())
+    patch_network(monkeypatch, "vgg16", md5=hashlib.md5(imagenet.read_bytes()).hexdigest())
     monkeypatch.setenv("COURSE_WEIGHTS_VGG16", str(imagenet))
     assert pretrained.weights_label("vgg16") == "imagenet (local file renamed.h5)"
 
@@ -262,14 +263,13 @@ def test_mirror_weights_are_found_by_content_whatever_their_name(monkeypatch, tm
     (tmp_path / "weights" / "edges.h5").write_bytes(b"a vgg16 stand-in")
     (tmp_path / "weights" / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5").write_bytes(b"not vgg19")
     sha = hashlib.sha256(b"a vgg16 stand-in").hexdigest()
-    monkeypatch.setitem(pretrained.KNOWN_STAND_INS, sha, "STAND-IN, not ImageNet")
-    monkeypatch.setitem(pretrained.STAND_IN_MODELS, sha, "vgg16")
+    patch_network(monkeypatch, "vgg16", stand_ins={sha: "STAND-IN, not ImageNet"})
     assert pretrained.weights_setting("vgg16") == tmp_path / "weights" / "edges.h5"
     assert pretrained.weights_label("vgg16") == "STAND-IN, not ImageNet (mirror file edges.h5)"
     assert pretrained.weights_setting("vgg19") == "imagenet"  # an unrecognised file is not taken, whatever its name
 
     (tmp_path / "renamed.h5").write_bytes(b"imagenet vgg16")  # ImageNet wins over a stand-in
-    monkeypatch.setitem(pretrained.IMAGENET_MD5, "vgg16", hashlib.md5(b"imagenet vgg16").hexdigest())
+    patch_network(monkeypatch, "vgg16", md5=hashlib.md5(b"imagenet vgg16").hexdigest())
     assert pretrained.weights_label("vgg16") == "imagenet (mirror file renamed.h5)"
     monkeypatch.setenv("COURSE_WEIGHTS_VGG16", "none")  # an explicit setting wins over the mirror
     assert pretrained.weights_setting("vgg16") is None

@@ -1,0 +1,118 @@
+"""The pretrained networks the course uses, one entry each: the one table `models`, `pretrained`,
+`hub`, `labkit` and the tests read.
+
+An entry (`Network`) says how the network is built (a `keras.applications` constructor, named
+and imported only when used, so that `import course_utils` does not load TensorFlow; or a TF-Hub
+SavedModel), where its weights come from (Keras' no-top ImageNet file with the md5 Keras checks,
+or the TF-Hub handle; the path a lab kit keeps it at), the files known to be stand-ins for it
+(by sha256, with their label), its input preparation and limits, and the variables a "top only"
+fine-tune trains. The string naming an entry is called `network` wherever the package takes one.
+An unknown name is an `UnknownNetwork` listing the valid ones.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+
+from .errors import SettingError
+
+# How a network is built: a Keras constructor loading a weights file, or a TF-Hub SavedModel.
+KERAS_APPLICATION = "keras.applications"
+TF_HUB = "TF-Hub"
+
+
+@dataclass(frozen=True)
+class Network:
+    """One network the course uses (see the module docstring)."""
+
+    title: str
+    kind: str  # KERAS_APPLICATION or TF_HUB
+    source: str  # Keras' no-top ImageNet weights URL (its WEIGHTS_PATH_NO_TOP), or the TF-Hub handle
+    kit_path: str  # where a lab kit keeps the weights file or the SavedModel folder
+    top_variables: str  # regex of the variables a "top only" fine-tune trains (`hub.train_top_only`)
+    min_size: int  # the smallest input image side the network takes (Keras refuses smaller ones)
+    constructor: str | None = None  # "module.Name" of the Keras constructor (no-top base)
+    preprocess: str | None = None  # "module.name" of its input preparation; TF-Hub: images in [0, 1]
+    md5: str | None = None  # of Keras' no-top ImageNet file, as Keras checks it after its download
+    label: str = ""  # what the TF-Hub model is, for results (a weights file is labelled by content)
+    stand_ins: dict[str, str] = field(default_factory=dict)  # sha256 of a file that is NOT ImageNet -> label
+    stand_in_base: str | None = None  # TF-Hub: the network whose base the course exports when offline
+
+
+HED_STAND_IN = "f8cad5e1f9fdf531af3e3c503b19804da924c8d73ff2c6188f7d6185a521d665"
+_KERAS_WEIGHTS = "https://storage.googleapis.com/tensorflow/keras-applications"
+
+NETWORKS: dict[str, Network] = {
+    "vgg16": Network(
+        title="VGG16", kind=KERAS_APPLICATION,
+        source=f"{_KERAS_WEIGHTS}/vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        kit_path="weights/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        constructor="keras.applications.VGG16", preprocess="keras.applications.vgg16.preprocess_input",
+        md5="6d6bbae143d832006294945121d1f1fc", top_variables=r"block5_", min_size=32,
+        stand_ins={HED_STAND_IN: "STAND-IN, not ImageNet: VGG16 convolution layers of the HED edge "
+                                 "detector fine-tuned on BSDS500"},
+    ),
+    "vgg19": Network(
+        title="VGG19", kind=KERAS_APPLICATION,
+        source=f"{_KERAS_WEIGHTS}/vgg19/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        kit_path="weights/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        constructor="keras.applications.VGG19", preprocess="keras.applications.vgg19.preprocess_input",
+        md5="253f8cb515780f3b799900260a226db6", top_variables=r"block5_", min_size=32,
+    ),
+    # Variables named as `hub.HubFeatures` renames them; the top: the last three inverted
+    # residual blocks and the final 1x1 convolution.
+    "mobilenet_v2": Network(
+        title="MobileNetV2", kind=TF_HUB,
+        source="https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5",
+        kit_path="tfhub/mobilenet_v2_100_224_feature_vector_5",
+        label="TF-Hub MobileNetV2 feature vector (ImageNet)",
+        top_variables=r"expanded_conv_1[4-6]_|Conv_1_", min_size=32, stand_in_base="vgg16",
+    ),
+}
+
+
+class UnknownNetwork(SettingError):
+    """A network name the course does not know, or of the wrong kind for its use."""
+
+
+def names(kind: str | None = None) -> list[str]:
+    """The networks of `kind` (every network when None), in the registry's order."""
+    return [name for name, entry in NETWORKS.items() if kind in (None, entry.kind)]
+
+
+def network_spec(network: str, kind: str | None = None) -> Network:
+    """The entry of `network`; raises `UnknownNetwork`, naming the valid ones (of `kind` when
+    given), for a name the course does not know or a network of another kind."""
+    entry = NETWORKS.get(network)
+    if entry is None or kind not in (None, entry.kind):
+        valid = names(kind)
+        what = f"a {kind} network" if kind else "a network"
+        raise UnknownNetwork(f"{network!r} is not {what} the course knows: use one of {', '.join(valid)}")
+    return entry
+
+
+def _keras_object(dotted: str):
+    """The object `dotted` ("package.module.Name") names, imported now (Keras loads TensorFlow)."""
+    module, name = dotted.rsplit(".", 1)
+    return getattr(importlib.import_module(module), name)
+
+
+def constructor(network: str):
+    """Keras' constructor of `network` (a `keras.applications` network)."""
+    return _keras_object(network_spec(network, KERAS_APPLICATION).constructor)
+
+
+def preprocess_input(network: str):
+    """Keras' input preparation of `network` (a `keras.applications` network): it changes a float
+    NumPy array in place."""
+    return _keras_object(network_spec(network, KERAS_APPLICATION).preprocess)
+
+
+def check_input_size(network: str, image_size: int | None) -> None:
+    """Raise a `SettingError` when `network` cannot take images of side `image_size` (None: any
+    size, checked when the network is called)."""
+    entry = network_spec(network)
+    if image_size is not None and image_size < entry.min_size:
+        raise SettingError(f"{entry.title} takes images of at least {entry.min_size}x{entry.min_size}, "
+                           f"not {image_size}x{image_size}: set image_size to {entry.min_size} or more")

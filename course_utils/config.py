@@ -32,7 +32,8 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Mapping
 
 from .errors import SettingError
 
@@ -279,13 +280,13 @@ ARTIFACT_KINDS = {"results", "histories", "notebooks", "logs", "report", "figure
 KEYED_BY_PROFILE = {"models", "features"}
 
 
-def artifact_path(where: dict[str, Any] | str | Path, kind: str, name: str = "", key: str = "") -> Path:
+def artifact_path(where: str | Path, kind: str, name: str = "", key: str = "", *, profile: str | None = None) -> Path:
     """Where an artefact of `kind` named `name` lives under the build folder: the one
     place that knows the layout of `build/` (its folder is created).
 
-    `where` is the settings from `setup()` (their `build_dir` and `profile`),
-    a profile name (the build folder is then `build_dir()`), or a build folder
-    (for the kinds not keyed by profile). Models and feature caches go to
+    `where` is a build folder, with `profile` for the kinds kept per profile, or a
+    profile name (the build folder is then `build_dir()`); a notebook's session
+    has its own `Settings.artifact_path`. Models and feature caches go to
     `<kind>/<profile>/<key>/`, where `key` names what else they depend on (the
     pretrained weights' fingerprint); figures go to `report/figures/`; every
     other kind to `<kind>/`. Returns the file's path, or the folder's when
@@ -293,16 +294,14 @@ def artifact_path(where: dict[str, Any] | str | Path, kind: str, name: str = "",
     """
     if kind not in ARTIFACT_KINDS:
         raise ValueError(f"unknown artefact kind {kind!r}: one of {', '.join(sorted(ARTIFACT_KINDS))}")
-    if isinstance(where, dict):
-        build, profile = Path(where["build_dir"]), where["profile"]
-    elif isinstance(where, str):
+    if isinstance(where, str):
         build, profile = build_dir(), where
     else:
-        build, profile = Path(where), None
+        build = Path(where)
     folder = build / "report" / "figures" if kind == "figures" else build / kind
     if kind in KEYED_BY_PROFILE:
         if profile is None:
-            raise ValueError(f"{kind} are kept per profile: pass the settings or the profile, not a folder")
+            raise ValueError(f"{kind} are kept per profile: pass the profile with the build folder")
         folder = folder / profile / key if key else folder / profile
     folder.mkdir(parents=True, exist_ok=True)
     return folder / name if name else folder
@@ -345,3 +344,70 @@ def flag_setting(name: str) -> bool:
 def new_run_id() -> str:
     """A fresh run id: the start time and the process id, e.g. `20261124-142501-8123`."""
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+
+
+class ReadOnlySetting(SettingError, AttributeError):
+    """An assignment to a session's setting or identity: they are read-only."""
+
+
+class Settings:
+    """One notebook's run as `setup()` opened it, read-only: its profile's settings as attributes
+    (`settings.image_size`, `settings.head_epochs`: those of `PROFILES` for this notebook and
+    profile, see `profile_settings`) and its identity below. What the loaders, the feature cache
+    and the trainings read; the notebook's session (`results.Session`) adds its actions."""
+
+    notebook: str
+    profile: str
+    seed: int
+    run_id: str  # the course runner's (COURSE_RUN_ID), or a new one for a notebook opened by hand
+    started: float  # time.time() at setup(): wall times are counted from it
+    device: str
+    data_dir: Path
+    build_dir: Path
+    weights: Mapping[str, str]  # a label for each pretrained network's weights, by network name
+
+    def __init__(self, settings: Mapping[str, Any], *, notebook: str, profile: str, seed: int = SEED,
+                 run_id: str | None = None, started: float | None = None, device: str = "",
+                 data_dir: Path | None = None, build_dir: Path | None = None,
+                 weights: Mapping[str, str] | None = None) -> None:
+        identity = {"notebook": notebook, "profile": profile, "seed": seed, "run_id": run_id or new_run_id(),
+                    "started": time.time() if started is None else started, "device": device,
+                    "data_dir": Path(data_dir) if data_dir else _data_dir(),
+                    "build_dir": Path(build_dir) if build_dir else _build_dir(),
+                    "weights": MappingProxyType(dict(weights or {})), "_settings": MappingProxyType(dict(settings))}
+        for name, value in identity.items():
+            object.__setattr__(self, name, value)
+
+    @property
+    def settings(self) -> Mapping[str, Any]:
+        """The profile's settings for this notebook, by name (read-only)."""
+        return self._settings
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # never looked up in the settings (copying, pickling)
+            raise AttributeError(name)
+        try:
+            return self._settings[name]
+        except KeyError:
+            raise AttributeError(f"{self.notebook} has no setting {name!r} in the {self.profile} profile; "
+                                 f"its settings: {', '.join(self._settings)}") from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise ReadOnlySetting(f"session.{name} cannot be changed: the settings come from PROFILES in "
+                              "course_utils/config.py, for the profile that COURSE_PROFILE (or setup(..., "
+                              "profile=...)) picks, and the run's identity from setup(). To try another value, "
+                              f"use a variable of your own: {name} = {value!r}")
+
+    def __delattr__(self, name: str) -> None:
+        self.__setattr__(name, "...")
+
+    def __repr__(self) -> str:
+        settings = ", ".join(f"{name}={value!r}" for name, value in self._settings.items())
+        return f"<{type(self).__name__} {self.notebook}, profile {self.profile}, seed {self.seed}: {settings}>"
+
+    def artifact_path(self, kind: str, name: str = "", key: str = "") -> Path:
+        """Where this run's artefact of `kind` named `name` lives (see `artifact_path`)."""
+        return artifact_path(self.build_dir, kind, name, key, profile=self.profile)
+
+
+_data_dir, _build_dir = data_dir, build_dir  # the defaults of `Settings`, whose parameters take these names

@@ -1,10 +1,28 @@
 """Run profiles and folders: the settings every other module builds on.
 
-Every setting a notebook uses (sample counts, image size, epochs, batch size)
-comes from `PROFILES` below, never from literals in the notebooks. A profile
-is picked by the `COURSE_PROFILE` environment variable (or the runner's
-`--profile` option); without one, `full` is used when TensorFlow sees a GPU
-and `quick` otherwise.
+Every training setting a notebook uses (sample counts, image size, epochs,
+learning rates, batch size) comes from `PROFILES` below, never from literals in
+the notebooks; `setup()` hands them to the notebook as the read-only attributes
+of its session (`Settings`). A profile is picked by the `COURSE_PROFILE`
+environment variable (or the runner's `--profile` option); without one, `full`
+is used when TensorFlow sees a GPU and `quick` otherwise.
+
+How a training's settings are named: each training a notebook runs has a name,
+and its settings are `<name>_epochs` and `<name>_learning_rate`:
+
+- `epochs`, `learning_rate` (and `optimizer`): a network trained whole from
+  its first epoch, the notebook's main training (01, 02);
+- `head_epochs`, `head_learning_rate`: a new head trained on a frozen base or
+  its cached features (03, 04, 05, 06, and 07's stand-in for 05's model);
+- `fine_tune_epochs`, `fine_tune_learning_rate`: the second phase, part of
+  the base unfrozen (04, 05, 06);
+- `<variant>_epochs`, `<variant>_learning_rate`: a notebook's side
+  experiment, named after it: `conv_head` and `end_to_end` (03), `inception`
+  (04), `bn_demo` (05, with `bn_demo_steps`), `scratch` (a CNN from scratch:
+  07's stand-in for 01's network; 06's, compared with the head at equal epochs,
+  trains for `head_epochs`).
+
+An epochs setting of 0 skips that training in the profile.
 
 Environment variables (all optional):
 
@@ -48,7 +66,6 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "*": {
             "image_size": 64,
             "batch_size": 16,
-            "epochs": 1,
             "train_per_class": 24,
             "val_per_class": 8,
             "test_per_class": 8,
@@ -58,19 +75,25 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "01_scratch_cnn_baseline": {"image_size": 64, "epochs": 1, "optimizer": "adam", "learning_rate": 1e-3},
         "02_data_augmentation": {"image_size": 64, "epochs": 2, "optimizer": "adam", "learning_rate": 1e-3},
         "03_vgg_feature_extraction": {"image_size": 64, "slow_images": 4, "head_epochs": 2, "end_to_end_epochs": 1,
-                                      "head_learning_rate": 2e-5, "conv_head_epochs": 1, "other_bases": []},
-        "04_head_swap": {"image_size": 64, "head_epochs": 2,
+                                      "head_learning_rate": 2e-5, "conv_head_epochs": 1, "other_bases": [],
+                                      "conv_head_learning_rate": 1e-4, "end_to_end_learning_rate": 2e-5},
+        "04_head_swap": {"image_size": 64, "head_epochs": 2, "head_learning_rate": 1e-3,
                          "train_per_class": 8, "val_per_class": 4, "test_per_class": 4,
-                         "fine_tune_epochs": 1,
-                         "inception_epochs": 0},
+                         "fine_tune_epochs": 1, "fine_tune_learning_rate": 1e-5,
+                         "inception_epochs": 0, "inception_learning_rate": 1e-3},
         # 05's phase one trains 03's dense head on 03's features: 03's head rate, in every profile.
         "05_unfreezing_block5": {"image_size": 64, "head_epochs": 2, "fine_tune_epochs": 1, "head_learning_rate": 2e-5,
+                                 "fine_tune_learning_rate": 1e-5,
                                  "bn_demo_size": 32,
-                                 "bn_demo_steps": 2},
-        "06_tfhub_mobilenet_cifar10": {"image_size": 64, "epochs": 1, "fine_tune_epochs": 1,
+                                 "bn_demo_steps": 2, "bn_demo_learning_rate": 1e-5},
+        "06_tfhub_mobilenet_cifar10": {"image_size": 64, "head_epochs": 1, "head_learning_rate": 1e-3,
+                                       "fine_tune_epochs": 1, "fine_tune_learning_rate": 1e-5,
+                                       "scratch_learning_rate": 1e-3,  # for the head's epochs
                                        "train_per_class": 24, "val_per_class": 8, "test_per_class": 8},
         "07_visualizing_filters_and_activations": {"filter_size": 48, "filters": 8, "steps": 5,
-                                                   "study_filters": 8, "grad_cam_images": 4},
+                                                   "study_filters": 8, "grad_cam_images": 4,
+                                                   "scratch_epochs": 2, "scratch_learning_rate": 1e-4,
+                                                   "head_epochs": 3, "head_learning_rate": 2e-5},
     },
     # A laptop CPU: each notebook at most 9 minutes on the course's 2-core build machine, the whole
     # course at most 30 (measured with benchmarks/lessons.py), the lessons' effects large enough to show.
@@ -78,7 +101,6 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "*": {
             "image_size": 128,
             "batch_size": 32,
-            "epochs": 10,
             "train_per_class": 1000,
             "val_per_class": 250,
             "test_per_class": 250,
@@ -103,35 +125,41 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         # still climbing at its 30th epoch (best validation 0.760 there); at 1e-4 it reached 0.760 by epoch 27.
         "03_vgg_feature_extraction": {"image_size": 128, "slow_images": 16, "head_epochs": 30,
                                       "end_to_end_epochs": 0, "head_learning_rate": 1e-4,
-                                      # Material 000's conv head: its claim names 3-5 epochs.
-                                      "conv_head_epochs": 5, "other_bases": []},
+                                      "end_to_end_learning_rate": 2e-5,  # the original material's
+                                      # The original material's convolutional head: its claim names 3-5 epochs.
+                                      "conv_head_epochs": 5, "conv_head_learning_rate": 1e-4, "other_bases": []},
         # 17 flowers: 60 / 10 / 10 images per class, all of them.
-        "04_head_swap": {"image_size": 128, "head_epochs": 30,
+        "04_head_swap": {"image_size": 128, "head_epochs": 30, "head_learning_rate": 1e-3,
                          "train_per_class": None, "val_per_class": None, "test_per_class": None,
                          # Phase two: block 5 and the head on the cached block4_pool features.
-                         "fine_tune_epochs": 2,
+                         "fine_tune_epochs": 2, "fine_tune_learning_rate": 1e-5,
                          # InceptionV3 at 96x96 from random weights: a dry run only on a CPU.
-                         "inception_epochs": 0},
+                         "inception_epochs": 0, "inception_learning_rate": 1e-3},
         # Phase two runs the whole base every step (VGG16 at 150x150 extracts about
         # 12 images/s here, benchmarks/feature_extraction.py): two epochs fit.
         # Phase one is 03's dense head on 03's features, so it takes 03's head rate (measured above): at 2e-5
         # the head is still climbing at epoch 30, and an under-trained phase one flatters phase two.
         "05_unfreezing_block5": {"image_size": 128, "head_epochs": 30, "fine_tune_epochs": 2, "head_learning_rate": 1e-4,
+                                 "fine_tune_learning_rate": 1e-5,
                                  # ResNet50 (random weights), a few eager steps: the BatchNormalization lesson.
                                  "bn_demo_size": 64,
-                                 "bn_demo_steps": 3},
+                                 "bn_demo_steps": 3, "bn_demo_learning_rate": 1e-5},
         # CIFAR-10 at 96x96, 200 training images per class, the whole test set.
-        "06_tfhub_mobilenet_cifar10": {"image_size": 96, "epochs": 1, "fine_tune_epochs": 0,
+        "06_tfhub_mobilenet_cifar10": {"image_size": 96, "head_epochs": 1, "head_learning_rate": 1e-3,
+                                       "fine_tune_epochs": 0, "fine_tune_learning_rate": 1e-5,
+                                       "scratch_learning_rate": 1e-3,  # for the head's epochs
                                        "train_per_class": 200, "val_per_class": 50, "test_per_class": None},
+        # Stand-ins, trained only when notebook 01's or 05's saved model is missing.
         "07_visualizing_filters_and_activations": {"filter_size": 64, "filters": 64, "steps": 20,
-                                                   "study_filters": 32, "grad_cam_images": 6},
+                                                   "study_filters": 32, "grad_cam_images": 6,
+                                                   "scratch_epochs": 2, "scratch_learning_rate": 1e-4,
+                                                   "head_epochs": 3, "head_learning_rate": 2e-5},
     },
     # A GPU: the protocols and data sizes of the original material.
     "full": {
         "*": {
             "image_size": 150,
             "batch_size": 32,
-            "epochs": 30,
             "train_per_class": None,
             "val_per_class": None,
             "test_per_class": None,
@@ -142,21 +170,27 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "02_data_augmentation": {"image_size": 150, "epochs": 100, "optimizer": "rmsprop", "learning_rate": 1e-4},
         "03_vgg_feature_extraction": {"image_size": 150, "slow_images": 32, "head_epochs": 30, "end_to_end_epochs": 50,
                                       "head_learning_rate": 2e-5,  # the original material's RMSprop rate
+                                      "end_to_end_learning_rate": 2e-5,
                                       # VGG19 too: the original 88.4 % was measured with it (one more feature pass).
-                                      "conv_head_epochs": 5, "other_bases": ["vgg19"]},
-        "04_head_swap": {"image_size": 224, "head_epochs": 50,
+                                      "conv_head_epochs": 5, "conv_head_learning_rate": 1e-4, "other_bases": ["vgg19"]},
+        "04_head_swap": {"image_size": 224, "head_epochs": 50, "head_learning_rate": 1e-3,
                          "train_per_class": None, "val_per_class": None, "test_per_class": None,
-                         "fine_tune_epochs": 20,
-                         "inception_epochs": 10},
+                         "fine_tune_epochs": 20, "fine_tune_learning_rate": 1e-5,
+                         "inception_epochs": 10, "inception_learning_rate": 1e-3},
         "05_unfreezing_block5": {"image_size": 150, "head_epochs": 30, "fine_tune_epochs": 50,
                                  "head_learning_rate": 2e-5,  # 03's, the original material's RMSprop rate
+                                 "fine_tune_learning_rate": 1e-5,
                                  "bn_demo_size": 150,
-                                 "bn_demo_steps": 10},
+                                 "bn_demo_steps": 10, "bn_demo_learning_rate": 1e-5},
         # The original lesson: 224x224, one epoch; here the whole training set, then fine-tuning.
-        "06_tfhub_mobilenet_cifar10": {"image_size": 224, "epochs": 1, "fine_tune_epochs": 1,
+        "06_tfhub_mobilenet_cifar10": {"image_size": 224, "head_epochs": 1, "head_learning_rate": 1e-3,
+                                       "fine_tune_epochs": 1, "fine_tune_learning_rate": 1e-5,
+                                       "scratch_learning_rate": 1e-3,  # for the head's epochs
                                        "train_per_class": None, "val_per_class": None, "test_per_class": None},
         "07_visualizing_filters_and_activations": {"filter_size": 128, "filters": 64, "steps": 40,
-                                                   "study_filters": 64, "grad_cam_images": 8},
+                                                   "study_filters": 64, "grad_cam_images": 8,
+                                                   "scratch_epochs": 2, "scratch_learning_rate": 1e-4,
+                                                   "head_epochs": 3, "head_learning_rate": 2e-5},
     },
 }
 

@@ -39,11 +39,11 @@ def child(mode: str, count: int, resolution: int) -> None:
     import tensorflow as tf
 
     import course_utils
-    from course_utils import data
+    from course_utils import config, data
 
-    cfg = {"image_size": 32, "batch_size": 64, "seed": 0, "train_per_class": count // 10,
-           "val_per_class": 1, "test_per_class": 1}
-    train = course_utils.load_dataset("cifar10", cfg, image_size=32).train
+    settings = config.Settings({"image_size": 32, "batch_size": 64, "train_per_class": count // 10,
+                                "val_per_class": 1, "test_per_class": 1}, notebook="benchmark", profile="quick", seed=0)
+    train = course_utils.load_dataset("cifar10", settings, image_size=32).train
     if mode == "upfront":
         images = np.concatenate([x.numpy() for x, _ in train])
         resized = tf.image.resize(images, (resolution, resolution)).numpy() / 255.0
@@ -72,10 +72,11 @@ def full_profile_child(resolution: int) -> None:
     # The official-array path of load_dataset, whatever image-folder copy is installed here.
     data.cifar10_arrays = lambda name="cifar10": arrays
     data.ensure_dataset = lambda name: None
-    cfg = {**config.profile_settings("06_tfhub_mobilenet_cifar10", "full"), "seed": 0}
+    settings = config.Settings(config.profile_settings("06_tfhub_mobilenet_cifar10", "full"),
+                               notebook="06_tfhub_mobilenet_cifar10", profile="full", seed=0)
     train, validation, test = (data.to_model_input(split, resolution)
-                               for split in course_utils.load_dataset("cifar10", cfg, image_size=32)[:3])
-    epochs = cfg["epochs"] + cfg["fine_tune_epochs"]  # fit reads train and validation once per epoch
+                               for split in course_utils.load_dataset("cifar10", settings, image_size=32)[:3])
+    epochs = settings.head_epochs + settings.fine_tune_epochs  # fit reads train and validation once per epoch
     seen = [sum(len(x.numpy()) for x, _ in split) for split in (train, validation) for _ in range(epochs)]
     seen.append(sum(len(x.numpy()) for x, _ in test))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB

@@ -31,9 +31,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args()
 
-    cfg = {"image_size": args.image_size, "batch_size": args.batch_size, "seed": 0,
-           "train_per_class": args.images // 2, "val_per_class": 1, "test_per_class": 1}
-    train = course_utils.load_dataset("cats_vs_dogs", cfg).train
+    settings = course_utils.config.Settings({"image_size": args.image_size, "batch_size": args.batch_size,
+                                             "train_per_class": args.images // 2, "val_per_class": 1,
+                                             "test_per_class": 1}, notebook="benchmark", profile="quick", seed=0)
+    train = course_utils.load_dataset("cats_vs_dogs", settings).train
     images = np.concatenate([x.numpy() for x, _ in train])[: args.images]
     base = models.pretrained_base("vgg16", args.image_size)
     prepare = models.preprocess("vgg16")

@@ -57,15 +57,14 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--optimizer", choices=("rmsprop", "adam"), default="rmsprop")
     args = parser.parse_args()
-    cfg = course_utils.setup("01_scratch_cnn_baseline", profile="quick")
-    cfg["image_size"] = args.image_size
-    splits = course_utils.load_dataset("cats_vs_dogs", cfg)
+    session = course_utils.setup("01_scratch_cnn_baseline", profile="quick")
+    splits = course_utils.load_dataset("cats_vs_dogs", session, image_size=args.image_size)
     print(f"\n{platform.machine()}, {os.cpu_count()} cores, native bfloat16: {native_bfloat16()}; "
           f"small CNN at {args.image_size}x{args.image_size}, {args.optimizer}, {args.epochs} epochs per policy")
     print(f"{'policy':<16} {'s/epoch':>8} {'best validation':>16}  first broken epoch (NaN loss or 50 %)")
     for policy in ("float32", "mixed_bfloat16"):
         keras.mixed_precision.set_global_policy(policy)
-        keras.utils.set_random_seed(cfg["seed"])
+        keras.utils.set_random_seed(session.seed)
         run = train(splits, args.image_size, args.epochs, args.optimizer)
         print(f"{policy:<16} {run['seconds']:>8.1f} {run['best_val']:>16.3f}  {run['broken'] or 'none'}", flush=True)
 

@@ -3,12 +3,20 @@
 Every notebook starts with
 
     import course_utils
-    cfg = course_utils.setup("01_scratch_cnn_baseline")
+    session = course_utils.setup("01_scratch_cnn_baseline")
+
+`session` (a `results.Session`) holds the profile's settings as read-only attributes
+(`session.image_size`), the run's identity (`session.profile`, `session.seed`, ...) and
+the notebook's actions: `session.using(splits, network=...)` states what the next results
+come from, `session.record(results.SCRATCH_CNN, accuracy, method=...)` records one under its
+key, `session.save_figure(...)` saves a figure. The helpers take the session:
+`course_utils.load_dataset("cats_vs_dogs", session)`, `training.fit_and_evaluate(model,
+splits, session, key=..., method=...)`, `lessons.show(session)`.
 
 Modules, from the bottom up (each imports only modules above it in this list):
 `errors` (`CourseError`, the parent of every error a user can fix), `compat`
 (the supported TensorFlow and Keras versions), `config` (profiles, folders,
-`artifact_path`), `files` (writing without half-written files, hashing a file),
+`artifact_path`, a run's read-only `Settings`), `files` (writing without half-written files, hashing a file),
 `registry` (the datasets as data: kind, source, checks, split rule; `Source`),
 `networks` (the pretrained networks: constructor, weights source, stand-ins,
 preprocessing, input limits, top variables), `mirror` (what a lab kit or mirror
@@ -16,7 +24,7 @@ folder holds), `archives` (downloads), `images` (which images can be read),
 `install` (where a dataset comes from, installing it), `data` (the loaders),
 `pretrained` (where a network's weights come from, and their label), `models`
 (the small CNN, pretrained bases, heads, surgery, the feature cache), `hub` (TF-Hub
-models as Keras 3 layers), `labkit` (building and checking a teacher's lab kit), `plots`, `results` (recording numbers and
+models as Keras 3 layers), `labkit` (building and checking a teacher's lab kit), `plots`, `results` (the notebook's `Session`, the result keys, recording numbers and
 figures), `stats` (exact tests of test accuracies), `lessons` (what each lesson should show, and
 whether a run showed it), `training`, `visualize` (activations, filter patterns, Grad-CAM),
 `document` (a report as data, rendered to Markdown and HTML), `report` (the course
@@ -36,13 +44,12 @@ from .config import PROFILES, ProfileError, artifact_path, resolve_profile  # no
 from .data import (DATASETS, DataError, DataNotAvailable, ChecksumError, ensure_dataset,
                    import_dataset, load_dataset, load_image_folder)
 from .errors import CourseError, SettingError
-from .results import latest_result, record_result, save_figure, using
+from .results import Session
 
 __all__ = [
     "CourseError", "SettingError", "PROFILES", "ProfileError", "artifact_path", "resolve_profile", "setup",
     "DATASETS", "DataError", "DataNotAvailable", "ChecksumError", "ensure_dataset",
-    "import_dataset", "load_dataset", "load_image_folder",
-    "latest_result", "record_result", "save_figure", "using", "SEED_RESULTS",
+    "import_dataset", "load_dataset", "load_image_folder", "Session", "SEED_RESULTS",
 ]
 
 

@@ -1,10 +1,28 @@
 """Run profiles and folders: the settings every other module builds on.
 
-Every setting a notebook uses (sample counts, image size, epochs, batch size)
-comes from `PROFILES` below, never from literals in the notebooks. A profile
-is picked by the `COURSE_PROFILE` environment variable (or the runner's
-`--profile` option); without one, `full` is used when TensorFlow sees a GPU
-and `quick` otherwise.
+Every training setting a notebook uses (sample counts, image size, epochs,
+learning rates, batch size) comes from `PROFILES` below, never from literals in
+the notebooks; `setup()` hands them to the notebook as the read-only attributes
+of its session (`Settings`). A profile is picked by the `COURSE_PROFILE`
+environment variable (or the runner's `--profile` option); without one, `full`
+is used when TensorFlow sees a GPU and `quick` otherwise.
+
+How a training's settings are named: each training a notebook runs has a name,
+and its settings are `<name>_epochs` and `<name>_learning_rate`:
+
+- `epochs`, `learning_rate` (and `optimizer`): a network trained whole from
+  its first epoch, the notebook's main training (01, 02);
+- `head_epochs`, `head_learning_rate`: a new head trained on a frozen base or
+  its cached features (03, 04, 05, 06, and 07's stand-in for 05's model);
+- `fine_tune_epochs`, `fine_tune_learning_rate`: the second phase, part of
+  the base unfrozen (04, 05, 06);
+- `<variant>_epochs`, `<variant>_learning_rate`: a notebook's side
+  experiment, named after it: `conv_head` and `end_to_end` (03), `inception`
+  (04), `bn_demo` (05, with `bn_demo_steps`), `scratch` (a CNN from scratch:
+  07's stand-in for 01's network; 06's, compared with the head at equal epochs,
+  trains for `head_epochs`).
+
+An epochs setting of 0 skips that training in the profile.
 
 Environment variables (all optional):
 
@@ -32,7 +50,8 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Mapping
 
 from .errors import SettingError
 
@@ -47,7 +66,6 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "*": {
             "image_size": 64,
             "batch_size": 16,
-            "epochs": 1,
             "train_per_class": 24,
             "val_per_class": 8,
             "test_per_class": 8,
@@ -57,19 +75,25 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "01_scratch_cnn_baseline": {"image_size": 64, "epochs": 1, "optimizer": "adam", "learning_rate": 1e-3},
         "02_data_augmentation": {"image_size": 64, "epochs": 2, "optimizer": "adam", "learning_rate": 1e-3},
         "03_vgg_feature_extraction": {"image_size": 64, "slow_images": 4, "head_epochs": 2, "end_to_end_epochs": 1,
-                                      "head_learning_rate": 2e-5, "conv_head_epochs": 1, "other_bases": []},
-        "04_head_swap": {"image_size": 64, "head_epochs": 2,
+                                      "head_learning_rate": 2e-5, "conv_head_epochs": 1, "other_bases": [],
+                                      "conv_head_learning_rate": 1e-4, "end_to_end_learning_rate": 2e-5},
+        "04_head_swap": {"image_size": 64, "head_epochs": 2, "head_learning_rate": 1e-3,
                          "train_per_class": 8, "val_per_class": 4, "test_per_class": 4,
-                         "fine_tune_epochs": 1,
-                         "inception_epochs": 0},
+                         "fine_tune_epochs": 1, "fine_tune_learning_rate": 1e-5,
+                         "inception_epochs": 0, "inception_learning_rate": 1e-3},
         # 05's phase one trains 03's dense head on 03's features: 03's head rate, in every profile.
         "05_unfreezing_block5": {"image_size": 64, "head_epochs": 2, "fine_tune_epochs": 1, "head_learning_rate": 2e-5,
+                                 "fine_tune_learning_rate": 1e-5,
                                  "bn_demo_size": 32,
-                                 "bn_demo_steps": 2},
-        "06_tfhub_mobilenet_cifar10": {"image_size": 64, "epochs": 1, "fine_tune_epochs": 1,
+                                 "bn_demo_steps": 2, "bn_demo_learning_rate": 1e-5},
+        "06_tfhub_mobilenet_cifar10": {"image_size": 64, "head_epochs": 1, "head_learning_rate": 1e-3,
+                                       "fine_tune_epochs": 1, "fine_tune_learning_rate": 1e-5,
+                                       "scratch_learning_rate": 1e-3,  # for the head's epochs
                                        "train_per_class": 24, "val_per_class": 8, "test_per_class": 8},
         "07_visualizing_filters_and_activations": {"filter_size": 48, "filters": 8, "steps": 5,
-                                                   "study_filters": 8, "grad_cam_images": 4},
+                                                   "study_filters": 8, "grad_cam_images": 4,
+                                                   "scratch_epochs": 2, "scratch_learning_rate": 1e-4,
+                                                   "head_epochs": 3, "head_learning_rate": 2e-5},
     },
     # A laptop CPU: each notebook at most 9 minutes on the course's 2-core build machine, the whole
     # course at most 30 (measured with benchmarks/lessons.py), the lessons' effects large enough to show.
@@ -77,7 +101,6 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "*": {
             "image_size": 128,
             "batch_size": 32,
-            "epochs": 10,
             "train_per_class": 1000,
             "val_per_class": 250,
             "test_per_class": 250,
@@ -102,35 +125,41 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         # still climbing at its 30th epoch (best validation 0.760 there); at 1e-4 it reached 0.760 by epoch 27.
         "03_vgg_feature_extraction": {"image_size": 128, "slow_images": 16, "head_epochs": 30,
                                       "end_to_end_epochs": 0, "head_learning_rate": 1e-4,
-                                      # Material 000's conv head: its claim names 3-5 epochs.
-                                      "conv_head_epochs": 5, "other_bases": []},
+                                      "end_to_end_learning_rate": 2e-5,  # the original material's
+                                      # The original material's convolutional head: its claim names 3-5 epochs.
+                                      "conv_head_epochs": 5, "conv_head_learning_rate": 1e-4, "other_bases": []},
         # 17 flowers: 60 / 10 / 10 images per class, all of them.
-        "04_head_swap": {"image_size": 128, "head_epochs": 30,
+        "04_head_swap": {"image_size": 128, "head_epochs": 30, "head_learning_rate": 1e-3,
                          "train_per_class": None, "val_per_class": None, "test_per_class": None,
                          # Phase two: block 5 and the head on the cached block4_pool features.
-                         "fine_tune_epochs": 2,
+                         "fine_tune_epochs": 2, "fine_tune_learning_rate": 1e-5,
                          # InceptionV3 at 96x96 from random weights: a dry run only on a CPU.
-                         "inception_epochs": 0},
+                         "inception_epochs": 0, "inception_learning_rate": 1e-3},
         # Phase two runs the whole base every step (VGG16 at 150x150 extracts about
         # 12 images/s here, benchmarks/feature_extraction.py): two epochs fit.
         # Phase one is 03's dense head on 03's features, so it takes 03's head rate (measured above): at 2e-5
         # the head is still climbing at epoch 30, and an under-trained phase one flatters phase two.
         "05_unfreezing_block5": {"image_size": 128, "head_epochs": 30, "fine_tune_epochs": 2, "head_learning_rate": 1e-4,
+                                 "fine_tune_learning_rate": 1e-5,
                                  # ResNet50 (random weights), a few eager steps: the BatchNormalization lesson.
                                  "bn_demo_size": 64,
-                                 "bn_demo_steps": 3},
+                                 "bn_demo_steps": 3, "bn_demo_learning_rate": 1e-5},
         # CIFAR-10 at 96x96, 200 training images per class, the whole test set.
-        "06_tfhub_mobilenet_cifar10": {"image_size": 96, "epochs": 1, "fine_tune_epochs": 0,
+        "06_tfhub_mobilenet_cifar10": {"image_size": 96, "head_epochs": 1, "head_learning_rate": 1e-3,
+                                       "fine_tune_epochs": 0, "fine_tune_learning_rate": 1e-5,
+                                       "scratch_learning_rate": 1e-3,  # for the head's epochs
                                        "train_per_class": 200, "val_per_class": 50, "test_per_class": None},
+        # Stand-ins, trained only when notebook 01's or 05's saved model is missing.
         "07_visualizing_filters_and_activations": {"filter_size": 64, "filters": 64, "steps": 20,
-                                                   "study_filters": 32, "grad_cam_images": 6},
+                                                   "study_filters": 32, "grad_cam_images": 6,
+                                                   "scratch_epochs": 2, "scratch_learning_rate": 1e-4,
+                                                   "head_epochs": 3, "head_learning_rate": 2e-5},
     },
     # A GPU: the protocols and data sizes of the original material.
     "full": {
         "*": {
             "image_size": 150,
             "batch_size": 32,
-            "epochs": 30,
             "train_per_class": None,
             "val_per_class": None,
             "test_per_class": None,
@@ -141,21 +170,27 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "02_data_augmentation": {"image_size": 150, "epochs": 100, "optimizer": "rmsprop", "learning_rate": 1e-4},
         "03_vgg_feature_extraction": {"image_size": 150, "slow_images": 32, "head_epochs": 30, "end_to_end_epochs": 50,
                                       "head_learning_rate": 2e-5,  # the original material's RMSprop rate
+                                      "end_to_end_learning_rate": 2e-5,
                                       # VGG19 too: the original 88.4 % was measured with it (one more feature pass).
-                                      "conv_head_epochs": 5, "other_bases": ["vgg19"]},
-        "04_head_swap": {"image_size": 224, "head_epochs": 50,
+                                      "conv_head_epochs": 5, "conv_head_learning_rate": 1e-4, "other_bases": ["vgg19"]},
+        "04_head_swap": {"image_size": 224, "head_epochs": 50, "head_learning_rate": 1e-3,
                          "train_per_class": None, "val_per_class": None, "test_per_class": None,
-                         "fine_tune_epochs": 20,
-                         "inception_epochs": 10},
+                         "fine_tune_epochs": 20, "fine_tune_learning_rate": 1e-5,
+                         "inception_epochs": 10, "inception_learning_rate": 1e-3},
         "05_unfreezing_block5": {"image_size": 150, "head_epochs": 30, "fine_tune_epochs": 50,
                                  "head_learning_rate": 2e-5,  # 03's, the original material's RMSprop rate
+                                 "fine_tune_learning_rate": 1e-5,
                                  "bn_demo_size": 150,
-                                 "bn_demo_steps": 10},
+                                 "bn_demo_steps": 10, "bn_demo_learning_rate": 1e-5},
         # The original lesson: 224x224, one epoch; here the whole training set, then fine-tuning.
-        "06_tfhub_mobilenet_cifar10": {"image_size": 224, "epochs": 1, "fine_tune_epochs": 1,
+        "06_tfhub_mobilenet_cifar10": {"image_size": 224, "head_epochs": 1, "head_learning_rate": 1e-3,
+                                       "fine_tune_epochs": 1, "fine_tune_learning_rate": 1e-5,
+                                       "scratch_learning_rate": 1e-3,  # for the head's epochs
                                        "train_per_class": None, "val_per_class": None, "test_per_class": None},
         "07_visualizing_filters_and_activations": {"filter_size": 128, "filters": 64, "steps": 40,
-                                                   "study_filters": 64, "grad_cam_images": 8},
+                                                   "study_filters": 64, "grad_cam_images": 8,
+                                                   "scratch_epochs": 2, "scratch_learning_rate": 1e-4,
+                                                   "head_epochs": 3, "head_learning_rate": 2e-5},
     },
 }
 
@@ -279,13 +314,13 @@ ARTIFACT_KINDS = {"results", "histories", "notebooks", "logs", "report", "figure
 KEYED_BY_PROFILE = {"models", "features"}
 
 
-def artifact_path(where: dict[str, Any] | str | Path, kind: str, name: str = "", key: str = "") -> Path:
+def artifact_path(where: str | Path, kind: str, name: str = "", key: str = "", *, profile: str | None = None) -> Path:
     """Where an artefact of `kind` named `name` lives under the build folder: the one
     place that knows the layout of `build/` (its folder is created).
 
-    `where` is the settings from `setup()` (their `build_dir` and `profile`),
-    a profile name (the build folder is then `build_dir()`), or a build folder
-    (for the kinds not keyed by profile). Models and feature caches go to
+    `where` is a build folder, with `profile` for the kinds kept per profile, or a
+    profile name (the build folder is then `build_dir()`); a notebook's session
+    has its own `Settings.artifact_path`. Models and feature caches go to
     `<kind>/<profile>/<key>/`, where `key` names what else they depend on (the
     pretrained weights' fingerprint); figures go to `report/figures/`; every
     other kind to `<kind>/`. Returns the file's path, or the folder's when
@@ -293,16 +328,14 @@ def artifact_path(where: dict[str, Any] | str | Path, kind: str, name: str = "",
     """
     if kind not in ARTIFACT_KINDS:
         raise ValueError(f"unknown artefact kind {kind!r}: one of {', '.join(sorted(ARTIFACT_KINDS))}")
-    if isinstance(where, dict):
-        build, profile = Path(where["build_dir"]), where["profile"]
-    elif isinstance(where, str):
+    if isinstance(where, str):
         build, profile = build_dir(), where
     else:
-        build, profile = Path(where), None
+        build = Path(where)
     folder = build / "report" / "figures" if kind == "figures" else build / kind
     if kind in KEYED_BY_PROFILE:
         if profile is None:
-            raise ValueError(f"{kind} are kept per profile: pass the settings or the profile, not a folder")
+            raise ValueError(f"{kind} are kept per profile: pass the profile with the build folder")
         folder = folder / profile / key if key else folder / profile
     folder.mkdir(parents=True, exist_ok=True)
     return folder / name if name else folder
@@ -345,3 +378,70 @@ def flag_setting(name: str) -> bool:
 def new_run_id() -> str:
     """A fresh run id: the start time and the process id, e.g. `20261124-142501-8123`."""
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+
+
+class ReadOnlySetting(SettingError, AttributeError):
+    """An assignment to a session's setting or identity: they are read-only."""
+
+
+class Settings:
+    """One notebook's run as `setup()` opened it, read-only: its profile's settings as attributes
+    (`settings.image_size`, `settings.head_epochs`: those of `PROFILES` for this notebook and
+    profile, see `profile_settings`) and its identity below. What the loaders, the feature cache
+    and the trainings read; the notebook's session (`results.Session`) adds its actions."""
+
+    notebook: str
+    profile: str
+    seed: int
+    run_id: str  # the course runner's (COURSE_RUN_ID), or a new one for a notebook opened by hand
+    started: float  # time.time() at setup(): wall times are counted from it
+    device: str
+    data_dir: Path
+    build_dir: Path
+    weights: Mapping[str, str]  # a label for each pretrained network's weights, by network name
+
+    def __init__(self, settings: Mapping[str, Any], *, notebook: str, profile: str, seed: int = SEED,
+                 run_id: str | None = None, started: float | None = None, device: str = "",
+                 data_dir: Path | None = None, build_dir: Path | None = None,
+                 weights: Mapping[str, str] | None = None) -> None:
+        identity = {"notebook": notebook, "profile": profile, "seed": seed, "run_id": run_id or new_run_id(),
+                    "started": time.time() if started is None else started, "device": device,
+                    "data_dir": Path(data_dir) if data_dir else _data_dir(),
+                    "build_dir": Path(build_dir) if build_dir else _build_dir(),
+                    "weights": MappingProxyType(dict(weights or {})), "_settings": MappingProxyType(dict(settings))}
+        for name, value in identity.items():
+            object.__setattr__(self, name, value)
+
+    @property
+    def settings(self) -> Mapping[str, Any]:
+        """The profile's settings for this notebook, by name (read-only)."""
+        return self._settings
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # never looked up in the settings (copying, pickling)
+            raise AttributeError(name)
+        try:
+            return self._settings[name]
+        except KeyError:
+            raise AttributeError(f"{self.notebook} has no setting {name!r} in the {self.profile} profile; "
+                                 f"its settings: {', '.join(self._settings)}") from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise ReadOnlySetting(f"session.{name} cannot be changed: the settings come from PROFILES in "
+                              "course_utils/config.py, for the profile that COURSE_PROFILE (or setup(..., "
+                              "profile=...)) picks, and the run's identity from setup(). To try another value, "
+                              f"use a variable of your own: {name} = {value!r}")
+
+    def __delattr__(self, name: str) -> None:
+        self.__setattr__(name, "...")
+
+    def __repr__(self) -> str:
+        settings = ", ".join(f"{name}={value!r}" for name, value in self._settings.items())
+        return f"<{type(self).__name__} {self.notebook}, profile {self.profile}, seed {self.seed}: {settings}>"
+
+    def artifact_path(self, kind: str, name: str = "", key: str = "") -> Path:
+        """Where this run's artefact of `kind` named `name` lives (see `artifact_path`)."""
+        return artifact_path(self.build_dir, kind, name, key, profile=self.profile)
+
+
+_data_dir, _build_dir = data_dir, build_dir  # the defaults of `Settings`, whose parameters take these names

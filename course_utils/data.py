@@ -1,13 +1,14 @@
 """Datasets as `tf.data` pipelines: the loaders every notebook uses.
 
-`load_dataset(name, cfg)` makes a course dataset available (see `install`)
+`load_dataset(name, session)` makes a course dataset available (see `install`)
 and returns batched, prefetched `tf.data` pipelines of (float32 image in
 [0, 255], int label) for the train, validation and test splits, sized by the
-run profile. `load_image_folder` does the same for a learner's own folder of
-class sub-folders. `to_model_input` resizes a split batch by batch for a model
-that wants larger images (notebook 06). The names of `install` and `images`
-are re-exported here,
-so `course_utils.data` stays the one place a notebook looks for data.
+run profile, as `Splits` that say which dataset, image size and split sizes
+they hold (what a result recorded on them names). `load_image_folder` does the
+same for a learner's own folder of class sub-folders. `to_model_input` resizes a
+split batch by batch for a model that wants larger images (notebook 06). The names
+of `install` and `images` are re-exported here, so `course_utils.data` stays the
+one place a notebook looks for data.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any, NamedTuple
 
 from .errors import ChecksumError, DataError, DataNotAvailable
 from .archives import cifar10_arrays
+from .config import Settings
 from .images import (IMAGE_SUFFIXES, check_image, class_folders, exif_orientation, natural_key, report_skipped,
                      scan_images)
 from .install import (MARKER, data_dir, describe, ensure_dataset, import_dataset, installed,
@@ -25,19 +27,32 @@ from .install import (MARKER, data_dir, describe, ensure_dataset, import_dataset
 from .registry import CIFAR10_CLASSES, DATASETS, IMAGE_FOLDER, ByFileNumber, HalvedFolder, TrainingTail, dataset_spec
 
 __all__ = ["CIFAR10_CLASSES", "DATASETS", "MARKER", "IMAGE_SUFFIXES", "ChecksumError", "DataError",
-           "DataNotAvailable", "Splits", "check_image", "class_folders", "data_dir", "describe",
+           "DataNotAvailable", "Sizes", "Splits", "check_image", "class_folders", "data_dir", "describe",
            "ensure_dataset", "import_dataset", "installed", "list_datasets", "load_dataset",
            "load_image_folder", "array_splits", "model_input", "natural_key", "report_skipped", "scan_images", "to_model_input",
            "upright", "verify_dataset"]
 
 
+class Sizes(NamedTuple):
+    """How many images (or examples) each split holds."""
+
+    train: int
+    validation: int
+    test: int
+
+
 class Splits(NamedTuple):
-    """What `load_dataset` returns: three `tf.data` pipelines and the class names."""
+    """What `load_dataset` returns: three `tf.data` pipelines, the class names, and what they
+    hold: the course dataset's name (None for data of another source), the image size and
+    each split's size. A result recorded on them names these (`results.Session.using`)."""
 
     train: Any
     validation: Any
     test: Any
     class_names: list[str]
+    dataset: str | None = None
+    image_size: int | None = None
+    sizes: Sizes | None = None
 
 
 def upright(image, orientation):
@@ -145,10 +160,11 @@ def _check_contents(name: str, folder: Path, paths: list[str]) -> None:
                         f"python -m course_utils data fetch --reinstall {name}")
 
 
-def load_dataset(name: str, cfg: dict[str, Any], image_size: int | None = None) -> Splits:
-    """Train, validation and test pipelines of a course dataset, sized by the profile.
+def load_dataset(name: str, settings: Settings, image_size: int | None = None) -> Splits:
+    """Train, validation and test pipelines of a course dataset, sized by the profile, as
+    `Splits` naming the dataset, the image size and each split's size.
 
-    Uses `cfg` (from `setup()`) for `train_per_class`, `val_per_class`,
+    Uses the session's (`setup()`'s) `train_per_class`, `val_per_class`,
     `test_per_class`, `batch_size`, `seed` and, unless `image_size` is given,
     `image_size`. Subsets take the first images of each class in file order,
     so every run of a profile sees the same images.
@@ -156,8 +172,8 @@ def load_dataset(name: str, cfg: dict[str, Any], image_size: int | None = None) 
     import numpy as np
 
     spec = dataset_spec(name)
-    size = image_size or cfg["image_size"]
-    counts = (cfg["train_per_class"], cfg["val_per_class"], cfg["test_per_class"])
+    size = image_size or settings.image_size
+    counts = (settings.train_per_class, settings.val_per_class, settings.test_per_class)
     folder = ensure_dataset(name)
     splits = []
     if folder is None:  # a Keras dataset's official arrays
@@ -179,33 +195,38 @@ def load_dataset(name: str, cfg: dict[str, Any], image_size: int | None = None) 
         if not labels:
             raise DataError(f"the {part} split of {name} is empty ({describe(name)}): "
                             "the copy has too few images per class for the course's splits")
-    seed = cfg["seed"]
     train, validation, test = (
-        _pipeline(images, labels, size, cfg["batch_size"], shuffle=(i == 0), seed=seed)
+        _pipeline(images, labels, size, settings.batch_size, shuffle=(i == 0), seed=settings.seed)
         for i, (images, labels) in enumerate(splits)
     )
-    sizes = ", ".join(f"{part} {len(labels)}" for part, (_, labels) in zip(("train", "validation", "test"), splits))
-    # Every result recorded on this dataset names the split sizes it came from (`record_result`).
-    cfg.setdefault("split_sizes", {})[name] = " / ".join(str(len(labels)) for _, labels in splits)
-    print(f"{describe(name)}: {sizes} images at {size}x{size}, batch {cfg['batch_size']}")
-    return Splits(train, validation, test, list(spec["class_names"]))
+    sizes = Sizes(*(len(labels) for _, labels in splits))
+    print(f"{describe(name)}: " + ", ".join(f"{part} {n}" for part, n in sizes._asdict().items())
+          + f" images at {size}x{size}, batch {settings.batch_size}")
+    return Splits(train, validation, test, list(spec["class_names"]), name, size, sizes)
 
 
-def array_splits(arrays: dict[str, tuple], class_names: list[str], cfg: dict[str, Any]) -> Splits:
+def array_splits(arrays: dict[str, tuple], splits: Splits, settings: Settings) -> Splits:
     """Splits of arrays held in memory (the cached features and labels of each split, as
     `models.cached_features` returns them, keyed "train", "validation", "test") as batched
-    `tf.data` pipelines, the training one shuffled by `cfg["seed"]`: what
-    `training.fit_and_evaluate` takes, for a head trained on cached features."""
+    `tf.data` pipelines, the training one shuffled by the session's seed: what
+    `training.fit_and_evaluate` takes, for a head trained on cached features. `splits` are
+    those the arrays were computed from: the new splits keep their class names, dataset, image
+    size and split sizes. Raises ValueError for arrays of another size than those splits'."""
     import tensorflow as tf
+
+    found = Sizes(*(len(arrays[split][0]) for split in Sizes._fields))
+    if splits.sizes is not None and found != splits.sizes:
+        raise ValueError(f"arrays of {tuple(found)} examples (train, validation, test), but the splits they come "
+                         f"from hold {tuple(splits.sizes)}: pass the splits these arrays were computed from")
 
     def batches(split: str):
         x, y = arrays[split]
         pipeline = tf.data.Dataset.from_tensor_slices((x, y))
         if split == "train":
-            pipeline = pipeline.shuffle(len(x), seed=cfg["seed"], reshuffle_each_iteration=True)
-        return pipeline.batch(cfg["batch_size"]).prefetch(tf.data.AUTOTUNE)
+            pipeline = pipeline.shuffle(len(x), seed=settings.seed, reshuffle_each_iteration=True)
+        return pipeline.batch(settings.batch_size).prefetch(tf.data.AUTOTUNE)
 
-    return Splits(batches("train"), batches("validation"), batches("test"), list(class_names))
+    return splits._replace(train=batches("train"), validation=batches("validation"), test=batches("test"))
 
 
 def load_image_folder(folder: Path | str, image_size: int, batch_size: int,

@@ -1,10 +1,13 @@
 """What each lesson sets out to show, and whether a run showed it.
 
-Every lesson notebook (01-07) ends with `show(cfg)`, which reads the results the
+Every lesson notebook (01-07) ends with `show(session)`, which reads the results the
 course recorded in this profile and prints the lesson's effect in words and
 numbers with a plain verdict: *seen*, *not seen* (with the likely reason the
 numbers support) or *not run*. The report's lessons table is `judge` over one
-run's records, so the notebook and the report cannot disagree.
+run's records, so the notebook and the report cannot disagree. A lesson finds its
+records by key (`results.KEYS`) and reads their fields (network, pretrained, split
+sizes), never the wording of their labels; a record without a key (written by an
+older version of the course) is matched by none.
 
 Two models are compared on the same test images, image by image (`stats.paired_test`):
 b images only ours got right, c only theirs. McNemar's exact test asks whether
@@ -26,10 +29,11 @@ per seed (`benchmarks/lessons.py --seeds N`), and counts the seeds that show eac
 from __future__ import annotations
 
 import statistics
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
+from . import results
 from .config import is_rehearsal
-from .results import FROM_SCRATCH, load_results, read_outcomes, test_images
+from .results import Session, load_results, read_outcomes, split_sizes, test_images
 from .stats import LEVEL, Evidence, binomial_test, paired_test
 
 SEEN, NOT_SEEN, NOT_RUN = "seen", "not seen", "not run"
@@ -49,11 +53,16 @@ class Verdict(NamedTuple):
     numbers: tuple[tuple[str, float], ...] = ()
 
 
-def _find(records: list[dict[str, Any]], notebook: str, test: Callable[[str], bool],
-          metric: str = "test_accuracy") -> dict[str, Any] | None:
-    """The newest record of `notebook` and `metric` whose method passes `test`."""
-    found = [r for r in records if r["notebook"] == notebook and r["metric"] == metric and test(r["method"])]
+def _find(records: list[dict[str, Any]], key: str, **fields: Any) -> dict[str, Any] | None:
+    """The newest record of result `key` whose fields have the values given (`network="vgg16"`,
+    `pretrained=False`)."""
+    found = [r for r in records if r.get("key") == key and all(r.get(f) == v for f, v in fields.items())]
     return found[-1] if found else None
+
+
+def _name(record: dict[str, Any]) -> str:
+    """A compared number's name, from the record's key and fields (stable while labels change)."""
+    return f"{record['key']}, {record.get('network')}" + ("" if record.get("pretrained") else ", not pretrained")
 
 
 def _p(p: float) -> str:
@@ -83,10 +92,10 @@ def _why(record: dict[str, Any]) -> list[str]:
     elif epochs and best and best > 0.9 * epochs:
         reasons.append(f"validation accuracy still rising at the end (best epoch {best} of {epochs}): "
                        "too few epochs in this profile")
-    train = str(record.get("split", "")).split("/")[0].strip()
-    if train.isdigit() and int(train) < 500:
-        reasons.append(f"a small subset ({train} training images)")
-    pretrained, weights = record["weights"] != FROM_SCRATCH, record["weights"].lower()
+    sizes = split_sizes(record)
+    if sizes and sizes.train < 500:
+        reasons.append(f"a small subset ({sizes.train} training images)")
+    pretrained, weights = bool(record.get("pretrained")), record["weights"].lower()
     if pretrained and "stand-in" in weights:
         reasons.append("the weights are a stand-in, not ImageNet: features learned for another task")
     elif pretrained and weights.startswith("none"):
@@ -113,7 +122,7 @@ def _compare(notebook: str, lesson: str, expected: str, ours, theirs, what: str)
     if theirs is None:
         return Verdict(notebook, lesson, expected, f"test accuracy {ours['value']:.3f}; {what}: no result",
                        NOT_RUN, f"{what} was not run in this profile", ours["weights"])
-    numbers = ((ours["method"], ours["value"]), (theirs["method"], theirs["value"]))
+    numbers = ((_name(ours), ours["value"]), (_name(theirs), theirs["value"]))
     measured = f"test accuracy {ours['value']:.3f} against {theirs['value']:.3f} for {what}"
     paired = _pair(ours, theirs, what)
     if isinstance(paired, str):
@@ -134,11 +143,11 @@ def _scratch(records):
     lesson = "a small CNN learns from 2,000 images, then overfits"
     expected = (f"test accuracy above chance (50 %) by the exact binomial test at the 95 % level, and a "
                 f"training-validation gap of {100 * GAP:.0f} points or more at the last epoch")
-    ours = _find(records, "01_scratch_cnn_baseline", lambda m: m == "small CNN from scratch")
+    ours = _find(records, results.SCRATCH_CNN)
     if ours is None:
         return Verdict("01_scratch_cnn_baseline", lesson, expected, "no result", NOT_RUN, "notebook not run", "")
     gap = (ours.get("details") or {}).get("last_gap")
-    numbers = ((ours["method"], ours["value"]),) + ((("last-epoch gap", gap),) if gap is not None else ())
+    numbers = ((_name(ours), ours["value"]),) + ((("last-epoch gap", gap),) if gap is not None else ())
     right, n = read_outcomes(ours), test_images(ours)
     n = len(right) if right is not None else n
     k = sum(right) if right is not None else round(ours["value"] * (n or 0))
@@ -165,8 +174,7 @@ def _augmentation(records):
     lesson = "augmentation and dropout reduce overfitting and beat the baseline"
     expected = ("test accuracy above notebook 01's on the same test images (McNemar's exact test, 95 % level), "
                 "with a smaller training-validation gap")
-    ours = _find(records, notebook, lambda m: m.startswith("small CNN + augmentation"))
-    theirs = _find(records, "01_scratch_cnn_baseline", lambda m: m == "small CNN from scratch")
+    ours, theirs = _find(records, results.AUGMENTED_CNN), _find(records, results.SCRATCH_CNN)
     verdict = _compare(notebook, lesson, expected, ours, theirs, "notebook 01")
     if verdict.verdict == NOT_RUN:
         return verdict
@@ -180,17 +188,16 @@ def _augmentation(records):
     return verdict._replace(measured=measured)
 
 
-def _pretrained_against_random(notebook: str, lesson: str, method: str):
+def _pretrained_against_random(key: str, lesson: str):
+    notebook = results.KEYS[key][0]
     expected = ("pretrained features beat the same classifier on features of the same network with random weights, "
                 "on the same test images (McNemar's exact test, 95 % level)")
 
     def judge(records):
-        # The random-weight record names its network ("vgg16 random-weight ..."): the pretrained result of the
-        # same network is the one to compare (notebook 03 may also record another base's in the full profile).
-        theirs = _find(records, notebook, lambda m: m.endswith(method) and "random-weight" in m)
-        network = theirs["method"].split()[0] if theirs else ""
-        ours = _find(records, notebook, lambda m: m.endswith(method) and "random-weight" not in m
-                     and m.startswith(network))
+        # The pretrained result of the random-weight record's network is the one to compare (notebook 03 may
+        # also record another base's in the full profile).
+        theirs = _find(records, key, pretrained=False)
+        ours = _find(records, key, pretrained=True, **({"network": theirs.get("network")} if theirs else {}))
         return _compare(notebook, lesson, expected, ours, theirs, "random weights")
     return judge
 
@@ -200,8 +207,7 @@ def _fine_tuning(records):
     return _compare(notebook, "unfreezing block 5 after training the head improves on the head alone",
                     "phase 2 (block 5 fine-tuned) beats phase 1 (head on the frozen base) on the same test images "
                     "(McNemar's exact test, 95 % level)",
-                    _find(records, notebook, lambda m: "phase 2" in m), _find(records, notebook, lambda m: "phase 1" in m),
-                    "phase 1")
+                    _find(records, results.BLOCK5_FINE_TUNED), _find(records, results.HEAD_ONLY), "phase 1")
 
 
 def _hub(records):
@@ -209,21 +215,21 @@ def _hub(records):
     return _compare(notebook, "pretrained features beat a CNN trained from scratch on the same CIFAR-10 subset",
                     "the hub features' softmax head beats the scratch CNN on the same test images "
                     "(McNemar's exact test, 95 % level)",
-                    _find(records, notebook, lambda m: m == "hub features + softmax head (frozen)"),
-                    _find(records, notebook, lambda m: m.startswith("small CNN from scratch")), "the scratch CNN")
+                    _find(records, results.HUB_HEAD), _find(records, results.CIFAR_SCRATCH_CNN), "the scratch CNN")
 
 
 def _filters(records):
     notebook = "07_visualizing_filters_and_activations"
     lesson = "deeper filters are more selective: fewer of them switch on from a grey, noisy start"
     expected = "the share of filters that switch on falls at every step from block 2 to block 5"
-    shares = {r["method"]: r for r in records if r["notebook"] == notebook and r["metric"] == "filters_switched_on"}
+    layer = lambda r: (r.get("details") or {}).get("layer")  # noqa: E731  (the layer whose filters it counts)
+    shares = {layer(r): r for r in records if r.get("key") == results.FILTERS_SWITCHED_ON and layer(r)}
     if not shares:
         return Verdict(notebook, lesson, expected, "no result", NOT_RUN, "notebook not run", "")
-    ordered = sorted(shares.values(), key=lambda r: r["method"])
-    name = lambda r: r["method"].split("_")[0]  # noqa: E731
+    ordered = [shares[name] for name in sorted(shares)]
+    name = lambda r: layer(r).split("_")[0]  # noqa: E731  ("block2")
     measured = ", ".join(f"{name(r)} {r['value']:.0%}" for r in ordered) + " switched on"
-    numbers = tuple((r["method"], r["value"]) for r in ordered)
+    numbers = tuple((f"{r['key']}, {layer(r)}", r["value"]) for r in ordered)
     first, last = ordered[0], ordered[-1]
     steps = [f"{name(a)} {a['value']:.0%} to {name(b)} {b['value']:.0%}"
              for a, b in zip(ordered, ordered[1:]) if b["value"] >= a["value"]]
@@ -241,10 +247,9 @@ LESSONS = {
     "01_scratch_cnn_baseline": _scratch,
     "02_data_augmentation": _augmentation,
     "03_vgg_feature_extraction": _pretrained_against_random(
-        "03_vgg_feature_extraction", "a frozen pretrained base gives features a small classifier separates",
-        "features + dense head"),
+        results.FEATURES_DENSE_HEAD, "a frozen pretrained base gives features a small classifier separates"),
     "04_head_swap": _pretrained_against_random(
-        "04_head_swap", "a new head on a pretrained base learns 17 flower classes", "base + new head (17 flowers)"),
+        results.NEW_HEAD, "a new head on a pretrained base learns 17 flower classes"),
     "05_unfreezing_block5": _fine_tuning,
     "06_tfhub_mobilenet_cifar10": _hub,
     "07_visualizing_filters_and_activations": _filters,
@@ -256,14 +261,18 @@ def judge(records: list[dict[str, Any]]) -> list[Verdict]:
     return [rule(records) for rule in LESSONS.values()]
 
 
-def show(cfg: dict[str, Any]) -> Verdict:
+def show(session: Session) -> Verdict:
     """Print what this notebook's lesson showed in this run, from the results recorded in
-    this profile (this notebook's newest, and the earlier notebooks' it compares with)."""
-    records = [r for r in load_results(cfg["build_dir"]) if r["profile"] == cfg["profile"]]
-    verdict = LESSONS[cfg["notebook"]](records)
-    print(f"What this run showed ({cfg['profile']} profile)\n" +
+    this profile (this notebook's newest, and the earlier notebooks' it compares with).
+    Raises ValueError for a notebook without a lesson in `LESSONS`."""
+    if session.notebook not in LESSONS:
+        raise ValueError(f"{session.notebook} has no lesson to judge: add its rule to course_utils/lessons.py's "
+                         f"LESSONS (the notebooks with one: {', '.join(LESSONS)})")
+    records = [r for r in load_results(session.build_dir) if r["profile"] == session.profile]
+    verdict = LESSONS[session.notebook](records)
+    print(f"What this run showed ({session.profile} profile)\n" +
           ("  REHEARSAL   training and data passes were capped to a few steps: the lines below show that "
-           "the code runs, they are no verdict\n" if is_rehearsal(cfg["profile"]) else "") +
+           "the code runs, they are no verdict\n" if is_rehearsal(session.profile) else "") +
           f"  lesson    {verdict.lesson}\n  expected  {verdict.expected}\n  measured  {verdict.measured}\n"
           f"  verdict   {verdict.verdict.upper()}" + (f": {verdict.reason}" if verdict.reason else ""))
     if verdict.weights:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
 
 import numpy as np
 
 from . import compat
-from .config import artifact_path
+from .config import Settings
+from .data import Splits
 from .files import DAMAGED_FILE, atomic_path
 from .install import describe
 from .networks import check_input_size, constructor, preprocess_input
@@ -209,24 +209,28 @@ def extract_features(base, dataset, network: str) -> tuple[np.ndarray, np.ndarra
     return np.concatenate(features), np.concatenate(labels)
 
 
-def cached_features(base, dataset, cfg: dict[str, Any], *, model: str, data: str,
-                    split: str) -> tuple[np.ndarray, np.ndarray]:
-    """Features of a frozen `base` over one split, and the labels, computed once.
+def cached_features(base, splits: Splits, split: str, settings: Settings, *,
+                    network: str) -> tuple[np.ndarray, np.ndarray]:
+    """Features of a frozen `base` (the pretrained network named `network`, "vgg16") over the
+    split `split` ("train", "validation" or "test") of `splits`, and the labels, computed once.
 
     One batched pass over the `tf.data` split (never one `predict` per image).
-    The result is cached in `<build>/features/<profile>/`, keyed by the model, its
-    weights (the file's sha256 for a local file), the base's output shape, the
-    image size, the dataset and the split with its size in this profile: a
-    second call with the same key loads it from disk, a change to any part
-    recomputes. The cache file is written whole or not at all; a damaged one
-    is recomputed with a one-line notice.
+    The result is cached in `<build>/features/<profile>/`, keyed by what it is made of:
+    the network, its weights (the file's sha256 for a local file), the base's output
+    shape, and the data the splits hold (the dataset and its copy, their image size and
+    split sizes) with the split: a second call with the same key loads it from disk, a
+    change to any part recomputes. The cache file is written whole or not at all; a
+    damaged one is recomputed with a one-line notice.
     """
-    count = cfg[{"train": "train_per_class", "validation": "val_per_class", "test": "test_per_class"}[split]]
-    key = {"model": model, "weights": weights_fingerprint(model),
+    if splits.dataset is None or splits.sizes is None:
+        raise ValueError("cached_features keeps the features of a course dataset: "
+                         "pass the splits load_dataset returned")
+    key = {"network": network, "weights": weights_fingerprint(network),
            "output": [int(d) if d else None for d in base.output_shape[1:]],
-           "image_size": cfg["image_size"], "data": describe(data), "split": split, "per_class": count}
+           "data": describe(splits.dataset), "image_size": splits.image_size, "sizes": list(splits.sizes),
+           "split": split}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-    path = artifact_path(cfg, "features", f"{model}_{data}_{split}_{digest}.npz")
+    path = settings.artifact_path("features", f"{network}_{splits.dataset}_{split}_{digest}.npz")
     if path.is_file():
         try:
             with np.load(path) as cached:
@@ -235,7 +239,7 @@ def cached_features(base, dataset, cfg: dict[str, Any], *, model: str, data: str
             return features, labels
         except DAMAGED_FILE as error:  # cut short by an interrupted run: compute it again
             print(f"{split}: the cached features {path.name} are damaged ({type(error).__name__}): recomputing")
-    features, labels = extract_features(base, dataset, model)
+    features, labels = extract_features(base, getattr(splits, split), network)
     with atomic_path(path) as temporary:
         np.savez(temporary, features=features, labels=labels, key=json.dumps(key))
     print(f"{split}: computed features {features.shape}, cached as {path.name}")

@@ -16,12 +16,13 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import matplotlib.pyplot as plt
 from matplotlib.patches import Patch
 
 from .config import artifact_path, is_rehearsal
+from . import results
 from .document import Block, Document, Figure, Items, Section, Table, to_html, to_markdown
 from .plots import footnote
 from .results import CAPTION_SUFFIX, COLUMNS, check_record, load_results, table_row
@@ -29,23 +30,25 @@ from .results import CAPTION_SUFFIX, COLUMNS, check_record, load_results, table_
 # The figures the course sets out to beat (accuracy), from the material it grew from, keyed by
 # the notebook that compares with them, with how each was obtained: a course result compares
 # like with like only where network, data and phase match. Shown as reference marks only; the
-# README's table is `seed_table()` (tests/test_report.py checks that they agree).
+# README's table is `seed_table()` (tests/test_report.py checks that they agree). `measured_with` names
+# the network in the course's words (a record's `network`): the summary marks only bars of that network.
 _CATS_DOGS = "cats vs dogs: 2,000 training images, 500 + 500 validation images"
 SEED_RESULTS = {
     "01_scratch_cnn_baseline": {"lesson": "from scratch", "value": 0.733, "network": "small CNN",
-                                "data": _CATS_DOGS, "phase": "30 epochs"},
+                                "data": _CATS_DOGS, "phase": "30 epochs", "measured_with": "small_cnn"},
     "02_data_augmentation": {"lesson": "with data augmentation", "value": 0.818,
                              "network": "small CNN + augmentation + dropout", "data": _CATS_DOGS,
-                             "phase": "100 epochs"},
+                             "phase": "100 epochs", "measured_with": "small_cnn"},
     "03_vgg_feature_extraction": {"lesson": "feature extraction", "value": 0.884, "network": "VGG19 base, frozen",
-                                  "data": _CATS_DOGS, "phase": "classifier on the base's features"},
+                                  "data": _CATS_DOGS, "phase": "classifier on the base's features",
+                                  "measured_with": "vgg19"},
     "04_head_swap": {"lesson": "new head, 17 flowers", "value": 0.94, "network": "VGG16 base + new head",
-                     "data": "17 flowers", "phase": "after fine-tuning the top of the base"},
+                     "data": "17 flowers", "phase": "after fine-tuning the top of the base", "measured_with": "vgg16"},
     "05_unfreezing_block5": {"lesson": "block-5 fine-tuning", "value": 0.941, "network": "VGG19, block 5 unfrozen",
-                             "data": _CATS_DOGS, "phase": "after fine-tuning block 5"},
+                             "data": _CATS_DOGS, "phase": "after fine-tuning block 5", "measured_with": "vgg19"},
     "06_tfhub_mobilenet_cifar10": {"lesson": "TF-Hub feature vector, CIFAR-10", "value": 0.838,
                                    "network": "TF-Hub MobileNetV2", "data": "CIFAR-10 at 224x224",
-                                   "phase": "one epoch (that version needed over 50 GB of RAM)"},
+                                   "phase": "one epoch (that version needed over 50 GB of RAM)", "measured_with": "hub"},
 }
 
 
@@ -74,24 +77,35 @@ def _source(figure: Path) -> str:
     return owner[:2] if owner[:2].isdigit() else owner
 
 
-# The summary figure's bars: one per cats-vs-dogs lesson result, with a short label.
-SUMMARY_BARS = [("01_scratch_cnn_baseline", "small CNN from scratch", "01 from\nscratch"),
-                ("02_data_augmentation", "small CNN + augmentation", "02 augmentation\n+ dropout"),
-                ("03_vgg_feature_extraction", "random-weight", "03 random-weight\nfeatures"),
-                ("03_vgg_feature_extraction", "vgg16 features + dense head", "03 VGG16\nfeatures"),
-                ("03_vgg_feature_extraction", "vgg19 features + dense head", "03 VGG19\nfeatures"),
-                ("05_unfreezing_block5", "phase 1", "05 phase 1\n(head only)"),
-                ("05_unfreezing_block5", "phase 2", "05 phase 2\n(block 5 tuned)")]
+class Bar(NamedTuple):
+    """One bar of the summary figure: the newest record of result `key` (of `network`, and
+    pretrained or not, when given), its short label, whether it is a baseline (grey, no
+    reference mark) and whether the original material's figure is comparable with it at all."""
+
+    key: str
+    label: str
+    fields: dict[str, Any] = {}
+    baseline: bool = False
+    marked: bool = True
 
 
-def _seed_mark(notebook: str, record: dict[str, Any]) -> float | None:
-    """The original material's figure for this bar, only where it is comparable: same
-    network family (03 and 05's figures were measured with VGG19), pretrained bars only."""
-    seed = SEED_RESULTS.get(notebook)
-    if seed is None or "random-weight" in record["method"] or "phase 1" in record["method"]:
-        return None
-    network = seed["network"].split()[0].lower()
-    if network.startswith("vgg") and network not in record["method"].lower():
+# The summary figure's bars: one per cats-vs-dogs lesson result, found by key and fields.
+SUMMARY_BARS = [Bar(results.SCRATCH_CNN, "01 from\nscratch"),
+                Bar(results.AUGMENTED_CNN, "02 augmentation\n+ dropout"),
+                Bar(results.FEATURES_DENSE_HEAD, "03 random-weight\nfeatures", {"pretrained": False}, baseline=True),
+                Bar(results.FEATURES_DENSE_HEAD, "03 VGG16\nfeatures", {"pretrained": True, "network": "vgg16"}),
+                Bar(results.FEATURES_DENSE_HEAD, "03 VGG19\nfeatures", {"pretrained": True, "network": "vgg19"}),
+                # Phase 1 is the head alone: the original figure is that of phase 2.
+                Bar(results.HEAD_ONLY, "05 phase 1\n(head only)", marked=False),
+                Bar(results.BLOCK5_FINE_TUNED, "05 phase 2\n(block 5 tuned)")]
+
+
+def _seed_mark(bar: Bar, record: dict[str, Any]) -> float | None:
+    """The original material's figure for this bar, only where it is comparable: a lesson's
+    result (not a baseline, not phase 1) of the network it was measured with (03 and 05's:
+    VGG19)."""
+    seed = SEED_RESULTS.get(results.KEYS[bar.key][0])
+    if seed is None or bar.baseline or not bar.marked or record.get("network") != seed["measured_with"]:
         return None
     return seed["value"]
 
@@ -103,45 +117,45 @@ def summary_figure(records: list[dict[str, Any]]):
     recorded no cats-vs-dogs accuracy."""
     from .lessons import NOT_SEEN, judge
 
-    def newest(notebook, part):
-        found = [r for r in records if r["notebook"] == notebook and r["metric"] == "test_accuracy"
-                 and r["data"].startswith("cats_vs_dogs") and part in r["method"]
-                 and (part == "random-weight" or "random-weight" not in r["method"])]
+    def newest(bar: Bar) -> dict[str, Any] | None:
+        found = [r for r in records if r.get("key") == bar.key and r.get("dataset") == "cats_vs_dogs"
+                 and all(r.get(field) == value for field, value in bar.fields.items())]
         return found[-1] if found else None
 
-    bars = [(nb, label, newest(nb, part)) for nb, part, label in SUMMARY_BARS]
-    bars = [(nb, label, r) for nb, label, r in bars if r is not None]
+    bars = [(bar, newest(bar)) for bar in SUMMARY_BARS]
+    bars = [(bar, r) for bar, r in bars if r is not None]
     if not bars:
         return None
     unseen = {v.notebook for v in judge(records) if v.verdict == NOT_SEEN}
     fig, ax = plt.subplots(figsize=(max(6.5, 1.45 * len(bars)), 4.8))
     marked = skipped = False
-    for x, (notebook, _, record) in enumerate(bars):
-        value = record["value"]
+    for x, (bar, record) in enumerate(bars):
+        value, notebook = record["value"], record["notebook"]
         hatch = notebook in unseen
         # The random-weight bar is a baseline, not a lesson's result: grey.
-        colour = "silver" if "random-weight" in record["method"] else "tab:blue"
+        colour = "silver" if bar.baseline else "tab:blue"
         ax.bar(x, value, color="lightsteelblue" if hatch else colour, hatch="//" if hatch else None,
                edgecolor=colour)
         # The value sits inside the bar, clear of the reference mark above or across it.
         ax.text(x, max(value - 0.03, 0.02), f"{value:.3f}", ha="center", va="top", fontsize=9,
                 color="black" if hatch else "white", fontweight="bold")
-        seed = _seed_mark(notebook, record)
+        seed = _seed_mark(bar, record)
         if seed is not None:
             ax.plot([x - 0.45, x + 0.45], [seed] * 2, color="black", linestyle="--",
                     label=None if marked else "original material (comparable network)")
             marked = True
-        skipped |= seed is None and notebook in ("03_vgg_feature_extraction", "05_unfreezing_block5")
+        lesson_bar = bar.marked and not bar.baseline
+        skipped |= seed is None and lesson_bar and notebook in ("03_vgg_feature_extraction", "05_unfreezing_block5")
     handles, _ = ax.get_legend_handles_labels()
     handles.append(Patch(facecolor="lightsteelblue", hatch="//", edgecolor="tab:blue", label="lesson's effect not seen"))
-    ax.set_xticks(range(len(bars)), [label for _, label, _ in bars], fontsize=8)
+    ax.set_xticks(range(len(bars)), [bar.label for bar, _ in bars], fontsize=8)
     ax.set_ylim(0.0, 1.05)
     ax.set_ylabel("test accuracy")
-    ax.set_title(f"Cats vs dogs, {bars[0][2]['profile']} profile: from scratch to fine-tuning", fontsize=10)
+    ax.set_title(f"Cats vs dogs, {bars[0][1]['profile']} profile: from scratch to fine-tuning", fontsize=10)
     ax.legend(handles=handles, loc="upper left", fontsize=8)
     fig.tight_layout()
     # A pretrained bar is only as good as its weights: say which ones, below the axes.
-    notes = [f"weights: {w}" for w in sorted({r["weights"] for _, _, r in bars})]
+    notes = [f"weights: {w}" for w in sorted({r["weights"] for _, r in bars})]
     if skipped:
         notes.append("no mark on 03/05 pretrained bars: the original figures there were measured with VGG19")
     footnote(fig, notes)

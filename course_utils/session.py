@@ -2,7 +2,8 @@
 
 It checks the TensorFlow and Keras versions, picks the profile, seeds
 everything and prints the banner (profile, versions, device, data, weights),
-then returns the notebook's settings.
+then returns the notebook's session (`results.Session`): its settings, read-only,
+the run's identity, and the notebook's actions.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from . import compat
 
 tf = compat.import_tensorflow()  # before Keras imports it: its start-up messages held to the log level
 import keras  # noqa: E402
-from .config import (build_dir, choose_profile, data_dir, flag_setting, mirror_dir, new_run_id, profile_settings,
-                     seed_setting)
+from .config import (Settings, build_dir, choose_profile, data_dir, flag_setting, mirror_dir, new_run_id,
+                     profile_settings, seed_setting)
 from .mirror import problem as mirror_problem
 
 # Checked before the modules below build on Keras 3's classes: a Keras 2 era TensorFlow stops
@@ -29,6 +30,7 @@ from .mirror import problem as mirror_problem
 compat.check_versions(tf.__version__, keras.__version__)
 
 from . import hub, pretrained  # noqa: E402  (after the version check, on purpose)
+from .results import Session  # noqa: E402
 
 
 def seed_everything(seed: int) -> None:
@@ -75,14 +77,14 @@ def deterministic_ops() -> list[str]:
     return [f"  determinism on ({setting}): TensorFlow op determinism, no XLA; slower"]
 
 
-def setup(notebook: str, profile: str | None = None, seed: int | None = None) -> dict[str, Any]:
+def setup(notebook: str, profile: str | None = None, seed: int | None = None) -> Session:
     """Open a notebook: pick the profile, seed everything, print a banner.
 
-    Returns the notebook's settings (see `PROFILES`) plus `notebook`,
-    `profile`, `seed`, `data_dir`, `build_dir`, `device`, `weights` (a label
-    for each pretrained model's weights), `run_id` (the course runner's, or a
-    new one for a notebook opened by hand) and `started` (for wall times).
-    Every notebook's first code cell calls it.
+    Returns the notebook's session: its settings (see `PROFILES`) as read-only
+    attributes, and `notebook`, `profile`, `seed`, `data_dir`, `build_dir`,
+    `device`, `weights` (a label for each pretrained network's weights), `run_id`
+    (the course runner's, or a new one for a notebook opened by hand) and `started`
+    (for wall times). Every notebook's first code cell calls it.
     """
     version_warnings = (compat.check_python(tuple(sys.version_info[:3]))
                         + compat.check_versions(tf.__version__, keras.__version__))
@@ -96,19 +98,11 @@ def setup(notebook: str, profile: str | None = None, seed: int | None = None) ->
     seed_everything(seed)
     gpus = tf.config.list_physical_devices("GPU")
     device = f"GPU x{len(gpus)}" if gpus else f"CPU ({platform.machine()}, {os.cpu_count()} cores)"
-    cfg = {
-        **profile_settings(notebook, profile),
-        "notebook": notebook,
-        "profile": profile,
-        "seed": seed,
-        "data_dir": data_dir(),
-        "build_dir": build_dir(),
-        "device": device,
-        "weights": {**{name: pretrained.weights_label(name) for name in pretrained.PRETRAINED},
-                    "hub": hub.hub_label()},
-        "run_id": os.environ.get("COURSE_RUN_ID") or new_run_id(),
-        "started": started,
-    }
+    session = Session(profile_settings(notebook, profile), notebook=notebook, profile=profile, seed=seed,
+                      run_id=os.environ.get("COURSE_RUN_ID") or new_run_id(), started=started, device=device,
+                      data_dir=data_dir(), build_dir=build_dir(),
+                      weights={**{name: pretrained.weights_label(name) for name in pretrained.PRETRAINED},
+                               "hub": hub.hub_label()})
     mirror = mirror_dir()
     lines = [
         f"Transfer learning with Keras: {notebook}",
@@ -116,13 +110,13 @@ def setup(notebook: str, profile: str | None = None, seed: int | None = None) ->
         "or COURSE_PROFILE)",
         f"  versions    TensorFlow {tf.__version__}, Keras {keras.__version__}, Python {platform.python_version()}",
         f"  device      {device}",
-        f"  data        {cfg['data_dir']}" + (f"  (mirror: {mirror})" if mirror else ""),
+        f"  data        {session.data_dir}" + (f"  (mirror: {mirror})" if mirror else ""),
     ]
     lines += [f"  time        {line}" for line in notebook_time(notebook)]
-    lines += [f"  weights     {name}: {label}" for name, label in cfg["weights"].items()]
+    lines += [f"  weights     {name}: {label}" for name, label in session.weights.items()]
     # A bad weights setting stops only the notebooks that load those weights (03-07): here, a warning.
     lines += [f"  warning     {name}'s weights cannot be used (see above): the notebooks that load them stop"
-              for name, label in cfg["weights"].items() if label.startswith(pretrained.UNUSABLE)]
+              for name, label in session.weights.items() if label.startswith(pretrained.UNUSABLE)]
     lines += [f"  warning     {text}" for text in version_warnings + compat.compatibility_notes()]
     lines += [f"  warning     {text}" for text in [mirror_problem()] if text]
     lines += device_lines
@@ -131,7 +125,7 @@ def setup(notebook: str, profile: str | None = None, seed: int | None = None) ->
                      "very slow here (the quick profile is sized for a CPU; on Linux with an NVIDIA GPU, "
                      "install with `make install EXTRAS=gpu`)")
     print("\n".join(lines))
-    return cfg
+    return session
 
 
 # Each notebook's wall time in a profile, as measured and recorded by `benchmarks/lessons.py --save-times`.
@@ -161,7 +155,7 @@ def notebook_time(notebook: str) -> list[str]:
     return lines + [f"{'smoke':<6}not timed: tiny subsets and one epoch, for the automated tests"]
 
 
-def time_plan(cfg: dict[str, Any]) -> None:
+def time_plan(settings: Settings) -> None:
     """Print how long each notebook took where the course measured it, profile by profile, and
     what is not measured (the full profile on a GPU), so that a learner can choose a profile that
     fits a session (a Colab session, a 90-minute lab)."""
@@ -177,4 +171,4 @@ def time_plan(cfg: dict[str, Any]) -> None:
         for notebook, value in seconds.items():
             print(f"  {notebook:<42} {value / 60:5.1f} min")
         print(f"  {'all notebooks':<42} {sum(seconds.values()) / 60:5.1f} min")
-    print(f"your profile: {cfg['profile']}, on {cfg['device']}")
+    print(f"your profile: {settings.profile}, on {settings.device}")

@@ -10,18 +10,19 @@ from typing import Any
 import numpy as np
 
 from . import pretrained
-from .config import artifact_path
+from .config import Settings
+from .data import Splits
 from .files import DAMAGED_FILE, atomic_path
-from .results import record_result
+from .results import Session
 
 
-def optimizer(cfg: dict[str, Any]):
-    """The profile's optimiser for notebooks 01 and 02: `cfg["optimizer"]` ("rmsprop", the
-    original material's, or "adam") at `cfg["learning_rate"]`."""
+def optimizer(settings: Settings):
+    """The profile's optimiser for notebooks 01 and 02: the session's `optimizer` ("rmsprop",
+    the original material's, or "adam") at its `learning_rate`."""
     import keras
 
     kinds = {"rmsprop": keras.optimizers.RMSprop, "adam": keras.optimizers.Adam}
-    return kinds[cfg["optimizer"]](learning_rate=cfg["learning_rate"])
+    return kinds[settings.optimizer](learning_rate=settings.learning_rate)
 
 
 def keep_best(epochs: int):
@@ -105,19 +106,20 @@ def describe_best(details: dict[str, Any]) -> str:
             f"(validation accuracy {details['best_val_accuracy']:.3f})")
 
 
-def fit_and_evaluate(model, splits, cfg: dict[str, Any], *, method: str, epochs: int | None = None,
+def fit_and_evaluate(model, splits: Splits, session: Session, *, key: str, method: str, epochs: int | None = None,
                      initial_epoch: int = 0, callbacks: list | None = None) -> tuple[dict[str, list[float]], float]:
     """Fit on the train split (validating on the validation split), keep the best
     validation epoch (`keep_best`), evaluate it on the test split and record the test
-    accuracy (labelled as `results.using` stated), with the epoch it came from and
-    whether each test image was classified right (`right_per_image`).
+    accuracy as result `key`, labelled `method` (its data and network as `session.using`
+    stated), with the epoch it came from and whether each test image was classified right
+    (`right_per_image`).
 
     The splits are `tf.data` pipelines: `load_dataset`'s, or cached features through
     `data.array_splits`. Returns the history
     (`{"accuracy": [...], "val_accuracy": [...], ...}`) and the test accuracy.
-    `epochs` defaults to the profile's.
+    `epochs` defaults to the session's `epochs` (the notebook's main training).
     """
-    epochs = epochs or cfg["epochs"]
+    epochs = epochs or session.epochs
     history = model.fit(splits.train, validation_data=splits.validation, epochs=initial_epoch + epochs,
                         initial_epoch=initial_epoch, callbacks=[keep_best(epochs), time_left(), *(callbacks or [])], verbose=2)
     history = {k: [float(v) for v in vs] for k, vs in history.history.items()}
@@ -125,7 +127,7 @@ def fit_and_evaluate(model, splits, cfg: dict[str, Any], *, method: str, epochs:
     accuracy = float(outcomes.mean())  # what Keras' `evaluate` gives, image by image (tests/test_training.py)
     details = best_epoch(history, initial_epoch)
     print(describe_best(details))
-    record_result(cfg, "test_accuracy", accuracy, method=method, details=details, outcomes=outcomes)
+    session.record(key, accuracy, method=method, details=details, outcomes=outcomes)
     return history, accuracy
 
 
@@ -142,7 +144,7 @@ def right_or_wrong(labels: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
 
 def right_per_image(model, dataset, prepare=None) -> np.ndarray:
     """For each image of a (batched) dataset, in its order, whether `model` classifies it
-    right (`right_or_wrong`): what `record_result(..., outcomes=...)` takes and the lessons
+    right (`right_or_wrong`): what `session.record(..., outcomes=...)` takes and the lessons
     compare two models with, image by image. `prepare` as for `predict_all`. Their mean is
     the accuracy."""
     right = []
@@ -168,25 +170,25 @@ def predict_all(model, dataset, prepare=None) -> tuple[np.ndarray, np.ndarray, n
     return np.concatenate(images), np.concatenate(labels), np.concatenate(probabilities)
 
 
-def save_history(cfg: dict[str, Any], history: dict[str, list[float]], name: str) -> Path:
+def save_history(settings: Settings, history: dict[str, list[float]], name: str) -> Path:
     """Save a training history as `<build>/histories/<notebook>__<name>.json`, with the run
     that produced it and when; returns the path."""
-    path = artifact_path(cfg, "histories", f"{cfg['notebook']}__{name}.json")
+    path = settings.artifact_path("histories", f"{settings.notebook}__{name}.json")
     with atomic_path(path) as temporary:
-        temporary.write_text(json.dumps({"profile": cfg["profile"], "run_id": cfg.get("run_id"),
+        temporary.write_text(json.dumps({"profile": settings.profile, "run_id": settings.run_id,
                                          "saved_at": time.strftime("%Y-%m-%d %H:%M"), "history": history}))
     return path
 
 
-def load_history(cfg: dict[str, Any], notebook: str, name: str) -> dict[str, Any] | None:
+def load_history(settings: Settings, notebook: str, name: str) -> dict[str, Any] | None:
     """An earlier notebook's saved history in this profile, or None (none saved, or unreadable).
 
-    A history saved by another run than this one (`cfg["run_id"]`: an interrupted run,
+    A history saved by another run than this one (`session.run_id`: an interrupted run,
     a run of only that notebook, the notebook opened by hand) carries
     `"earlier_run"`: "notebook 01_...'s run <run id> of <date>, not this run", which
     `plots.learning_curves` shows on the figure.
     """
-    path = artifact_path(cfg, "histories", f"{notebook}__{name}.json")
+    path = settings.artifact_path("histories", f"{notebook}__{name}.json")
     try:
         saved = json.loads(path.read_text())
     except FileNotFoundError:
@@ -194,10 +196,10 @@ def load_history(cfg: dict[str, Any], notebook: str, name: str) -> dict[str, Any
     except ValueError:
         print(f"The saved history {path} is damaged (an interrupted run): ignored")
         return None
-    if saved["profile"] != cfg["profile"]:
+    if saved["profile"] != settings.profile:
         return None
     history = saved["history"]
-    if saved.get("run_id") != cfg.get("run_id"):
+    if saved.get("run_id") != settings.run_id:
         # Saved before histories named their run: the file's date is all there is.
         date = saved.get("saved_at") or time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
         run = saved.get("run_id") or "(id not saved)"
@@ -205,37 +207,38 @@ def load_history(cfg: dict[str, Any], notebook: str, name: str) -> dict[str, Any
     return history
 
 
-def model_path(cfg: dict[str, Any], name: str, weights: str | None = None, suffix: str = ".keras") -> Path:
+def model_path(settings: Settings, name: str, network: str | None = None, suffix: str = ".keras") -> Path:
     """Where a trained model is saved for later notebooks:
     `<build>/models/<profile>/<weights key>/<name><suffix>` (the folder is created).
 
-    `weights` names the pretrained model the network started from ("vgg16"),
+    `network` names the pretrained network the model started from ("vgg16"),
     whose weights' fingerprint keys the folder; None for a network trained
     from scratch. A model saved in another profile or with other weights is
     thus never found in place of this one.
     """
-    key = f"{weights}-{pretrained.weights_fingerprint(weights)[:16]}" if weights else "from-scratch"
-    return artifact_path(cfg, "models", f"{name}{suffix}", key=key)
+    key = f"{network}-{pretrained.weights_fingerprint(network)[:16]}" if network else "from-scratch"
+    return settings.artifact_path("models", f"{name}{suffix}", key=key)
 
 
-def save_model(model, cfg: dict[str, Any], name: str, weights: str | None = None) -> Path:
+def save_model(model, settings: Settings, name: str, network: str | None = None) -> Path:
     """Save `model` where `model_path` says, all at once (a temporary file renamed into
     place, so an interrupted save never leaves half a model); returns the path."""
-    path = model_path(cfg, name, weights)
+    path = model_path(settings, name, network)
     with atomic_path(path) as temporary:
         model.save(temporary)
     print(f"Saved {name} to {path}")
     return path
 
 
-def load_saved_model(cfg: dict[str, Any], name: str, weights: str | None = None):
-    """The model an earlier notebook saved with `save_model` in this profile and with these
-    weights, or None (with a line saying why) when there is none or it cannot be opened."""
+def load_saved_model(settings: Settings, name: str, network: str | None = None):
+    """The model an earlier notebook saved with `save_model` in this profile, starting from
+    the weights `network` has in this run, or None (with a line saying why) when there is
+    none or it cannot be opened."""
     import keras
 
-    path = model_path(cfg, name, weights)
+    path = model_path(settings, name, network)
     if not path.is_file():
-        print(f"No saved {name} for profile {cfg['profile']} and these weights (looked for {path}).")
+        print(f"No saved {name} for profile {settings.profile} and these weights (looked for {path}).")
         return None
     try:
         model = keras.models.load_model(path)

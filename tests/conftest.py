@@ -94,14 +94,23 @@ def fake_cats(tmp_path, monkeypatch):
     return root
 
 
-@pytest.fixture
-def cfg(data_home, tmp_path):
-    """Settings as `setup()` returns them, small, without printing a banner."""
-    import time
+SMALL = {"image_size": 32, "batch_size": 4, "epochs": 1, "train_per_class": None, "val_per_class": None,
+         "test_per_class": None}
 
-    return {"notebook": "test", "profile": "smoke", "seed": 1, "image_size": 32, "batch_size": 4,
-            "train_per_class": None, "val_per_class": None, "test_per_class": None,
-            "build_dir": tmp_path / "build", "device": "CPU", "started": time.time()}
+
+def new_session(build: Path, notebook: str = "test", profile: str = "smoke", run_id: str = "run-1",
+                weights: dict | None = None, **settings):
+    """A session as `setup()` returns one, small (`SMALL`, then `settings`), without a banner."""
+    from course_utils.results import Session
+
+    return Session({**SMALL, **settings}, notebook=notebook, profile=profile, seed=1, run_id=run_id, device="CPU",
+                   build_dir=build, weights=weights or {"vgg16": "STAND-IN, not ImageNet", "hub": "TF-Hub"})
+
+
+@pytest.fixture
+def session(data_home, tmp_path):
+    """A small session in this test's build folder (`new_session`)."""
+    return new_session(tmp_path / "build")
 
 
 @pytest.fixture

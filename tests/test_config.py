@@ -58,9 +58,10 @@ def test_every_user_fixable_error_shares_one_base():
 
 
 def test_artifact_path_keys_models_and_features_by_profile(tmp_path):
-    cfg = {"build_dir": tmp_path, "profile": "quick"}
-    assert config.artifact_path(cfg, "models", "m.keras", key="vgg16-ab") == tmp_path / "models/quick/vgg16-ab/m.keras"
-    assert config.artifact_path(cfg, "features", "f.npz") == tmp_path / "features/quick/f.npz"
+    assert (config.artifact_path(tmp_path, "models", "m.keras", key="vgg16-ab", profile="quick")
+            == tmp_path / "models/quick/vgg16-ab/m.keras")
+    settings = config.Settings({}, notebook="03_x", profile="quick", build_dir=tmp_path)  # a session's own
+    assert settings.artifact_path("features", "f.npz") == tmp_path / "features/quick/f.npz"
     assert config.artifact_path(tmp_path, "figures", "a.png") == tmp_path / "report/figures/a.png"
     assert config.artifact_path(tmp_path, "results") == tmp_path / "results"
     with pytest.raises(ValueError, match="per profile"):

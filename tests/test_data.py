@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import dead_pid, make_image, run_cli, truncate
+from conftest import dead_pid, make_image, new_session, run_cli, truncate
 from course_utils import archives, data, files, images
 
 
@@ -229,7 +229,7 @@ def test_cifar_image_folder_with_wrong_classes_is_refused(data_home, tmp_path):
         data.import_dataset("cifar10", root)
 
 
-def test_cifar_image_folder_labels_follow_the_official_order(data_home, tmp_path, cfg):
+def test_cifar_image_folder_labels_follow_the_official_order(data_home, tmp_path):
     # keras.datasets.cifar10 labels 0-9 in the order of the dataset's batches.meta.
     official = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
     root = tmp_path / "cifar10-jpeg"
@@ -241,8 +241,7 @@ def test_cifar_image_folder_labels_follow_the_official_order(data_home, tmp_path
                 path.parent.mkdir(parents=True, exist_ok=True)
                 Image.fromarray(colour).save(path, quality=100)
     data.import_dataset("cifar10", root)
-    cfg.update(batch_size=10)
-    splits = data.load_dataset("cifar10", cfg, image_size=32)
+    splits = data.load_dataset("cifar10", new_session(tmp_path / "build", batch_size=10), image_size=32)
     assert splits.class_names == official
     images, labels = next(iter(splits.test))
     # Each image's grey level encodes its class folder: the label must be that class's official index.
@@ -251,26 +250,28 @@ def test_cifar_image_folder_labels_follow_the_official_order(data_home, tmp_path
         assert abs(float(image.mean()) - 20 * int(label)) < 2
 
 
-def test_too_small_a_copy_gives_a_clear_error_not_a_crash(data_home, tmp_path, cfg):
+def test_too_small_a_copy_gives_a_clear_error_not_a_crash(data_home, tmp_path, session):
     root = tmp_path / "cifar10-jpeg"
     for split in ("train", "test"):
         for c, name in enumerate(data.CIFAR10_CLASSES):
             make_image(root / split / name / "0000.jpg", size=(32, 32), seed=c)
     data.import_dataset("cifar10", root)  # one training image per class: nothing left to validate on
     with pytest.raises(data.DataError, match="validation split of cifar10 is empty"):
-        data.load_dataset("cifar10", cfg, image_size=32)
+        data.load_dataset("cifar10", session, image_size=32)
 
 
 # ---------------------------------------------------------------- loaders
 
 
-def test_cats_splits_are_disjoint_sized_and_deterministic(data_home, fake_cats, cfg):
+def test_cats_splits_are_disjoint_sized_and_deterministic(data_home, fake_cats, tmp_path):
     data.import_dataset("cats_vs_dogs", fake_cats)
-    cfg.update(train_per_class=5, val_per_class=None, test_per_class=None)
-    splits = data.load_dataset("cats_vs_dogs", cfg)
+    session = new_session(tmp_path / "build", train_per_class=5, val_per_class=None, test_per_class=None)
+    splits = data.load_dataset("cats_vs_dogs", session)
     assert splits.class_names == ["cats", "dogs"]
+    # The splits say what they hold: what a result recorded on them names (and a feature cache keys on).
+    assert (splits.dataset, splits.image_size, splits.sizes) == ("cats_vs_dogs", 32, data.Sizes(10, 4, 4))
     first_epoch = [y.numpy().tolist() for _, y in splits.train]
-    again = data.load_dataset("cats_vs_dogs", cfg)
+    again = data.load_dataset("cats_vs_dogs", session)
     assert [y.numpy().tolist() for _, y in again.train] == first_epoch  # same seed, same order
     counts = [sum(int(x.shape[0]) for x, _ in ds) for ds in splits[:3]]
     assert counts == [10, 4, 4]  # 5+5 train; the 4+4 validation images split in half
@@ -304,13 +305,13 @@ def test_flowers_split_is_stratified(tmp_path):
 
 
 
-def test_installed_file_changed_after_install_is_named_with_the_repair(data_home, fake_cats, cfg, monkeypatch,
+def test_installed_file_changed_after_install_is_named_with_the_repair(data_home, fake_cats, session, monkeypatch,
                                                                        capsys):
     monkeypatch.setenv("COURSE_DATA_MIRROR", str(fake_cats.parent))
     target = data.ensure_dataset("cats_vs_dogs")
     truncate(target / "train" / "cats" / "cat.2.jpg")
     with pytest.raises(data.DataError) as error:
-        data.load_dataset("cats_vs_dogs", cfg)
+        data.load_dataset("cats_vs_dogs", session)
     message = str(error.value)
     assert "changed: train/cats/cat.2.jpg (size" in message
     assert message.endswith("python -m course_utils data fetch --reinstall cats_vs_dogs")
@@ -318,17 +319,17 @@ def test_installed_file_changed_after_install_is_named_with_the_repair(data_home
     assert code == 1 and "train/cats/cat.2.jpg" in err and "Traceback" not in err
     # The repair command named in the message repairs it.
     assert run_cli(capsys, "data", "fetch", "--reinstall", "cats_vs_dogs")[0] == 0
-    assert data.load_dataset("cats_vs_dogs", cfg).class_names == ["cats", "dogs"]
+    assert data.load_dataset("cats_vs_dogs", session).class_names == ["cats", "dogs"]
 
 
-def test_installed_file_altered_in_place_at_same_size_is_noticed(data_home, fake_cats, cfg):
+def test_installed_file_altered_in_place_at_same_size_is_noticed(data_home, fake_cats, session):
     target = data.import_dataset("cats_vs_dogs", fake_cats)
     path = target / "validation" / "dogs" / "dog.3.jpg"
     raw = bytearray(path.read_bytes())
     raw[-10] ^= 0xFF  # same size, other bytes (and a newer modification time)
     path.write_bytes(bytes(raw))
     with pytest.raises(data.DataError, match=r"changed: validation/dogs/dog\.3\.jpg \(modified after install\)"):
-        data.load_dataset("cats_vs_dogs", cfg)
+        data.load_dataset("cats_vs_dogs", session)
 
 
 def test_a_deleted_flowers_image_moves_no_other_image_to_another_class(tmp_path):
@@ -519,17 +520,21 @@ def test_a_download_takes_the_archive_name_only_once_it_has_passed(data_home, fa
     assert archive.read_bytes() == handler.payload and data.verify_dataset("cats_vs_dogs") == []
 
 
-def test_array_splits_batches_every_split_and_shuffles_only_training():
+def test_array_splits_batches_every_split_and_shuffles_only_training(tmp_path):
     x = np.arange(10, dtype="float32")[:, None]
     arrays = {split: (x, np.arange(10)) for split in ("train", "validation", "test")}
-    splits = data.array_splits(arrays, ["a", "b"], {"seed": 1, "batch_size": 4})
-    assert splits.class_names == ["a", "b"]
+    images = data.Splits(None, None, None, ["a", "b"], "cats_vs_dogs", 32, data.Sizes(10, 10, 10))
+    splits = data.array_splits(arrays, images, new_session(tmp_path))
+    # They hold the features of the images they came from: same classes, dataset, image size and sizes.
+    assert splits[3:] == (["a", "b"], "cats_vs_dogs", 32, data.Sizes(10, 10, 10))
     for name in ("validation", "test"):
         labels = np.concatenate([y.numpy() for _, y in getattr(splits, name)])
         assert labels.tolist() == list(range(10))
     pairs = [(float(a[0]), int(b)) for xs, ys in splits.train for a, b in zip(xs.numpy(), ys.numpy())]
     assert sorted(pairs) == [(float(i), i) for i in range(10)]  # images keep their labels
     assert [label for _, label in pairs] != list(range(10))
+    with pytest.raises(ValueError, match=r"arrays of \(10, 10, 10\) examples .*hold \(10, 10, 9\)"):
+        data.array_splits(arrays, images._replace(sizes=data.Sizes(10, 10, 9)), new_session(tmp_path))
 
 
 # ---------------------------------------------------------------- huge and rotated photos

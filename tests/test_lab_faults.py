@@ -108,7 +108,7 @@ def test_fetch_on_a_full_disk_names_the_space_and_goes_on_with_the_others(data_h
 # ---------------------------------------------------------------- a read-only data folder
 
 
-def test_a_read_only_data_folder_with_a_leftover_staging_folder_is_used_as_it_is(data_home, fake_cats, cfg,
+def test_a_read_only_data_folder_with_a_leftover_staging_folder_is_used_as_it_is(data_home, fake_cats, session,
                                                                                 read_only, monkeypatch, capsys):
     data.import_dataset("cats_vs_dogs", fake_cats)
     leftover = data_home / f".import-cats_vs_dogs-{dead_pid()}-x1y2"
@@ -117,7 +117,7 @@ def test_a_read_only_data_folder_with_a_leftover_staging_folder_is_used_as_it_is
     shared = read_only(data_home)
     assert files.cannot_write(shared)  # the fault is real: nothing can be written there
     monkeypatch.setenv("COURSE_DATA_DIR", str(shared))
-    assert data.load_dataset("cats_vs_dogs", cfg).class_names == ["cats", "dogs"]
+    assert data.load_dataset("cats_vs_dogs", session).class_names == ["cats", "dogs"]
     code, out, err = run_cli(capsys, "data", "fetch", "cats_vs_dogs")
     assert code == 0 and "Traceback" not in err and "cats_vs_dogs: cats_vs_dogs: official files" in out
     assert (shared / leftover.name).exists()  # left where it could not be removed; never read
@@ -166,7 +166,7 @@ def test_a_bad_cifar10_archive_in_the_mirror_is_one_clear_error(data_home, tmp_p
 # ---------------------------------------------------------------- a file damaged where it lies
 
 
-def test_a_file_damaged_in_place_keeping_size_and_date_is_named_before_training(data_home, fake_cats, cfg,
+def test_a_file_damaged_in_place_keeping_size_and_date_is_named_before_training(data_home, fake_cats, session,
                                                                                 monkeypatch, capsys):
     import tensorflow as tf
 
@@ -181,12 +181,12 @@ def test_a_file_damaged_in_place_keeping_size_and_date_is_named_before_training(
     with pytest.raises(tf.errors.InvalidArgumentError, match="jpeg::Uncompress failed"):
         tf.io.decode_image(tf.io.read_file(str(path)))  # what training would die of, naming no file
     with pytest.raises(data.DataError) as error:
-        data.load_dataset("cats_vs_dogs", cfg)
+        data.load_dataset("cats_vs_dogs", session)
     message = str(error.value)
     assert "the installed cats_vs_dogs has damaged files: changed: train/cats/cat.3.jpg" in message
     assert message.endswith("python -m course_utils data fetch --reinstall cats_vs_dogs")
     assert run_cli(capsys, "data", "fetch", "--reinstall", "cats_vs_dogs")[0] == 0  # the repair named
-    train = data.load_dataset("cats_vs_dogs", cfg).train
+    train = data.load_dataset("cats_vs_dogs", session).train
     assert sum(int(x.shape[0]) for x, _ in train) == 12
 
 

@@ -94,9 +94,9 @@ def test_notebook_03_head_is_models_dense_head():
     assert architecture(head) == architecture(models.dense_head((4, 4, 512), classes=2))
 
 
-def notebook_03_base(model: str = "vgg16"):
-    """Notebook 03's base, built by its own lines, for `model` at 32x32."""
-    scope = dict(MODEL=model, cfg={"image_size": 32}, pretrained=pretrained)
+def notebook_03_base(network: str = "vgg16"):
+    """Notebook 03's base, built by its own lines, for `network` at 32x32."""
+    scope = dict(NETWORK=network, session=Stub(image_size=32), pretrained=pretrained)
     return notebook_value("03_vgg_feature_extraction", "base",
                           VGG=notebook_value("03_vgg_feature_extraction", "VGG", **scope), **scope)
 
@@ -322,3 +322,20 @@ def test_notebook_04_checks_a_handful_of_predictions_with_direct_calls():
              if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "predict"
              and isinstance(call.func.value, ast.Name)]
     assert calls == ["top"], calls  # one batched prediction over the phase-two test features
+
+
+def test_the_notebooks_take_every_learning_rate_and_epoch_count_from_the_profile():
+    """Training settings are the profile's (`config.PROFILES`, read as `session.head_learning_rate`), never
+    numbers written into a notebook's code: no optimiser built with a literal rate, no literal `epochs=`."""
+    literals = []
+    for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            if cell["cell_type"] != "code" or cell.get("id") == "install-course":
+                continue
+            for call in (node for node in ast.walk(ast.parse("".join(cell["source"]))) if isinstance(node, ast.Call)):
+                settings = [k.value for k in call.keywords if k.arg in ("learning_rate", "epochs", "initial_epoch")]
+                if ".optimizers." in f".{ast.unparse(call.func)}":
+                    settings += call.args[:1]
+                literals += [f"{path.stem}, cell {cell['id']}: {ast.unparse(call)}" for value in settings
+                             if isinstance(value, ast.Constant)]
+    assert not literals, "\n".join(literals)

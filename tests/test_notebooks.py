@@ -1,6 +1,8 @@
 """Every notebook is stored clean and opens with the same install and set-up cells."""
 
+import ast
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -19,14 +21,32 @@ def test_stored_without_outputs(path):
             assert cell["outputs"] == [] and cell["execution_count"] is None
 
 
+def cell(cells: list[dict], cell_id: str) -> dict:
+    """The notebook cell with id `cell_id` (ids say what a cell is; tests find cells by them)."""
+    found = [c for c in cells if c.get("id") == cell_id]
+    assert len(found) == 1, f"no cell {cell_id!r}" if not found else f"{len(found)} cells {cell_id!r}"
+    return found[0]
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_opens_with_title_install_cell_then_setup(path):
-    """The title (under the Colab badge), the install cell (tests/test_colab.py), then setup()."""
+    """The title (under the Colab badge), the install cell (tests/test_colab.py), then the setup cell: one
+    import and `session = course_utils.setup("<this notebook>")`."""
     cells = json.loads(path.read_text())["cells"]
     assert cells[0]["cell_type"] == "markdown" and "".join(cells[0]["source"]).splitlines()[2].startswith("# ")
-    install, first_code = [c for c in cells if c["cell_type"] == "code"][:2]
-    assert install["id"] == "install-course"
-    assert "".join(first_code["source"]).strip() == f'import course_utils\ncfg = course_utils.setup("{path.stem}")'
+    code = [c for c in cells if c["cell_type"] == "code"]
+    assert [c["id"] for c in code[:2]] == ["install-course", "setup"]
+    imported, assigned = ast.parse("".join(cell(cells, "setup")["source"])).body
+    assert [alias.name for alias in imported.names] == ["course_utils"]
+    assert [target.id for target in assigned.targets] == ["session"]
+    call = assigned.value
+    assert ast.unparse(call.func) == "course_utils.setup" and [a.value for a in call.args] == [path.stem]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_cell_ids_say_what_the_cell_is_not_which_issue_added_it(path):
+    ids = [c["id"] for c in json.loads(path.read_text())["cells"]]
+    assert not [i for i in ids if re.fullmatch(r"i\d+-.*", i)], ids
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -49,9 +69,12 @@ def test_title_cell_gives_time_what_comes_before_the_figure_to_beat_and_the_glos
 @pytest.mark.parametrize("path", NOTEBOOKS[1:], ids=lambda p: p.stem)
 def test_a_predict_first_prompt_comes_before_the_run_and_its_answer(path):
     cells = json.loads(path.read_text())["cells"]
-    prompt = [cell["id"] for cell in cells].index("predict-first")
-    answer = next(i for i, cell in enumerate(cells) if "## What this run showed" in "".join(cell["source"]))
-    assert "".join(cells[prompt]["source"]).startswith("**Predict first.**") and prompt < answer
+    ids = [c["id"] for c in cells]
+    prompt, answer = ids.index("predict-first"), ids.index("what-this-run-showed")
+    assert cells[prompt]["cell_type"] == cells[answer]["cell_type"] == "markdown" and prompt < answer
+    # The answer is the lesson's verdict: the code cell right after it shows it.
+    shown = ast.parse("".join(cells[answer + 1]["source"])).body[-1].value
+    assert ast.unparse(shown) == "lessons.show(session)"
 
 
 def test_the_glossary_links_only_notebooks_that_exist():

@@ -79,6 +79,6 @@ def test_every_module_has_a_docstring_and_is_listed_in_the_package_docstring():
 
 
 def test_every_module_reads_in_one_sitting():
-    """About 350 lines at most: a module that grows past it is doing two jobs (split it along its seams)."""
+    """About 450 lines at most: a module that grows past it is doing two jobs (split it along its seams)."""
     lengths = {path.name: len(path.read_text(encoding="utf-8").splitlines()) for path in PACKAGE.glob("*.py")}
-    assert max(lengths.values()) <= 350, {name: n for name, n in lengths.items() if n > 350}
+    assert max(lengths.values()) <= 450, {name: n for name, n in lengths.items() if n > 450}

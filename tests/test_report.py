@@ -12,20 +12,26 @@ from course_utils import data, report, results, runner
 TOLERANCE = 0.005  # test accuracy, same profile, seed and machine
 
 
+VGG16, VGG19 = {"network": "vgg16", "pretrained": True}, {"network": "vgg19", "pretrained": True}
+
+
 def _records(build, rows):
+    """Records as the notebooks write them: (key, label, value, weights[, other fields])."""
     folder = build / "results"
     folder.mkdir(parents=True, exist_ok=True)
-    for notebook, method, value, weights in rows:
-        record = {"notebook": notebook, "method": method, "metric": "test_accuracy", "value": value,
-                  "profile": "smoke", "data": "cats_vs_dogs: official files, sha256-verified",
-                  "weights": weights, "wall_time_s": 1.0}
+    for key, method, value, weights, *fields in rows:
+        notebook, metric = results.KEYS[key]
+        record = {"key": key, "notebook": notebook, "method": method, "metric": metric, "value": value,
+                  "network": "small_cnn", "pretrained": False, "profile": "smoke", "dataset": "cats_vs_dogs",
+                  "data": "cats_vs_dogs: official files, sha256-verified", "weights": weights, "wall_time_s": 1.0,
+                  **(fields[0] if fields else {})}
         with (folder / f"{notebook}.jsonl").open("a") as out:
             out.write(json.dumps(record) + "\n")
 
 
 def test_report_has_table_summary_figure_and_captions(tmp_path):
-    _records(tmp_path, [("01_scratch_cnn_baseline", "small CNN", 0.61, "none (trained from scratch)"),
-                        ("05_unfreezing_block5", "vgg16 phase 2: block 5", 0.83, "STAND-IN, not ImageNet")])
+    _records(tmp_path, [(results.SCRATCH_CNN, "small CNN", 0.61, "none (trained from scratch)"),
+                        (results.BLOCK5_FINE_TUNED, "vgg16 phase 2: block 5", 0.83, "STAND-IN, not ImageNet", VGG16)])
     figures = tmp_path / "report" / "figures"
     figures.mkdir(parents=True)
     (figures / "01_scratch_cnn_baseline__learning_curves.png").write_bytes(b"png")
@@ -47,14 +53,14 @@ def test_report_has_table_summary_figure_and_captions(tmp_path):
 
 
 def test_report_refuses_a_record_without_weights(tmp_path):
-    _records(tmp_path, [("01_scratch_cnn_baseline", "small CNN", 0.61, "")])
+    _records(tmp_path, [(results.SCRATCH_CNN, "small CNN", 0.61, "")])
     with pytest.raises(ValueError, match="weights"):
         report.write_report(tmp_path, "smoke", {})
 
 
 def test_summary_figure_names_the_weights_of_its_bars(tmp_path):
-    _records(tmp_path, [("01_scratch_cnn_baseline", "small CNN from scratch", 0.61, "none (trained from scratch)"),
-                        ("03_vgg_feature_extraction", "vgg16 features + dense head", 0.8, "STAND-IN, not ImageNet")])
+    _records(tmp_path, [(results.SCRATCH_CNN, "small CNN from scratch", 0.61, "none (trained from scratch)"),
+                        (results.FEATURES_DENSE_HEAD, "vgg16 features + dense head", 0.8, "STAND-IN, not ImageNet", VGG16)])
     fig = report.summary_figure(results.load_results(tmp_path))
     notes = "\n".join(text.get_text() for text in fig.texts)
     assert "weights: STAND-IN, not ImageNet" in notes and "weights: none (trained from scratch)" in notes
@@ -65,8 +71,8 @@ def test_summary_figure_names_the_weights_of_its_bars(tmp_path):
 
 
 def test_summary_figure_marks_a_vgg19_bar_with_the_vgg19_figure(tmp_path):
-    _records(tmp_path, [("03_vgg_feature_extraction", "vgg16 features + dense head", 0.8, "imagenet"),
-                        ("03_vgg_feature_extraction", "vgg19 features + dense head", 0.85, "imagenet")])
+    _records(tmp_path, [(results.FEATURES_DENSE_HEAD, "vgg16 features + dense head", 0.8, "imagenet", VGG16),
+                        (results.FEATURES_DENSE_HEAD, "vgg19 features + dense head", 0.85, "imagenet", VGG19)])
     fig = report.summary_figure(results.load_results(tmp_path))
     marks = [line for line in fig.axes[0].lines if line.get_linestyle() == "--"]
     assert len(marks) == 1 and list(marks[0].get_ydata()) == [report.SEED_RESULTS["03_vgg_feature_extraction"]["value"]] * 2
@@ -74,11 +80,11 @@ def test_summary_figure_marks_a_vgg19_bar_with_the_vgg19_figure(tmp_path):
 
 
 def test_summary_figure_hatches_a_lesson_whose_effect_was_not_seen(tmp_path):
-    _records(tmp_path, [("01_scratch_cnn_baseline", "small CNN from scratch", 0.70, "none (trained from scratch)"),
-                        ("02_data_augmentation", "small CNN + augmentation + dropout", 0.69, "none (trained from scratch)")])
+    _records(tmp_path, [(results.SCRATCH_CNN, "small CNN from scratch", 0.70, "none (trained from scratch)"),
+                        (results.AUGMENTED_CNN, "small CNN + augmentation + dropout", 0.69, "none (trained from scratch)")])
     records = results.load_results(tmp_path)
     for record, gap in zip(records, (0.2, 0.05)):  # 01 overfits; 02 does not beat it
-        record.update(split="2000 / 500 / 500", details={"last_gap": gap, "epochs": 30, "best_epoch": 20})
+        record.update(split={"train": 2000, "validation": 500, "test": 500}, details={"last_gap": gap, "epochs": 30, "best_epoch": 20})
     fig = report.summary_figure(records)
     bars = fig.axes[0].patches
     assert [bar.get_hatch() for bar in bars[:2]] == [None, "//"]  # 02 did not beat 01
@@ -120,8 +126,7 @@ def test_readme_figures_to_beat_are_the_report_s_seed_results():
 
 
 def test_records_of_a_killed_run_are_shown_only_as_older_and_partial(tmp_path, monkeypatch):
-    _records(tmp_path, [("01_scratch_cnn_baseline", "small CNN", 0.61, "none"),
-                        ("02_data_augmentation", "augmented", 0.7, "none")])
+    _records(tmp_path, [(results.SCRATCH_CNN, "small CNN", 0.61, "none"), (results.AUGMENTED_CNN, "augmented", 0.7, "none")])
     killed, rerun = "20261124-100000-11", "20261124-110000-22"
     for path, run_id in ((tmp_path / "results" / "01_scratch_cnn_baseline.jsonl", rerun),
                          (tmp_path / "results" / "02_data_augmentation.jsonl", killed)):
@@ -143,7 +148,7 @@ def test_records_of_a_killed_run_are_shown_only_as_older_and_partial(tmp_path, m
 
 
 def test_a_rehearsal_report_shows_no_results(tmp_path):
-    _records(tmp_path, [("01_scratch_cnn_baseline", "small CNN", 0.61, "none (trained from scratch)")])
+    _records(tmp_path, [(results.SCRATCH_CNN, "small CNN", 0.61, "none (trained from scratch)")])
     rehearsed = tmp_path / "results" / "01_scratch_cnn_baseline.jsonl"
     rehearsed.write_text(rehearsed.read_text().replace('"smoke"', '"full-rehearsal"'))
     text = report.write_report(tmp_path, "full-rehearsal", {"01_scratch_cnn_baseline": 3.0}).read_text()

@@ -18,11 +18,16 @@ def _write(folder, name, *sources):
                    folder / name)
 
 
+# The notebooks of these tests are not the course's: each registers its one result key, as a new notebook would
+# in results.KEYS.
+_OWN_KEY = "from course_utils import results\nresults.KEYS['m'] = (session.notebook, 'test_accuracy')"
+
+
 def test_runs_in_order_and_collects_results(data_home, tmp_path, monkeypatch):
     notebooks = tmp_path / "notebooks"
-    setup = "import course_utils\ncfg = course_utils.setup('{}')"
-    record = ("course_utils.using(cfg, dataset='flowers17', model='vgg16')\n"
-              "course_utils.record_result(cfg, 'test_accuracy', {}, method='m')")
+    setup = "import course_utils\nsession = course_utils.setup('{}')"
+    record = (f"{_OWN_KEY}\nsession.using(None, network='vgg16')\n"
+              "session.record('m', {}, method='m')")
     _write(notebooks, "02_b.ipynb", setup.format("02_b"), record.format(0.25))
     _write(notebooks, "01_a.ipynb", setup.format("01_a"), record.format(0.5))
     monkeypatch.setenv("COURSE_WEIGHTS_VGG16", "none")
@@ -70,11 +75,11 @@ def test_progress_shows_position_cell_epoch_and_keeps_kernel_noise_in_a_log(data
 
 def test_a_rerun_reports_only_its_own_results_and_older_ones_apart(data_home, tmp_path, monkeypatch):
     notebooks = tmp_path / "notebooks"
-    setup = "import course_utils\ncfg = course_utils.setup('{}')"
-    record = ("course_utils.using(cfg, dataset=None, model=None)\n"
-              "course_utils.record_result(cfg, 'test_accuracy', {}, method='m')")
+    setup = "import course_utils\nsession = course_utils.setup('{}')"
+    record = (f"{_OWN_KEY}\nsession.using(None, network='small_cnn')\n"
+              "session.record('m', {}, method='m')")
     figure = ("import matplotlib.pyplot as plt\n"
-              "course_utils.save_figure(cfg, plt.figure(), 'curves', caption='c')")
+              "session.save_figure(plt.figure(), 'curves', caption='c')")
     _write(notebooks, "01_a.ipynb", setup.format("01_a"), record.format(0.5), figure)
     # 02_b records a first number, then dies before it finishes: its results are partial.
     _write(notebooks, "02_b.ipynb", setup.format("02_b"), record.format(0.25), figure,
@@ -147,9 +152,9 @@ def test_a_run_killed_midway_then_rerun_needs_no_cleanup(data_home, tmp_path, mo
     import time
 
     notebooks, build = tmp_path / "notebooks", tmp_path / "build"
-    setup = "import course_utils\ncfg = course_utils.setup('{}')"
-    record = ("course_utils.using(cfg, dataset=None, model=None)\n"
-              "course_utils.record_result(cfg, 'test_accuracy', {}, method='m')")
+    setup = "import course_utils\nsession = course_utils.setup('{}')"
+    record = (f"{_OWN_KEY}\nsession.using(None, network='small_cnn')\n"
+              "session.record('m', {}, method='m')")
     _write(notebooks, "01_a.ipynb", setup.format("01_a"), record.format(0.5))
     _write(notebooks, "02_b.ipynb", setup.format("02_b"), record.format(0.25), "import time\ntime.sleep(120)")
     script = ("import sys\nfrom course_utils import data, runner\ndata.DATASETS.clear()\n"
@@ -197,11 +202,13 @@ def test_progress_line_estimates_the_time_left_at_the_pace_of_the_epochs_done(mo
 
 # Two real processes. Notebooks that record a result without importing TensorFlow (what `setup()`
 # would do), so that each kernel starts in a second or two.
-_RECORD = ("import os, time\nfrom course_utils import results\n"
-           "cfg = {'notebook': '{notebook}', 'profile': 'smoke', 'seed': 1, 'device': 'CPU', 'started': time.time(),\n"
-           "       'build_dir': os.environ['COURSE_BUILD_DIR'], 'run_id': os.environ.get('COURSE_RUN_ID', 'by hand')}\n"
-           "results.using(cfg, dataset=None, model=None)\n"
-           "results.record_result(cfg, 'test_accuracy', {value}, method='{method}')")
+_RECORD = ("import os\nfrom course_utils import results\n"
+           "session = results.Session({}, notebook='{notebook}', profile='smoke', seed=1, device='CPU',\n"
+           "                          build_dir=os.environ['COURSE_BUILD_DIR'],\n"
+           "                          run_id=os.environ.get('COURSE_RUN_ID', 'by hand'))\n"
+           "results.KEYS['m'] = ('{notebook}', 'test_accuracy')  # a notebook of these tests' own: its key\n"
+           "session.using(None, network='small_cnn')\n"
+           "session.record('m', {value}, method='{method}')")
 _CLI = "import sys\nfrom course_utils import cli, data\ndata.DATASETS.clear()\nsys.exit(cli.main(sys.argv[1:]))"
 
 

@@ -43,8 +43,8 @@ def test_a_gpu_already_initialised_is_said_not_raised(two_gpus, monkeypatch, cap
         raise RuntimeError("Physical devices cannot be modified after being initialized")
 
     monkeypatch.setattr(tf.config.experimental, "set_memory_growth", too_late)
-    cfg = session.setup("00_start_here", seed=3)
-    assert cfg["device"] == "GPU x2"
+    opened = session.setup("00_start_here", seed=3)
+    assert opened.device == "GPU x2"
     assert "gpu memory  all reserved by this process: TensorFlow had already initialised the GPU" in capsys.readouterr().out
 
 

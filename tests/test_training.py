@@ -8,23 +8,25 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import new_session
 from course_utils import models, results, training
+from course_utils.data import Sizes, Splits
 
 
-def test_fit_and_evaluate_records_the_test_accuracy(cfg):
-    import tensorflow as tf
-    from course_utils.data import Splits
-
+def test_fit_and_evaluate_records_the_test_accuracy(data_home, tmp_path):
+    session = new_session(tmp_path / "build", notebook="01_scratch_cnn_baseline")
     x = np.random.default_rng(0).uniform(0, 255, (8, 48, 48, 3)).astype("float32")
     y = np.array([0, 1] * 4)
     ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
     model = models.small_cnn(48)
     model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"])
-    results.using(cfg, dataset="cats_vs_dogs", model=None)
-    history, accuracy = training.fit_and_evaluate(model, Splits(ds, ds, ds, ["a", "b"]), cfg, epochs=2, method="m")
+    splits = Splits(ds, ds, ds, ["a", "b"], "cats_vs_dogs", 48, Sizes(8, 8, 8))
+    session.using(splits, network="small_cnn")
+    history, accuracy = training.fit_and_evaluate(model, splits, session, epochs=2, key=results.SCRATCH_CNN,
+                                                  method="m")
     assert len(history["val_accuracy"]) == 2
-    record = results.load_results(cfg["build_dir"])[-1]
-    assert record["value"] == pytest.approx(accuracy)
+    record = results.load_results(session.build_dir)[-1]
+    assert record["value"] == pytest.approx(accuracy) and record["key"] == results.SCRATCH_CNN
     # With whether each test image came out right, in the test split's order: the lessons pair on them.
     right = results.read_outcomes(record)
     assert len(right) == 8 and sum(right) / 8 == accuracy
@@ -51,29 +53,36 @@ def test_right_per_image_counts_what_keras_evaluate_counts(output):
     assert right.tolist() == expected.tolist()
 
 
-def test_history_round_trip_is_per_profile(cfg):
-    training.save_history(cfg, {"accuracy": [0.5]}, "run")
-    assert training.load_history(cfg, "test", "run") == {"accuracy": [0.5]}
-    assert training.load_history(dict(cfg, profile="full"), "test", "run") is None
+def test_history_round_trip_is_per_profile(session, tmp_path):
+    training.save_history(session, {"accuracy": [0.5]}, "run")
+    assert training.load_history(session, "test", "run") == {"accuracy": [0.5]}
+    assert training.load_history(new_session(session.build_dir, profile="full"), "test", "run") is None
 
 
-def test_feature_cache_hit_and_invalidation(cfg, own_weights, monkeypatch, capsys):
-    cfg.update(image_size=32, train_per_class=2)
+def _splits(ds, size=32, count=4):
+    """The splits of `ds` (every split the same), as load_dataset would describe them."""
+    return Splits(ds, ds, ds, ["a", "b"], "cats_vs_dogs", size, Sizes(count, count, count))
+
+
+def test_feature_cache_keys_on_what_it_caches(session, own_weights, monkeypatch, capsys):
     ds = tf.data.Dataset.from_tensor_slices((np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32"), [0, 1, 0, 1])).batch(2)
     base = models.pretrained_base("vgg16", 32)
     calls = []
     counting = lambda x, training=False: calls.append(1) or base(x, training=training)  # noqa: E731
     counting.output_shape = base.output_shape
 
-    def features(split="train", model="vgg16", **changes):
-        return models.cached_features(counting, ds, dict(cfg, **changes), model=model, data="cats_vs_dogs", split=split)
+    def features(split="train", network="vgg16", settings=session, **changes):
+        return models.cached_features(counting, _splits(ds)._replace(**changes), split, settings, network=network)
 
     first, labels = features()
     assert first.shape == (4, 1, 1, 512) and labels.tolist() == [0, 1, 0, 1] and len(calls) == 2
     again, _ = features()
     assert len(calls) == 2 and np.array_equal(first, again)  # hit: no recomputation
-    for change in ({"train_per_class": 3}, {"image_size": 48}, {"model": "vgg19"},
-                   {"split": "test", "test_per_class": 2}):
+    # The session's own image size is not what the splits hold: notebook 07 needs no dict(cfg, image_size=...).
+    features(settings=new_session(session.build_dir, image_size=99))
+    assert len(calls) == 2
+    for change in ({"sizes": Sizes(6, 4, 4)}, {"image_size": 48}, {"network": "vgg19"}, {"split": "test"},
+                   {"dataset": "flowers17"}):
         n = len(calls)
         features(**change)
         assert len(calls) > n, change
@@ -83,17 +92,16 @@ def test_feature_cache_hit_and_invalidation(cfg, own_weights, monkeypatch, capsy
     assert len(calls) > n
 
 
-def test_damaged_feature_cache_is_recomputed_with_a_notice(cfg, own_weights, capsys):
-    cfg.update(image_size=32, train_per_class=2)
+def test_damaged_feature_cache_is_recomputed_with_a_notice(session, own_weights, capsys):
     ds = tf.data.Dataset.from_tensor_slices(
         (np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32"), [0, 1, 0, 1])).batch(2)
     base = models.pretrained_base("vgg16", 32)
-    first, _ = models.cached_features(base, ds, cfg, model="vgg16", data="cats_vs_dogs", split="train")
-    (cached,) = list((cfg["build_dir"] / "features").rglob("*.npz"))
-    assert cfg["profile"] in cached.parts  # kept per profile
+    first, _ = models.cached_features(base, _splits(ds), "train", session, network="vgg16")
+    (cached,) = list((session.build_dir / "features").rglob("*.npz"))
+    assert session.profile in cached.parts  # kept per profile
     cached.write_bytes(cached.read_bytes()[:100])  # cut short by an interrupted run
     capsys.readouterr()
-    again, labels = models.cached_features(base, ds, cfg, model="vgg16", data="cats_vs_dogs", split="train")
+    again, labels = models.cached_features(base, _splits(ds), "train", session, network="vgg16")
     out = capsys.readouterr().out
     assert "damaged" in out and "recomputing" in out
     assert np.allclose(again, first) and labels.tolist() == [0, 1, 0, 1]
@@ -101,8 +109,7 @@ def test_damaged_feature_cache_is_recomputed_with_a_notice(cfg, own_weights, cap
         assert np.allclose(repaired["features"], first)
 
 
-def test_interrupted_cache_write_leaves_no_cache_entry(cfg, own_weights, monkeypatch):
-    cfg.update(image_size=32, train_per_class=2)
+def test_interrupted_cache_write_leaves_no_cache_entry(session, own_weights, monkeypatch):
     ds = tf.data.Dataset.from_tensor_slices((np.zeros((2, 32, 32, 3), "float32"), [0, 1])).batch(2)
     base = models.pretrained_base("vgg16", 32)
 
@@ -112,29 +119,30 @@ def test_interrupted_cache_write_leaves_no_cache_entry(cfg, own_weights, monkeyp
 
     monkeypatch.setattr(np, "savez", killed)
     with pytest.raises(KeyboardInterrupt):
-        models.cached_features(base, ds, cfg, model="vgg16", data="cats_vs_dogs", split="train")
-    assert not list((cfg["build_dir"] / "features").rglob("*.npz"))
+        models.cached_features(base, _splits(ds, count=2), "train", session, network="vgg16")
+    assert not list((session.build_dir / "features").rglob("*.npz"))
 
 
-def test_saved_models_are_kept_per_profile_and_weights(cfg, own_weights, monkeypatch, capsys):
+def test_saved_models_are_kept_per_profile_and_weights(session, own_weights, monkeypatch, capsys):
     model = models.small_cnn(64)
-    path = training.save_model(model, cfg, "fine_tuned", weights="vgg16")
-    assert training.load_saved_model(cfg, "fine_tuned", weights="vgg16") is not None
+    path = training.save_model(model, session, "fine_tuned", network="vgg16")
+    assert training.load_saved_model(session, "fine_tuned", network="vgg16") is not None
     # Another profile, or other weights: notebook 07 must not find this model.
-    assert training.load_saved_model(dict(cfg, profile="quick"), "fine_tuned", weights="vgg16") is None
+    assert training.load_saved_model(new_session(session.build_dir, profile="quick"), "fine_tuned",
+                                     network="vgg16") is None
     monkeypatch.setenv("COURSE_WEIGHTS_VGG16", "none")
-    assert training.load_saved_model(cfg, "fine_tuned", weights="vgg16") is None
+    assert training.load_saved_model(session, "fine_tuned", network="vgg16") is None
     monkeypatch.setenv("COURSE_WEIGHTS_VGG16", str(own_weights))
     # A model file cut short: ignored with a line saying why, never a crash.
     path.write_bytes(path.read_bytes()[:200])
     capsys.readouterr()
-    assert training.load_saved_model(cfg, "fine_tuned", weights="vgg16") is None
+    assert training.load_saved_model(session, "fine_tuned", network="vgg16") is None
     assert "cannot be opened" in capsys.readouterr().out
 
 
-def test_an_interrupted_model_save_leaves_the_earlier_model(cfg, monkeypatch):
+def test_an_interrupted_model_save_leaves_the_earlier_model(session, monkeypatch):
     model = models.small_cnn(64)
-    path = training.save_model(model, cfg, "scratch_cnn")
+    path = training.save_model(model, session, "scratch_cnn")
     before = path.read_bytes()
 
     def killed(self, filepath, *args, **kwargs):
@@ -143,12 +151,12 @@ def test_an_interrupted_model_save_leaves_the_earlier_model(cfg, monkeypatch):
 
     monkeypatch.setattr(keras.Model, "save", killed)
     with pytest.raises(KeyboardInterrupt):
-        training.save_model(model, cfg, "scratch_cnn")
+        training.save_model(model, session, "scratch_cnn")
     assert path.read_bytes() == before
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
 
 
-def test_keep_best_puts_back_the_best_validation_epoch_and_says_which(cfg):
+def test_keep_best_puts_back_the_best_validation_epoch_and_says_which():
     import keras
 
     rng = np.random.default_rng(0)
@@ -167,28 +175,33 @@ def test_keep_best_puts_back_the_best_validation_epoch_and_says_which(cfg):
     assert training.describe_best(details).startswith(f"kept epoch {details['best_epoch']} of 6")
 
 
-def test_fit_and_evaluate_records_the_kept_epoch_and_the_split_sizes(cfg):
+def test_fit_and_evaluate_records_the_kept_epoch_and_the_split_sizes(data_home, tmp_path):
     import keras
     from course_utils.data import array_splits
+
+    session = new_session(tmp_path / "build", notebook="03_vgg_feature_extraction")
 
     rng = np.random.default_rng(1)
     part = lambda n: (rng.normal(size=(n, 2, 2, 4)).astype("float32"), rng.integers(0, 2, n))  # noqa: E731
     head = models.dense_head((2, 2, 4), classes=2)
     head.compile(optimizer=keras.optimizers.RMSprop(1e-3), loss="binary_crossentropy", metrics=["accuracy"])
-    results.using(cfg, dataset="cats_vs_dogs", model=None)
-    cfg["split_sizes"] = {"cats_vs_dogs": "16 / 8 / 8"}
+    images = Splits(None, None, None, ["a", "b"], "cats_vs_dogs", 32, Sizes(16, 8, 8))  # what the features came from
+    session.using(images, network="vgg16")
     features = {"train": part(16), "validation": part(8), "test": part(8)}
-    history, _ = training.fit_and_evaluate(head, array_splits(features, ["a", "b"], cfg), cfg, epochs=3, method="m")
-    record = results.load_results(cfg["build_dir"])[-1]
-    assert record["details"] == training.best_epoch(history) and record["split"] == "16 / 8 / 8"
+    history, _ = training.fit_and_evaluate(head, array_splits(features, images, session), session, epochs=3,
+                                           key=results.FEATURES_DENSE_HEAD, method="m")
+    record = results.load_results(session.build_dir)[-1]
+    assert record["details"] == training.best_epoch(history)
+    assert record["split"] == {"train": 16, "validation": 8, "test": 8}  # numbers, not text to parse back
+    assert (record["network"], record["pretrained"], record["image_size"]) == ("vgg16", True, 32)
 
 
 
-def test_optimizer_follows_the_profile():
+def test_optimizer_follows_the_profile(tmp_path):
     import keras
 
-    adam = training.optimizer({"optimizer": "adam", "learning_rate": 1e-3})
-    rmsprop = training.optimizer({"optimizer": "rmsprop", "learning_rate": 1e-4})
+    adam = training.optimizer(new_session(tmp_path, optimizer="adam", learning_rate=1e-3))
+    rmsprop = training.optimizer(new_session(tmp_path, optimizer="rmsprop", learning_rate=1e-4))
     rate = lambda optimizer: float(keras.ops.convert_to_numpy(optimizer.learning_rate))  # noqa: E731 (a Variable on Keras 3.4)
     assert isinstance(adam, keras.optimizers.Adam) and rate(adam) == pytest.approx(1e-3)
     assert isinstance(rmsprop, keras.optimizers.RMSprop) and rate(rmsprop) == pytest.approx(1e-4)

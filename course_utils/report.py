@@ -48,7 +48,7 @@ SEED_RESULTS = {
                              "data": _CATS_DOGS, "phase": "after fine-tuning block 5", "measured_with": "vgg19"},
     "06_tfhub_mobilenet_cifar10": {"lesson": "TF-Hub feature vector, CIFAR-10", "value": 0.838,
                                    "network": "TF-Hub MobileNetV2", "data": "CIFAR-10 at 224x224",
-                                   "phase": "one epoch (that version needed over 50 GB of RAM)", "measured_with": "hub"},
+                                   "phase": "one epoch (that version needed over 50 GB of RAM)", "measured_with": "mobilenet_v2"},
 }
 
 

@@ -119,7 +119,7 @@ class Session(Settings):
         network the model is built on ("vgg16", or the course's own "small_cnn").
 
         A network with pretrained weights in this course (a key of `weights`: "vgg16",
-        "vgg19", "hub") starts from them unless `pretrained=False` (its own random
+        "vgg19", "mobilenet_v2") starts from them unless `pretrained=False` (its own random
         initialisation, for comparison); any other network is trained from scratch. `weights`
         gives the label of a model whose weights are known only once it is loaded (the TF-Hub
         layer's). Raises ValueError for `pretrained=True` on a network without weights here.

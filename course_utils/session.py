@@ -102,7 +102,7 @@ def setup(notebook: str, profile: str | None = None, seed: int | None = None) ->
                       run_id=os.environ.get("COURSE_RUN_ID") or new_run_id(), started=started, device=device,
                       data_dir=data_dir(), build_dir=build_dir(),
                       weights={**{name: pretrained.weights_label(name) for name in pretrained.PRETRAINED},
-                               "hub": hub.hub_label()})
+                               hub.HUB_NETWORK: hub.hub_label()})
     mirror = mirror_dir()
     lines = [
         f"Transfer learning with Keras: {notebook}",

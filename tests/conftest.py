@@ -104,7 +104,7 @@ def new_session(build: Path, notebook: str = "test", profile: str = "smoke", run
     from course_utils.results import Session
 
     return Session({**SMALL, **settings}, notebook=notebook, profile=profile, seed=1, run_id=run_id, device="CPU",
-                   build_dir=build, weights=weights or {"vgg16": "STAND-IN, not ImageNet", "hub": "TF-Hub"})
+                   build_dir=build, weights=weights or {"vgg16": "STAND-IN, not ImageNet", "mobilenet_v2": "TF-Hub"})
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import pytest
 
-from conftest import make_image, patch_dataset, patch_network
+from conftest import make_image, new_session, patch_dataset, patch_network
 from course_utils import archives, cli, compat, data, files, hub, labkit, mirror, networks, pretrained, registry
 
 MOBILENET = networks.NETWORKS[hub.HUB_NETWORK]
@@ -279,7 +279,7 @@ def test_a_damaged_item_is_reported_and_not_used(kit, monkeypatch, capsys):
     assert data.ensure_dataset("flowers17") == data.data_dir() / "flowers17"  # what verifies is still used
 
 
-def test_a_read_only_kit_is_used_and_never_written(kit, monkeypatch):
+def test_a_read_only_kit_is_used_and_never_written(kit, tmp_path, monkeypatch):
     def snapshot():
         return sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in kit.rglob("*"))
 
@@ -290,8 +290,8 @@ def test_a_read_only_kit_is_used_and_never_written(kit, monkeypatch):
         _use(monkeypatch, kit)
         data.ensure_dataset("cats_vs_dogs")
         data.ensure_dataset("flowers17")
-        data.load_dataset("cifar10", {"image_size": 32, "batch_size": 8, "seed": 1, "train_per_class": 4,
-                                      "val_per_class": 1, "test_per_class": 2})
+        data.load_dataset("cifar10", new_session(tmp_path / "build", image_size=32, batch_size=8, train_per_class=4,
+                                                 val_per_class=1, test_per_class=2))
         assert isinstance(pretrained.weights_setting("vgg16"), Path) and hub.hub_handle() != MOBILENET.source
         assert labkit.verify_kit(kit) == {name: [] for name in labkit.items()}
         assert snapshot() == before

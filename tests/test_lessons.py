@@ -250,7 +250,7 @@ def every_lesson_s_records():
                       method="vgg16 phase 2: block 5 fine-tuned",
                       theirs={**VGG16, "method": "vgg16 phase 1: new head, frozen base"}, **VGG16),
             *compared(key.HUB_HEAD, key.CIFAR_SCRATCH_CNN, 300, 60, 10, data="cifar10: official arrays",
-                      method="hub features + softmax head (frozen)", network="hub", pretrained=True,
+                      method="hub features + softmax head (frozen)", network="mobilenet_v2", pretrained=True,
                       theirs={"data": "cifar10: official arrays", "network": "cifar_cnn",
                               "method": "small CNN from scratch, same CIFAR-10 subset"})]
     rows += [record(key.FILTERS_SWITCHED_ON, v, weights="imagenet", details={"layer": f"block{b}_conv1"},

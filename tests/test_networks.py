@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import patch_network
+from conftest import new_session, patch_network
 from course_utils import CourseError, SettingError, data, files, hub, labkit, models, networks, pretrained, registry
 
 
@@ -70,11 +70,11 @@ def test_an_image_smaller_than_the_network_takes_is_a_setting_error_naming_the_l
         models.pretrained_base("vgg19", 31)
 
 
-def test_a_dataset_added_to_the_registry_installs_splits_and_joins_the_kit(data_home, fake_cats, cfg, monkeypatch):
+def test_a_dataset_added_to_the_registry_installs_splits_and_joins_the_kit(data_home, fake_cats, tmp_path, monkeypatch):
     monkeypatch.setitem(data.DATASETS, "pets", dict(data.DATASETS["cats_vs_dogs"]))  # its manifest is the fixture's
     data.import_dataset("pets", fake_cats)
-    cfg.update(train_per_class=None, val_per_class=None, test_per_class=None)
-    splits = data.load_dataset("pets", cfg)
+    session = new_session(tmp_path / "build", train_per_class=None, val_per_class=None, test_per_class=None)
+    splits = data.load_dataset("pets", session)
     held_out = len(list((fake_cats / "validation").rglob("*.jpg")))  # halved into validation and test
     assert [sum(int(x.shape[0]) for x, _ in split) for split in splits[:3]] == [
         len(list((fake_cats / "train").rglob("*.jpg"))), held_out // 2, held_out // 2]

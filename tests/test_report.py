@@ -232,8 +232,8 @@ def _both_renderings(report_md):
 def test_report_md_and_html_show_the_same_sections_rows_figures_and_lists(tmp_path):
     """Both files are rendered from one structure: whatever one shows, the other shows too,
     older results and older figures included."""
-    _records(tmp_path, [("01_scratch_cnn_baseline", "small CNN | 2 blocks", 0.61, "none (trained from scratch)"),
-                        ("02_data_augmentation", "augmented", 0.7, "STAND-IN, <not> ImageNet")])
+    _records(tmp_path, [(results.SCRATCH_CNN, "small CNN | 2 blocks", 0.61, "none (trained from scratch)"),
+                        (results.AUGMENTED_CNN, "augmented", 0.7, "STAND-IN, <not> ImageNet")])
     older = tmp_path / "results" / "02_data_augmentation.jsonl"
     older.write_text(json.dumps(dict(json.loads(older.read_text()), run_id="run-a", recorded_at="2026-11-24")) + "\n")
     figures = tmp_path / "report" / "figures"

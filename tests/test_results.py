@@ -56,7 +56,7 @@ def test_a_record_needs_a_stated_source_and_takes_its_labels(data_home, tmp_path
     session.using(flowers, network="vgg16", pretrained=False)  # its own random weights, for comparison
     record = session.record(results.FEATURES_DENSE_HEAD, 0.5, method="a")
     assert (record["pretrained"], record["weights"]) == (False, results.RANDOM_WEIGHTS)
-    session.using(flowers, network="hub", weights="MobileNetV2 from a lab kit")  # known once loaded
+    session.using(flowers, network="mobilenet_v2", weights="MobileNetV2 from a lab kit")  # known once loaded
     assert session.source.weights == "MobileNetV2 from a lab kit" and session.source.pretrained
 
 

@@ -19,7 +19,7 @@ figures), `stats` (exact tests of test accuracies), `lessons` (what each lesson 
 whether a run showed it), `training`, `visualize` (activations, filter patterns, Grad-CAM),
 `exercise_checks` (what an exercise is, and how its check answers), `exercises_01_03` and
 `exercises_04_07` (the exercises of each notebook), `exercises` (`exercises.get(id)`, what a check
-cell calls),
+cell calls), `editions` (the notebooks' student and teacher editions),
 `report` (the course report), `session` (`setup()`, the banner), `colab`
 (badges and the install cell), `runner` (executing the course), `cli`
 (`python -m course_utils`).

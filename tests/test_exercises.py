@@ -1,5 +1,5 @@
 """The exercises: every solution passes, every starter is "not answered yet", typical wrong answers get
-their own message, bad input gives one sentence.
+their own message, bad input gives one sentence; the student and teacher editions, and stamping.
 
 The notebooks' own variables (`base`, `splits`, `size`, ...) are given small stand-ins here: VGG16 with
 weights=None at 64x64, random arrays. A check never depends on weights, so none is downloaded."""
@@ -7,15 +7,19 @@ weights=None at 64x64, random arrays. A check never depends on weights, so none 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 import types
 
 import keras
+import nbformat
 import numpy as np
 import pytest
 import tensorflow as tf
 from keras import layers
 
-from course_utils import compat, exercises, visualize
+from course_utils import compat, editions, exercises, visualize
 from course_utils.errors import CourseError
 from course_utils.exercise_checks import NOT_ANSWERED, PASSED, WRONG, Outcome
 
@@ -251,3 +255,85 @@ def test_outcomes_are_recorded_one_json_line_each(tmp_path):
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert [(line["id"], line["status"]) for line in lines] == [("01.a", PASSED), ("01.b", NOT_ANSWERED)]
     assert path.name == exercises.OUTCOMES_FILE and lines[0]["notebook"] == "01_x"
+
+
+# Editions, on a fixture notebook built here (the course's notebooks are not read).
+
+def fixture_notebook(folder, name="01_scratch_cnn_baseline.ipynb"):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# 01"), nbformat.v4.new_code_cell("size = 64")]
+    nb = editions.stamp(nb, exercises.for_notebook("01_scratch_cnn_baseline"))
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nbformat.from_dict(nb), folder / name)
+    return folder / name
+
+
+def test_stamping_is_idempotent_and_updates_cells_in_place(tmp_path):
+    path = fixture_notebook(tmp_path / "notebooks")
+    nb = nbformat.read(path, as_version=4)
+    assert len(nb.cells) == 2 + 3 * 2
+    assert editions.stamp(nb, exercises.for_notebook("01_scratch_cnn_baseline")) == nb
+    assert editions.stamp_file(path) is False
+    nb.cells[3].source = "edited by hand"
+    nbformat.write(nb, path)
+    assert editions.stamp_file(path) is True and editions.stamp_file(path) is False
+    assert nbformat.read(path, as_version=4).cells[3].source == exercises.get("01.no_fourth_block").starter.strip()
+
+
+def test_student_edition_has_no_solution_and_teacher_edition_has_nbgrader_markers(tmp_path):
+    fixture_notebook(tmp_path / "notebooks")
+    written = editions.write_editions(tmp_path / "notebooks", tmp_path / "out")
+    student = (tmp_path / "out/student/01_scratch_cnn_baseline.ipynb").read_text()
+    teacher = nbformat.read(tmp_path / "out/teacher/01_scratch_cnn_baseline.ipynb", as_version=4)
+    assert [p.name for p in written["teacher"]] == ["01_scratch_cnn_baseline.ipynb"]
+    assert "BEGIN SOLUTION" not in student and "(n - 2) // 2" not in student and "Conv2D(64" not in student
+    code = [c for c in teacher.cells if c.metadata.get("course_exercise_part") == "code"]
+    assert len(code) == 2
+    for found in code:
+        exercise = exercises.get(found.metadata["course_exercise"])
+        assert found.source.startswith("### BEGIN SOLUTION\n") and found.source.endswith("\n### END SOLUTION")
+        assert exercise.solution_code.strip() in found.source
+        assert found.metadata["nbgrader"] == {"task": False, "grade": False, "solution": True, "locked": False,
+                                              "grade_id": exercise.id.replace(".", "-") + "-code", "schema_version": 3}
+    task = next(c for c in teacher.cells if c.metadata.get("course_exercise_part") == "task")
+    assert "BEGIN MARK SCHEME" in task.source and "typically get wrong" in task.source
+    nbformat.validate(teacher)
+
+
+def test_the_student_cells_run_and_say_not_answered(tmp_path, capsys):
+    nb = editions.edition(nbformat.read(fixture_notebook(tmp_path), as_version=4), "student")
+    namespace = {}
+    for found in nb.cells:
+        if found["cell_type"] == "code":
+            exec(found["source"], namespace)
+    assert namespace["exercises"].get("01.no_fourth_block").check(three_blocks=None).status == NOT_ANSWERED
+
+
+def test_an_unknown_exercise_in_a_notebook_names_the_cell(tmp_path):
+    path = fixture_notebook(tmp_path / "notebooks")
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[3].metadata["course_exercise"] = "01.nothing"
+    nbformat.write(nb, path)
+    with pytest.raises(CourseError, match="01_scratch_cnn_baseline.ipynb, cell 3: no exercise '01.nothing'"):
+        editions.write_editions(tmp_path / "notebooks", tmp_path / "out")
+    assert editions.main(["write", str(tmp_path / "out"), "--notebooks", str(tmp_path / "nowhere")]) == 1
+
+
+@pytest.mark.skipif(not (os.environ.get("NBGRADER") or shutil.which("nbgrader")), reason="nbgrader is not installed")
+def test_nbgrader_generates_the_assignment_from_the_teacher_edition(tmp_path):
+    """Set NBGRADER to an nbgrader executable (it is not a dependency of the course)."""
+    fixture_notebook(tmp_path / "notebooks")
+    editions.write_editions(tmp_path / "notebooks", tmp_path / "out")
+    course = tmp_path / "course"
+    (course / "source/lab01").mkdir(parents=True)
+    shutil.copy(tmp_path / "out/teacher/01_scratch_cnn_baseline.ipynb", course / "source/lab01")
+    nbgrader = os.environ.get("NBGRADER") or shutil.which("nbgrader")
+    command = [nbgrader, "generate_assignment", "lab01", "--force", "--CourseDirectory.root=" + str(course),
+               "--CourseDirectory.db_url=sqlite:///" + str(course / "gb.db")]
+    # nbgrader runs `alembic` from PATH: its own environment's bin folder comes first, as when it is activated.
+    env = dict(os.environ, PATH=os.pathsep.join([os.path.dirname(nbgrader), os.environ.get("PATH", "")]))
+    done = subprocess.run(command, capture_output=True, text=True, cwd=course, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    released = (course / "release/lab01/01_scratch_cnn_baseline.ipynb").read_text()
+    assert "BEGIN SOLUTION" not in released and "(n - 2) // 2" not in released
+    assert "typically get wrong" not in released and "YOUR CODE HERE" in released

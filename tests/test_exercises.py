@@ -70,12 +70,16 @@ def given(names) -> dict:
     return namespace
 
 
-def run(exercise_id: str, code: str) -> Outcome:
-    """Run `code` as an exercise cell among the notebook's stand-ins, then the exercise's check."""
+def run(exercise_id: str, code: str, check_cell: str | None = None) -> Outcome:
+    """Run `code` as an exercise cell among the notebook's stand-ins, then the exercise's check: the
+    source of an edition's check cell when given (it must leave its outcome in `outcome`)."""
     exercise = exercises.get(exercise_id)
     namespace = given(exercise.uses)
     exec(code, namespace)
-    return exercise.outcome({name: namespace.get(name) for name in exercise.names})
+    if check_cell is None:
+        return exercise.outcome({name: namespace.get(name) for name in exercise.names})
+    exec(check_cell, namespace)
+    return namespace["outcome"]
 
 
 ALL = list(exercises.EXERCISES)
@@ -181,14 +185,18 @@ def test_every_exercise_has_wrong_answers_and_every_notebook_two_exercises():
 
 
 @pytest.mark.parametrize("exercise_id", ALL)
-def test_the_solution_passes(exercise_id):
-    outcome = run(exercise_id, exercises.get(exercise_id).solution_code)
+def test_the_solution_passes_the_teacher_editions_check_cell(exercise_id):
+    exercise = exercises.get(exercise_id)
+    outcome = run(exercise_id, editions.source(exercise, "code", "teacher"), editions.source(exercise, "check", "teacher"))
     assert outcome.status == PASSED, outcome.message
 
 
 @pytest.mark.parametrize("exercise_id", ALL)
-def test_the_starter_is_not_answered_yet(exercise_id):
-    outcome = run(exercise_id, exercises.get(exercise_id).starter)
+def test_the_starter_is_not_answered_yet_in_the_student_editions_check_cell(exercise_id):
+    """The student edition's cells, as they run in a notebook: the check reads the cell's variables."""
+    exercise = exercises.get(exercise_id)
+    check_cell = editions.source(exercise, "check", "student").replace("exercises.get(", "outcome = exercises.get(")
+    outcome = run(exercise_id, editions.source(exercise, "code", "student"), check_cell)
     assert outcome.status == NOT_ANSWERED, outcome.message
     assert "still None" in outcome.message
 

@@ -86,12 +86,14 @@ class Exercise:
 
     def outcome(self, given: dict[str, Any]) -> Outcome:
         """The `Outcome` for the values in `given` (name -> value); never raises."""
-        missing = [name for name in self.names if given.get(name) is None]
+        undefined = tuple(name for name in self.names if name not in given)
+        if undefined:  # the exercise cell has not run yet (or the variable was renamed)
+            return Outcome(self.id, NOT_ANSWERED, f"{_listed(undefined)} {_is(undefined)} not defined yet: run the "
+                                                  "exercise cell above, then this one.")
+        missing = tuple(name for name in self.names if given[name] is None)
         if missing:
-            which = " and ".join(f"`{name}`" for name in missing)
-            return Outcome(self.id, NOT_ANSWERED,
-                           f"{which} {'is' if len(missing) == 1 else 'are'} still None: write your answer in the "
-                           "cell above, run it, then run this cell again.")
+            return Outcome(self.id, NOT_ANSWERED, f"{_listed(missing)} {_is(missing)} still None: write your answer "
+                                                  "in the cell above, run it, then run this cell again.")
         try:
             return Outcome(self.id, PASSED, self.verify(**{name: given[name] for name in self.names}))
         except Wrong as wrong:
@@ -133,6 +135,10 @@ def one_line(error: BaseException) -> str:
 
 def _listed(names: tuple[str, ...]) -> str:
     return " and ".join(f"`{name}`" for name in names)
+
+
+def _is(names: tuple[str, ...]) -> str:
+    return "is" if len(names) == 1 else "are"
 
 
 # Helpers the check functions share.

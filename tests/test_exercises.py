@@ -235,6 +235,8 @@ def test_a_missing_variable_is_not_answered_and_values_come_from_the_calling_cel
     namespace = {"exercises": exercises}
     exec('outcome = exercises.get("01.block_output_size").check()', namespace)  # no such variable yet
     assert namespace["outcome"].status == NOT_ANSWERED
+    assert namespace["outcome"].message == ("`block_output_size` is not defined yet: run the exercise cell above, "
+                                            "then this one.")
     exec('block_output_size = lambda n: (n - 2) // 2\noutcome = exercises.get("01.block_output_size").check()', namespace)
     assert namespace["outcome"].passed
     assert str(namespace["outcome"]).startswith("Correct (01.block_output_size): ")

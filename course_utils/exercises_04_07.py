@@ -43,7 +43,8 @@ def _gap_head(gap_head, base) -> str:
         raise Wrong("nothing turns the base's maps into one vector per image before the dense layers.")
     last = stack[-1]
     if not isinstance(last, layers.Dense) or last.units != 17 or activation_name(last) != "softmax":
-        raise Wrong(f"its last layer gives {getattr(last, 'units', '?')} outputs with "
+        units = getattr(last, "units", 0)
+        raise Wrong(f"its last layer gives {units} output{'' if units == 1 else 's'} with "
                     f"{activation_name(last) or 'no activation'}: 17 flowers need a probability for each.")
     return (f"{model.count_params():,} parameters: its first Dense layer reads {expected[-1]} numbers per image, "
             f"where Flatten would give it {int(np.prod(expected)):,}.")

@@ -27,6 +27,9 @@ folder holds), `archives` (downloads), `images` (which images can be read),
 models as Keras 3 layers), `labkit` (building and checking a teacher's lab kit), `plots`, `results` (the notebook's `Session`, the result keys, recording numbers and
 figures), `stats` (exact tests of test accuracies), `lessons` (what each lesson should show, and
 whether a run showed it), `training`, `visualize` (activations, filter patterns, Grad-CAM),
+`exercise_checks` (what an exercise is, and how its check answers), `exercises_01_03` and
+`exercises_04_07` (the exercises of each notebook), `exercises` (`exercises.get(id)`, what a check
+cell calls), `editions` (the notebooks' student and teacher editions),
 `document` (a report as data, rendered to Markdown and HTML), `report` (the course
 report), `session` (`setup()`, the banner), `colab` (badges and the install cell),
 `runner` (executing the course), `cli` (`python -m course_utils`).

@@ -1,0 +1,235 @@
+"""What an exercise is, and how its check answers: one sentence, never a traceback.
+
+An `Exercise` holds everything about one exercise in one place (its task, starter, solution,
+hints, what a learner typically gets wrong, and its check), so that the notebooks' student and
+teacher editions (`editions`) and the unit tests read the same source. Its `check` inspects what
+the learner built (layer types and order, output shapes, what is trainable, where a cut was made,
+a function's result against Keras' own), never an accuracy, so no weights, profile or seed can
+change its verdict. The definitions live in `exercises_01_03` and `exercises_04_07`; the
+learner's entry point is `exercises.get(id)`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import inspect
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .files import append_line
+
+PASSED, NOT_ANSWERED, WRONG = "passed", "not answered", "wrong"
+OUTCOMES_FILE = "exercises.jsonl"  # under the folder `record` is given: one outcome per line
+
+
+class Wrong(Exception):
+    """Raised by a check function: the learner's answer is wrong, and the message says what, in their terms."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one check found: `status` is "passed", "not answered" or "wrong"; `message` is one sentence."""
+
+    id: str
+    status: str
+    message: str
+
+    @property
+    def passed(self) -> bool:
+        return self.status == PASSED
+
+    def __str__(self) -> str:
+        mark = {PASSED: "Correct", NOT_ANSWERED: "Not answered yet", WRONG: "Not yet"}[self.status]
+        return f"{mark} ({self.id}): {self.message}"
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        # A check cell's last line shows the sentence, not the dataclass's fields.
+        printer.text(str(self))
+
+
+@dataclass
+class Exercise:
+    """One exercise. `names` are the variables its check reads, the learner's answer first (any of
+    them still None means "not answered yet"); `uses` are names the notebook defines earlier that the
+    starter and solution code rely on (the tests give them stand-ins). `verify` takes the `names`
+    as keyword arguments and returns the sentence for a right answer, or raises `Wrong`."""
+
+    id: str
+    notebook: str
+    title: str
+    task: str
+    starter: str
+    solution_code: str
+    names: tuple[str, ...]
+    hints: tuple[str, ...]
+    mistakes: str
+    verify: Callable[..., str]
+    uses: tuple[str, ...] = ()
+    _hints_shown: int = field(default=0, repr=False)
+
+    def check(self, *values: Any, **named: Any) -> Outcome:
+        """Check the learner's answer and return the `Outcome` (a notebook cell shows its sentence).
+
+        Values come positionally in the order of `names`, by name, or, for any name not given,
+        from the calling cell's variables, as Kaggle Learn's `q1.check()` does: a variable that
+        does not exist yet is not answered, not a `NameError`.
+        """
+        given = dict(zip(self.names, values), **named)
+        caller = inspect.currentframe().f_back.f_globals
+        for name in self.names:
+            if name not in given and name in caller:
+                given[name] = caller[name]
+        return self.outcome(given)
+
+    def outcome(self, given: dict[str, Any]) -> Outcome:
+        """The `Outcome` for the values in `given` (name -> value); never raises."""
+        undefined = tuple(name for name in self.names if name not in given)
+        if undefined:  # the exercise cell has not run yet (or the variable was renamed)
+            return Outcome(self.id, NOT_ANSWERED, f"{_listed(undefined)} {_is(undefined)} not defined yet: run the "
+                                                  "exercise cell above, then this one.")
+        missing = tuple(name for name in self.names if given[name] is None)
+        if missing:
+            return Outcome(self.id, NOT_ANSWERED, f"{_listed(missing)} {_is(missing)} still None: write your answer "
+                                                  "in the cell above, run it, then run this cell again.")
+        try:
+            return Outcome(self.id, PASSED, self.verify(**{name: given[name] for name in self.names}))
+        except Wrong as wrong:
+            return Outcome(self.id, WRONG, str(wrong))
+        except Exception as error:  # a model that does not build or call: its own error, in one line
+            answers = tuple(name for name in self.names if name not in self.uses) or self.names
+            return Outcome(self.id, WRONG, f"{_listed(answers)} could not be used: {one_line(error)}.")
+
+    def hint(self) -> None:
+        """Print the next hint (the last one again once all were shown)."""
+        index = min(self._hints_shown, len(self.hints) - 1)
+        self._hints_shown += 1
+        more = f" ({index + 1} of {len(self.hints)}; run hint() again for the next)" if index + 1 < len(self.hints) else ""
+        print(f"Hint{more}: {self.hints[index]}")
+
+    def solution(self) -> None:
+        """Print the solution code."""
+        print(f"Solution ({self.id}):\n\n{self.solution_code.strip()}")
+
+
+def record(outcome: Outcome, folder: Path, notebook: str = "") -> Path:
+    """Append `outcome` as one JSON line (id, status, message, notebook, UTC time) to
+    `folder/exercises.jsonl`, whole or not at all (`files.append_line`); returns the file's path."""
+    path = Path(folder) / OUTCOMES_FILE
+    line = {"id": outcome.id, "status": outcome.status, "message": outcome.message, "notebook": notebook,
+            "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    append_line(path, json.dumps(line))
+    return path
+
+
+def one_line(error: BaseException) -> str:
+    """An exception as one short line: its type and the first line of its message."""
+    lines = [line.strip() for line in re.sub(r"\x1b\[[0-9;]*m", "", str(error)).splitlines() if line.strip()]
+    if lines and lines[0].startswith("Exception encountered when calling") and len(lines) > 1:
+        lines = lines[1:]  # Keras' wrapper around a layer's own error: the next line is that error
+    first = lines[0].rstrip(".") if lines else ""
+    return f"{type(error).__name__}: {first[:160]}" if first else type(error).__name__
+
+
+def _listed(names: tuple[str, ...]) -> str:
+    return " and ".join(f"`{name}`" for name in names)
+
+
+def _is(names: tuple[str, ...]) -> str:
+    return "is" if len(names) == 1 else "are"
+
+
+# Helpers the check functions share.
+
+def model_of(value: Any, name: str):
+    """`value` if it is a Keras model with an input (built); raises `Wrong` naming what it is instead."""
+    import keras
+
+    if not isinstance(value, keras.Model):
+        raise Wrong(f"`{name}` is a {type(value).__name__}, not a Keras model (keras.Sequential or keras.Model).")
+    try:
+        value.inputs  # noqa: B018  (a Sequential without keras.Input has none)
+        value.outputs  # noqa: B018
+    except (AttributeError, ValueError):
+        raise Wrong(f"`{name}` has no input shape yet: start it with keras.Input(shape=...).") from None
+    if not value.inputs:
+        raise Wrong(f"`{name}` has no input shape yet: start it with keras.Input(shape=...).")
+    return value
+
+
+def flat_layers(model) -> list:
+    """The model's layers in order, with nested Sequential models opened up (a base stays one layer
+    when it is a functional model, as a pretrained base is)."""
+    import keras
+
+    out = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Sequential):
+            out.extend(flat_layers(layer))
+        else:
+            out.append(layer)
+    return out
+
+
+def kinds(layers: list) -> list[str]:
+    """Each layer's type name: ["Rescaling", "Conv2D", ...]."""
+    return [type(layer).__name__ for layer in layers]
+
+
+def shape_of(tensor_shape) -> tuple:
+    """A Keras shape as a plain tuple without the batch dimension."""
+    return tuple(None if d is None else int(d) for d in tuple(tensor_shape)[1:])
+
+
+def count(weights) -> int:
+    """The number of numbers in a list of weight variables."""
+    return sum(int(w.numpy().size) for w in weights)
+
+
+def activation_name(layer) -> str:
+    """A layer's activation as a name ("relu", "sigmoid", "linear"), or "" for a layer without one."""
+    activation = getattr(layer, "activation", None)
+    return getattr(activation, "__name__", "") if activation is not None else ""
+
+
+def integer(value: Any, name: str) -> int:
+    """`value` as an int; raises `Wrong` for anything else (a float with a fraction, a string, a list)."""
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or int(value) != value:
+        raise Wrong(f"`{name}` should be a whole number; it is {value!r}.")
+    return int(value)
+
+
+def probe(shape: tuple, low: float = 0.0, high: float = 255.0, n: int = 2) -> "np.ndarray":
+    """`n` random images of `shape` (height, width, channels) in [low, high], the same on every call."""
+    import numpy as np
+
+    return np.random.default_rng(0).uniform(low, high, (n, *shape)).astype("float32")
+
+
+def close(a, b) -> bool:
+    """Whether two arrays have one shape and the same values, up to float32 rounding."""
+    import numpy as np
+
+    a, b = np.asarray(a), np.asarray(b)
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-4, atol=1e-4 * (float(np.abs(b).max()) + 1e-6)))
+
+
+def input_reaching(model, layer, inputs):
+    """What reaches `layer` inside `model` for `inputs` (the layers before it in a Sequential, or the
+    tensor its call received in a functional model), as an array; None when it cannot be found."""
+    import keras
+    import numpy as np
+
+    try:
+        if isinstance(model, keras.Sequential):
+            x = inputs
+            for before in model.layers[:model.layers.index(layer)]:
+                x = before(x)
+            return np.asarray(x)
+        return np.asarray(keras.Model(model.inputs, layer._inbound_nodes[0].input_tensors[0])(inputs))
+    except Exception:  # an unusual wiring: the other checks still run without this one
+        return None

@@ -46,7 +46,7 @@ def test_a_record_needs_a_stated_source_and_takes_its_labels(data_home, tmp_path
     session = new_session(tmp_path / "build", notebook="03_vgg_feature_extraction")
     with pytest.raises(ValueError, match=r"session.using\(splits, network=...\)"):
         session.record(results.FEATURES_DENSE_HEAD, 0.5, method="a")
-    with pytest.raises(ValueError, match="no pretrained weights for 'resnet' in this course: .* vgg16, hub"):
+    with pytest.raises(ValueError, match="no pretrained weights for 'resnet' in this course: .* vgg16, mobilenet_v2"):
         session.using(CATS, network="resnet", pretrained=True)
     flowers = CATS._replace(dataset="flowers17")
     session.using(flowers, network="vgg16")

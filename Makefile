@@ -1,6 +1,7 @@
 # The course's two commands:
 #   make course [PROFILE=smoke|quick|full] [EXTRAS=gpu]   set up, execute every notebook, write build/report/
 #   make test [PROFILE=smoke|quick|full] [EXTRAS=gpu]     unit tests + every notebook under nbval (smoke by default)
+# `make editions` writes the notebooks' student and teacher editions into build/editions/ (course_utils/editions.py).
 # REHEARSAL=1 rehearses the profile (`make test PROFILE=full REHEARSAL=1`): its configuration with every
 # training and data pass capped to a few steps, in build/rehearsal/, recording no results.
 PYTHON ?= python3
@@ -13,7 +14,7 @@ EXTRAS ?=
 # `tools` (JupyterLab, the notebook runner, nbval, pytest) is what `make` adds to the package itself.
 STAMP := $(VENV)/.installed-tools$(if $(EXTRAS),-$(EXTRAS))
 
-.PHONY: install course test lab clean
+.PHONY: install course test lab editions clean
 
 $(STAMP): pyproject.toml constraints/newest.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +34,9 @@ test: install
 
 lab: install
 	$(BIN)/jupyter lab notebooks/
+
+editions: install
+	$(BIN)/python -m course_utils.editions write build/editions --notebooks notebooks
 
 clean:
 	rm -rf build

@@ -313,7 +313,7 @@ def build_dir() -> Path:
 # What lives under build/, by kind. Models and feature caches are keyed by profile (and by
 # the caller, by weights): a run never opens one made in another profile or with other weights.
 ARTIFACT_KINDS = {"results", "histories", "notebooks", "logs", "report", "figures", "models", "features", "runs",
-                  "hub"}
+                  "hub", "exercises"}
 KEYED_BY_PROFILE = {"models", "features"}
 
 

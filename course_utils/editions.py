@@ -48,7 +48,7 @@ def _nbgrader(exercise: Exercise, part: str) -> dict:
 
 def source(exercise: Exercise, part: str, edition: str) -> str:
     """The text of one exercise cell in one edition."""
-    call = f'exercises.get("{exercise.id}").check()'
+    call = f'exercises.get("{exercise.id}").check(session=session)'
     if part == "task":
         text = (f"### Exercise: {exercise.title}\n\n{exercise.task.strip()}\n\nWrite your answer in the cell below "
                 "and run it, then run the check under it. Stuck? Add `.hint()`, then `.solution()`, to the "
@@ -100,16 +100,21 @@ def edition(notebook: dict, kind: str, where: str = "the notebook") -> dict:
 
 def stamp(notebook: dict, exercises: list[Exercise]) -> dict:
     """A copy of `notebook` holding, for each exercise, its task, code and check cells (student
-    edition): where its cells already are, they are replaced in place, else appended at the end.
+    edition): where its cells already are, they are replaced in place; a new exercise goes after
+    the notebook's last exercise cell, or else before its "## Summary" cell, or else at the end.
     Stamping twice gives the same notebook."""
     made = copy.deepcopy(notebook)
+    cells = made["cells"]
     for exercise in exercises:
         fresh = [cell(exercise, part, "student") for part in PARTS]
-        places = [i for i, found in enumerate(made["cells"]) if found.get("metadata", {}).get(KEY) == exercise.id]
+        places = [i for i, found in enumerate(cells) if found.get("metadata", {}).get(KEY) == exercise.id]
         if places:
-            made["cells"][places[0]:places[-1] + 1] = fresh
-        else:
-            made["cells"].extend(fresh)
+            cells[places[0]:places[-1] + 1] = fresh
+            continue
+        marked = [i for i, found in enumerate(cells) if KEY in found.get("metadata", {})]
+        summary = [i for i, found in enumerate(cells) if "".join(found["source"]).startswith("## Summary")]
+        at = marked[-1] + 1 if marked else summary[-1] if summary else len(cells)
+        cells[at:at] = fresh
     return made
 
 

@@ -22,7 +22,7 @@ from typing import Any, Callable
 from .files import append_line
 
 PASSED, NOT_ANSWERED, WRONG = "passed", "not answered", "wrong"
-OUTCOMES_FILE = "exercises.jsonl"  # under the folder `record` is given: one outcome per line
+OUTCOMES_FILE = "exercises.jsonl"  # `record`'s file when no notebook is named: one outcome per line
 
 
 class Wrong(Exception):
@@ -70,19 +70,24 @@ class Exercise:
     uses: tuple[str, ...] = ()
     _hints_shown: int = field(default=0, repr=False)
 
-    def check(self, *values: Any, **named: Any) -> Outcome:
+    def check(self, *values: Any, session=None, **named: Any) -> Outcome:
         """Check the learner's answer and return the `Outcome` (a notebook cell shows its sentence).
 
         Values come positionally in the order of `names`, by name, or, for any name not given,
         from the calling cell's variables, as Kaggle Learn's `q1.check()` does: a variable that
-        does not exist yet is not answered, not a `NameError`.
+        does not exist yet is not answered, not a `NameError`. With the notebook's `session`, the
+        outcome is also recorded for the course report (`record`, under `<build>/exercises/`).
         """
         given = dict(zip(self.names, values), **named)
         caller = inspect.currentframe().f_back.f_globals
         for name in self.names:
             if name not in given and name in caller:
                 given[name] = caller[name]
-        return self.outcome(given)
+        outcome = self.outcome(given)
+        if session is not None:
+            record(outcome, session.artifact_path("exercises"), notebook=session.notebook,
+                   run_id=session.run_id, profile=session.profile)
+        return outcome
 
     def outcome(self, given: dict[str, Any]) -> Outcome:
         """The `Outcome` for the values in `given` (name -> value); never raises."""
@@ -114,14 +119,33 @@ class Exercise:
         print(f"Solution ({self.id}):\n\n{self.solution_code.strip()}")
 
 
-def record(outcome: Outcome, folder: Path, notebook: str = "") -> Path:
-    """Append `outcome` as one JSON line (id, status, message, notebook, UTC time) to
-    `folder/exercises.jsonl`, whole or not at all (`files.append_line`); returns the file's path."""
-    path = Path(folder) / OUTCOMES_FILE
+def record(outcome: Outcome, folder: Path, notebook: str = "", run_id: str | None = None,
+           profile: str | None = None) -> Path:
+    """Append `outcome` as one JSON line (id, status, message, notebook, run id, profile, UTC time)
+    to `folder/<notebook>.jsonl` (`exercises.jsonl` without a notebook), whole or not at all
+    (`files.append_line`); returns the file's path."""
+    path = Path(folder) / (f"{notebook}.jsonl" if notebook else OUTCOMES_FILE)
     line = {"id": outcome.id, "status": outcome.status, "message": outcome.message, "notebook": notebook,
+            "run_id": run_id, "profile": profile,
             "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     append_line(path, json.dumps(line))
     return path
+
+
+def latest_outcomes(folder: Path, profile: str, run_id: str | None = None) -> dict[str, dict[str, Any]]:
+    """The newest recorded outcome of each exercise (id -> its JSON line) in `folder` (a build's
+    `exercises/`), of `profile`, and of run `run_id` when given. A line cut short by an
+    interrupted run is skipped."""
+    latest: dict[str, dict[str, Any]] = {}
+    for path in sorted(Path(folder).glob("*.jsonl")):
+        for text in filter(str.strip, path.read_text(encoding="utf-8").splitlines()):
+            try:
+                line = json.loads(text)
+            except ValueError:
+                continue
+            if line.get("profile") == profile and (run_id is None or line.get("run_id") == run_id):
+                latest[line["id"]] = line
+    return latest
 
 
 def one_line(error: BaseException) -> str:

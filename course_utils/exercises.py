@@ -4,18 +4,19 @@
     exercises.get("01.no_fourth_block").check()   # then .hint(), then .solution(), if you need them
 
 `check()` reads the learner's variables from the notebook (or takes them as arguments), shows one
-sentence (right, not answered yet, or what is wrong) and returns it as an `Outcome`; `record`
-appends an outcome to a JSON-lines file, so that a report can list which exercises were answered
-and passed. Each exercise is defined once, in `exercises_01_03` or `exercises_04_07`.
+sentence (right, not answered yet, or what is wrong) and returns it as an `Outcome`; with
+`check(session=session)` the outcome is recorded (`record`, a JSON-lines file per notebook under
+`<build>/exercises/`), so that the course report lists which exercises were answered and passed
+(`latest_outcomes`). Each exercise is defined once, in `exercises_01_03` or `exercises_04_07`.
 """
 
 from __future__ import annotations
 
 from . import exercises_01_03, exercises_04_07
 from .errors import CourseError
-from .exercise_checks import NOT_ANSWERED, OUTCOMES_FILE, PASSED, WRONG, Exercise, Outcome, record
+from .exercise_checks import NOT_ANSWERED, OUTCOMES_FILE, PASSED, WRONG, Exercise, Outcome, latest_outcomes, record
 
-__all__ = ["EXERCISES", "Exercise", "Outcome", "UnknownExercise", "for_notebook", "get", "record",
+__all__ = ["EXERCISES", "Exercise", "Outcome", "UnknownExercise", "for_notebook", "get", "record", "latest_outcomes",
            "PASSED", "NOT_ANSWERED", "WRONG", "OUTCOMES_FILE"]
 
 EXERCISES: dict[str, Exercise] = {exercise.id: exercise

@@ -23,6 +23,7 @@ from matplotlib.patches import Patch
 
 from .config import artifact_path, is_rehearsal
 from . import results
+from .exercises import NOT_ANSWERED, PASSED, WRONG, for_notebook, latest_outcomes
 from .document import Block, Document, Figure, Items, Section, Table, to_html, to_markdown
 from .plots import footnote
 from .results import CAPTION_SUFFIX, COLUMNS, check_record, load_results, table_row
@@ -250,13 +251,37 @@ SUMMARY_CAPTION = ("Test accuracy of each cats-vs-dogs lesson in this run, in le
                    "whose effect this run did not show.")
 
 
+EXERCISES_TEXT = ("Each exercise of the notebooks this run executed, with the newest outcome of its check in this run: "
+                  f"{PASSED}, {WRONG} (with what the check said), {NOT_ANSWERED} (the answer left as the notebook "
+                  "gives it), or not run (the run did not reach the check cell). A check looks at what was built "
+                  "(layers, shapes, what trains), never at an accuracy.")
+
+
+def exercises_section(build: Path, profile: str, run_id: str | None, notebooks: list[str]) -> Section | None:
+    """The report's list of the exercises of `notebooks` with their newest outcome (of run
+    `run_id` when given), and how many were answered and passed; None when they have none."""
+    listed = [exercise for notebook in notebooks for exercise in for_notebook(notebook)]
+    if not listed:
+        return None
+    latest = latest_outcomes(artifact_path(build, "exercises"), profile, run_id)
+    rows = []
+    for exercise in listed:
+        line = latest.get(exercise.id)
+        status = line["status"] if line else "not run"
+        rows.append([exercise.id, exercise.title, status, line["message"] if status == WRONG else ""])
+    answered = sum(row[2] in (PASSED, WRONG) for row in rows)
+    passed = sum(row[2] == PASSED for row in rows)
+    return Section("Exercises", [EXERCISES_TEXT, f"{answered} of {len(rows)} exercises answered, {passed} passed.",
+                                 Table(["exercise", "title", "outcome", "what the check said"], rows)])
+
+
 def course_document(profile: str, run_id: str | None, records: list[dict[str, Any]], timings: dict[str, float],
                     figures: list[Path], older: list[tuple[dict[str, Any], str]],
-                    old_figures: list[Path]) -> Document:
+                    old_figures: list[Path], exercises: Section | None = None) -> Document:
     """The report of a run as one structure: intro, lessons table, results with the weights'
-    keys under them, wall times, figures with captions (the summary figure among them) and,
-    when there are any, the older results (`older`: each record with its `run` cell) and
-    older figures."""
+    keys under them, the exercises' outcomes (`exercises_section`), wall times, figures with
+    captions (the summary figure among them) and, when there are any, the older results
+    (`older`: each record with its `run` cell) and older figures."""
     keys = weights_keys(records)
     intro = ("Every number below was recorded by this run" + (f" (run {run_id})" if run_id else "") +
              "; each row names the profile, the data, the split sizes and the weights that produced it "
@@ -268,6 +293,7 @@ def course_document(profile: str, run_id: str | None, records: list[dict[str, An
     sections = [Section(None, [intro]),
                 Section("What each lesson showed", [LESSONS_TEXT, lessons]),
                 Section("Results", [results, *_listed([f"{k}: {weights}" for weights, k in keys.items()])]),
+                *([exercises] if exercises else []),
                 _wall_times(timings),
                 Section("Figures", [Figure(f"figures/{f.name}", f"{_source(f)} · {caption(f)}") for f in figures])]
     if older or old_figures:
@@ -331,7 +357,8 @@ def write_report(build: Path, profile: str, timings: dict[str, float], run_id: s
         this_run = {"course", *timings} if run_id else None
         figures = [f for f in every if this_run is None or f.name.split("__")[0] in this_run]
         document = course_document(profile, run_id, records, timings, figures, older,
-                                   [f for f in every if f not in figures])
+                                   [f for f in every if f not in figures],
+                                   exercises_section(build, profile, run_id, sorted(executed)))
     (report / "report.md").write_text(to_markdown(document))
     (report / "report.html").write_text(to_html(document))
     return report / "report.md"

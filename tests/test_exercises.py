@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import types
+from pathlib import Path
 
 import keras
 import nbformat
@@ -19,7 +20,7 @@ import pytest
 import tensorflow as tf
 from keras import layers
 
-from course_utils import compat, editions, exercises, visualize
+from course_utils import compat, config, editions, exercises, visualize
 from course_utils.errors import CourseError
 from course_utils.exercise_checks import NOT_ANSWERED, PASSED, WRONG, Outcome
 
@@ -48,7 +49,7 @@ def given(names) -> dict:
     """Stand-ins for the notebook variables `names`, plus the modules the exercise cells import."""
     images = np.random.default_rng(1).uniform(0, 255, (4, SIZE, SIZE, 3)).astype("float32")
     labels = np.array([0, 1, 0, 1])
-    namespace = {"keras": keras, "layers": layers, "np": np, "tf": tf, "visualize": visualize,
+    namespace = {"keras": keras, "layers": layers, "np": np, "tf": tf, "visualize": visualize, "session": None,
                  "models": types.SimpleNamespace(cut_at=lambda m, n: keras.Model(m.input, m.get_layer(n).output)),
                  "size": SIZE, "images": images, "cat": images[0]}
     makers = {
@@ -260,11 +261,13 @@ def test_an_unknown_exercise_is_a_course_error_naming_the_ids():
 
 
 def test_outcomes_are_recorded_one_json_line_each(tmp_path):
-    path = exercises.record(Outcome("01.a", PASSED, "fine."), tmp_path, notebook="01_x")
-    exercises.record(Outcome("01.b", NOT_ANSWERED, "later."), tmp_path)
+    path = exercises.record(Outcome("01.a", PASSED, "fine."), tmp_path, notebook="01_x", run_id="r", profile="quick")
+    exercises.record(Outcome("01.b", NOT_ANSWERED, "later."), tmp_path, notebook="01_x")
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert [(line["id"], line["status"]) for line in lines] == [("01.a", PASSED), ("01.b", NOT_ANSWERED)]
-    assert path.name == exercises.OUTCOMES_FILE and lines[0]["notebook"] == "01_x"
+    assert path.name == "01_x.jsonl" and lines[0]["notebook"] == "01_x"
+    assert (lines[0]["run_id"], lines[0]["profile"]) == ("r", "quick")
+    assert exercises.record(Outcome("01.c", PASSED, "."), tmp_path).name == exercises.OUTCOMES_FILE
 
 
 # Editions, on a fixture notebook built here (the course's notebooks are not read).
@@ -290,6 +293,15 @@ def test_stamping_is_idempotent_and_updates_cells_in_place(tmp_path):
     assert nbformat.read(path, as_version=4).cells[3].source == exercises.get("01.no_fourth_block").starter.strip()
 
 
+def test_stamping_puts_new_exercises_before_the_summary_and_after_the_last_exercise():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("size = 64"), nbformat.v4.new_markdown_cell("## Summary\n\n- ...")]
+    first, second = exercises.for_notebook("01_scratch_cnn_baseline")
+    nb = editions.stamp(editions.stamp(nb, [first]), [second])
+    assert [c["metadata"].get("course_exercise") for c in nb.cells] == [None, *[first.id] * 3, *[second.id] * 3, None]
+    assert nb.cells[-1]["source"].startswith("## Summary")
+
+
 def test_student_edition_has_no_solution_and_teacher_edition_has_nbgrader_markers(tmp_path):
     fixture_notebook(tmp_path / "notebooks")
     written = editions.write_editions(tmp_path / "notebooks", tmp_path / "out")
@@ -310,13 +322,35 @@ def test_student_edition_has_no_solution_and_teacher_edition_has_nbgrader_marker
     nbformat.validate(teacher)
 
 
-def test_the_student_cells_run_and_say_not_answered(tmp_path, capsys):
+def stand_in_session(build, run_id="run-1", profile="smoke"):
+    """What a check cell uses of the notebook's session: its folders and the run's identity."""
+    return types.SimpleNamespace(notebook="01_scratch_cnn_baseline", run_id=run_id, profile=profile,
+                                 artifact_path=lambda kind, name="": config.artifact_path(build, kind, name))
+
+
+def test_the_student_cells_run_say_not_answered_and_record_it_for_the_report(tmp_path, capsys):
     nb = editions.edition(nbformat.read(fixture_notebook(tmp_path), as_version=4), "student")
-    namespace = {}
+    namespace = {"session": stand_in_session(tmp_path / "build")}
     for found in nb.cells:
         if found["cell_type"] == "code":
             exec(found["source"], namespace)
     assert namespace["exercises"].get("01.no_fourth_block").check(three_blocks=None).status == NOT_ANSWERED
+    latest = exercises.latest_outcomes(tmp_path / "build/exercises", "smoke", "run-1")
+    assert {i: line["status"] for i, line in latest.items()} == {"01.no_fourth_block": NOT_ANSWERED,
+                                                                 "01.block_output_size": NOT_ANSWERED}
+    assert exercises.latest_outcomes(tmp_path / "build/exercises", "smoke", "run-2") == {}
+    assert exercises.latest_outcomes(tmp_path / "build/exercises", "quick") == {}
+
+
+def test_the_newest_outcome_of_a_run_counts_and_a_cut_line_is_skipped(tmp_path):
+    session = stand_in_session(tmp_path)
+    exercise = exercises.get("01.block_output_size")
+    assert exercise.check(block_output_size=lambda n: n, session=session).status == WRONG
+    assert exercise.check(block_output_size=lambda n: (n - 2) // 2, session=session).status == PASSED
+    path = tmp_path / "exercises/01_scratch_cnn_baseline.jsonl"
+    with path.open("a") as file:
+        file.write('{"id": "01.block_output_size", "status": "wro')  # a run killed while writing
+    assert exercises.latest_outcomes(tmp_path / "exercises", "smoke")["01.block_output_size"]["status"] == PASSED
 
 
 def test_an_unknown_exercise_in_a_notebook_names_the_cell(tmp_path):
@@ -347,3 +381,18 @@ def test_nbgrader_generates_the_assignment_from_the_teacher_edition(tmp_path):
     released = (course / "release/lab01/01_scratch_cnn_baseline.ipynb").read_text()
     assert "BEGIN SOLUTION" not in released and "(n - 2) // 2" not in released
     assert "typically get wrong" not in released and "YOUR CODE HERE" in released
+
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("0[1-7]_*.ipynb")), ids=lambda p: p.stem)
+def test_every_lesson_notebook_is_the_student_edition_with_at_least_two_exercises(path):
+    """The repository's notebooks are the student edition: stamping changes nothing, and the
+    student edition written from them is the notebook itself."""
+    notebook = nbformat.read(path, as_version=4)
+    assert len(exercises.for_notebook(path.stem)) >= 2
+    assert editions.stamp(notebook, exercises.for_notebook(path.stem)) == notebook
+    assert editions.edition(notebook, "student") == notebook
+    ids = {c.metadata.get("course_exercise") for c in notebook.cells} - {None}
+    assert ids == {exercise.id for exercise in exercises.for_notebook(path.stem)}

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from course_utils import data, report, results, runner
+from course_utils import data, exercises, report, results, runner
+from course_utils.exercises import NOT_ANSWERED, PASSED, WRONG, Outcome
 
 TOLERANCE = 0.005  # test accuracy, same profile, seed and machine
 
@@ -244,8 +245,9 @@ def test_report_md_and_html_show_the_same_sections_rows_figures_and_lists(tmp_pa
     md, html = _both_renderings(report.write_report(tmp_path, "smoke", {"01_scratch_cnn_baseline": 5.0}, None))
     assert md == html
     # ... and there is something in each: every kind of section of a report with older results.
-    assert html["headings"][1:] == ["What each lesson showed", "Results", "Notebook wall times", "Figures"]
-    assert ["01_scratch_cnn_baseline", "small CNN | 2 blocks", "test_accuracy", "0.6100"] == html["rows"][-2][:4]
+    assert html["headings"][1:] == ["What each lesson showed", "Results", "Exercises", "Notebook wall times",
+                                    "Figures"]
+    assert ["01_scratch_cnn_baseline", "small CNN | 2 blocks", "test_accuracy", "0.6100"] in [r[:4] for r in html["rows"]]
     assert ("figures/01_scratch_cnn_baseline__curves.png", "01 · What 01_scratch_cnn_baseline__curves shows & why."
             ) in html["figures"]
     assert "w2: STAND-IN, <not> ImageNet" in html["items"]
@@ -273,3 +275,24 @@ def test_the_renderers_refuse_what_is_not_a_block():
     for render in (document.to_markdown, document.to_html):
         with pytest.raises(TypeError, match="not a block"):
             render(page)
+
+
+def test_the_report_lists_this_run_s_exercises_answered_and_passed(tmp_path):
+    """Each exercise of the notebooks the run executed, with its newest outcome in this run only."""
+    _records(tmp_path, [(results.SCRATCH_CNN, "small CNN", 0.61, "none (trained from scratch)", {"run_id": "run-b"})])
+    folder = tmp_path / "exercises"
+    notebook = "01_scratch_cnn_baseline"
+    exercises.record(Outcome("01.no_fourth_block", PASSED, "fine."), folder, notebook, "run-a", "smoke")
+    exercises.record(Outcome("01.no_fourth_block", NOT_ANSWERED, "still None."), folder, notebook, "run-b", "smoke")
+    exercises.record(Outcome("01.no_fourth_block", WRONG, "`three_blocks` has 4 blocks."), folder, notebook, "run-b",
+                     "smoke")
+    exercises.record(Outcome("01.block_output_size", PASSED, "right."), folder, notebook, "run-b", "quick")
+    md, html = _both_renderings(report.write_report(tmp_path, "smoke", {notebook: 5.0}, "run-b"))
+    assert md == html and "Exercises" in html["headings"]
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "1 of 2 exercises answered, 0 passed." in text
+    assert "| 01.no_fourth_block | The network without its fourth block | wrong | `three_blocks` has 4 blocks. |" in text
+    assert "| 01.block_output_size | Output sizes, by hand | not run |  |" in text  # its line is another profile's
+    exercises.record(Outcome("01.block_output_size", PASSED, "right."), folder, notebook, "run-b", "smoke")
+    report.write_report(tmp_path, "smoke", {notebook: 5.0}, "run-b")
+    assert "2 of 2 exercises answered, 1 passed." in (tmp_path / "report" / "report.md").read_text()

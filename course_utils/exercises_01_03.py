@@ -263,8 +263,8 @@ EXERCISES = [
         names=("gap_conv_head", "x_train"), uses=("x_train", "conv_head"),
         hints=("The head's input is one cached feature map, `x_train.shape[1:]`, not an image.",
                "`layers.GlobalAveragePooling2D()` turns maps of h x w x c into c numbers."),
-        mistakes="Giving the head the image shape as input; a 3x3 convolution without `padding=\"same\"` on the "
-                 "small maps of the quick profile (it fails to build: the maps are too small); keeping `Flatten`.",
+        mistakes="Giving the head the image shape as input; a 3x3 convolution without `padding=\"same\"` on maps "
+                 "smaller than 3x3 (the smoke profile's are 2x2: it fails to build); keeping `Flatten`.",
         verify=_conv_head),
     Exercise(
         id="03.frozen_base_in_model", notebook="03_vgg_feature_extraction", title="A frozen base inside the model",

@@ -113,7 +113,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         # At 64x64 an epoch costs about half as much: 120 epochs, in a tuning run (seed 1) 02 kept epoch 107 and
         # tested 0.794, against 01's 0.708 (seed 1) and 0.652 (seed 2). On 2026-11-30 (seed 42) 02 kept epoch 118 and
         # tested 0.772 against 01's 0.710 (McNemar p = 0.013); with 100 epochs it kept 74 and tested 0.754 (p = 0.080).
-        # So 120, though 02 then takes about 9.5 minutes on the build machine.
+        # So 120: 02 took 536 s (8.9 minutes) on the build machine, seed 42, with nothing else running.
         # Tried and dropped: a cosine decay of the rate (02's best validation 0.784 after 65 epochs, lower),
         # and mixed bfloat16, which halves the epoch time on this CPU but broke training (benchmarks/precision.py).
         "01_scratch_cnn_baseline": {"image_size": 64, "epochs": 30, "optimizer": "adam", "learning_rate": 1e-3},

@@ -311,12 +311,3 @@ def table_row(record: dict[str, Any]) -> list[str]:
     sizes as "train / validation / test")."""
     check_record(record)
     return [_cell(record, field) for _, field in COLUMNS]
-
-
-def markdown_table(records: list[dict[str, Any]], extra: str | None = None) -> str:
-    """The results as a Markdown table (one row per record), with the field `extra`
-    as a last column when given (the report's older results add their run)."""
-    headings = [heading for heading, _ in COLUMNS] + ([extra] if extra else [])
-    rows = ["| " + " | ".join(headings) + " |", "|" + " --- |" * len(headings)]
-    rows += ["| " + " | ".join(table_row(r) + ([str(r[extra])] if extra else [])) + " |" for r in records]
-    return "\n".join(rows)

@@ -83,15 +83,15 @@ def test_every_key_belongs_to_a_notebook_that_exists():
 def test_table_shows_split_sizes_and_refuses_a_record_without_weights_or_profile(scratch):
     scratch.using(CATS, network="small_cnn")
     record = scratch.record(results.SCRATCH_CNN, 0.5, method="a")
-    table = results.markdown_table([record])
-    assert "| 01_scratch_cnn_baseline | a | test_accuracy | 0.5000 | smoke |" in table and "| 20 / 10 / 10 |" in table
+    row = results.table_row(record)
+    assert row[:5] == ["01_scratch_cnn_baseline", "a", "test_accuracy", "0.5000", "smoke"] and "20 / 10 / 10" in row
     for key in ("weights", "profile"):
         with pytest.raises(ValueError, match=key):
-            results.markdown_table([dict(record, **{key: ""})])
+            results.table_row(dict(record, **{key: ""}))
     # A record of an older version of the course: no key, its split sizes as text. Shown, never matched.
     older = {k: v for k, v in record.items() if k not in ("key", "network", "pretrained")}
     older["split"] = "2000 / 500 / 500"
-    assert "| 2000 / 500 / 500 |" in results.markdown_table([older])
+    assert "2000 / 500 / 500" in results.table_row(older)
     assert results.test_images(older) is None
     with scratch.results_file.open("w") as out:
         out.write(json.dumps(older) + "\n")

@@ -12,9 +12,10 @@ local SavedModel folder), the lab kit's copy in the mirror
 (`$COURSE_DATA_MIRROR`), or MobileNetV2 from TF-Hub (downloaded once and
 cached by `tensorflow_hub` in `$TFHUB_CACHE_DIR`, by default a `tfhub_modules`
 folder in the system's temporary directory). When none of them can be had (no
-network, no kit), `feature_layer()` exports the course's stand-in (VGG16 with
-global average pooling, in the same format) once into the data folder, says
-so, and uses it; its label says STAND-IN wherever a result is recorded.
+network, no kit), `feature_layer()` exports the course's stand-in (Keras' MobileNetV2 base, the
+same architecture, with global average pooling, in the same format, from the weights
+`COURSE_WEIGHTS_MOBILENET_V2_KERAS` or the mirror provides) once into the data folder, says so,
+and uses it; its label says STAND-IN and which weights wherever a result is recorded.
 `python -m course_utils hub export-stand-in PATH` exports it elsewhere.
 """
 
@@ -48,7 +49,7 @@ def _network() -> Network:
 
 
 def _stand_in_prefix() -> str:
-    """How the folders of the course's exported stand-ins begin ("vgg16-stand-in-")."""
+    """How the folders of the course's exported stand-ins begin ("mobilenet_v2_keras-stand-in-")."""
     return f"{_network().stand_in_base}-stand-in-"
 
 
@@ -129,7 +130,7 @@ class HubFeatures(keras.layers.TFSMLayer):
 
 FIX = ("offline, set COURSE_DATA_MIRROR to a lab kit (`python -m course_utils lab-kit PATH`), or unset "
        "COURSE_HUB_HANDLE for the course's stand-in, or export it yourself: `python -m course_utils hub "
-       "export-stand-in build/hub/vgg16-stand-in` then `export COURSE_HUB_HANDLE=$PWD/build/hub/vgg16-stand-in`")
+       "export-stand-in build/hub/stand-in` then `export COURSE_HUB_HANDLE=$PWD/build/hub/stand-in`")
 
 
 def saved_model(handle: str | None = None) -> tuple[str, str]:
@@ -203,7 +204,7 @@ def offline_stand_in() -> Path:
     """The course's stand-in exported once into the data folder; returns its folder.
 
     Keyed by the TensorFlow version (a SavedModel from a newer TensorFlow may not load in an
-    older one, and two environments can share a data folder) and by the VGG16 weights it is
+    older one, and two environments can share a data folder) and by the weights of the base it is
     built from. Exported under a temporary name and renamed when complete, so a half-written
     export is never taken for whole. A data folder that cannot be written (a read-only shared
     drive) is still used when it holds the stand-in; else it is exported into the build folder's
@@ -228,11 +229,13 @@ def offline_stand_in() -> Path:
     try:
         try:
             export_stand_in(staging / "model")
-        except Exception as error:  # no VGG16 weights either: Keras' download failed
+        except Exception as error:  # no weights for its base either: Keras' download failed
+            variable = f"COURSE_WEIGHTS_{base.upper()}"
             raise DataNotAvailable(
-                f"no TF-Hub model, and no VGG16 weights to build the course's stand-in from ({error}): "
-                "set COURSE_DATA_MIRROR to a lab kit (`python -m course_utils lab-kit PATH`), or "
-                "COURSE_WEIGHTS_VGG16=none for a dry run") from error
+                f"no TF-Hub model, and no {network_spec(base).title} weights to build the course's stand-in "
+                f"from ({str(error).splitlines()[0] if str(error) else type(error).__name__}): set "
+                f"COURSE_DATA_MIRROR to a lab kit (`python -m course_utils lab-kit PATH`), {variable} to a "
+                f"weights file, or {variable}=none for a dry run") from error
         shutil.rmtree(target, ignore_errors=True)  # without its marker: an unfinished export
         try:
             (staging / "model").rename(target)
@@ -247,10 +250,11 @@ def offline_stand_in() -> Path:
 def export_stand_in(path: Path | str, network: str | None = None) -> Path:
     """Export a stand-in feature-vector SavedModel in the TF-Hub format; returns its folder.
 
-    The configured base of `network` (by default the hub network's `stand_in_base`, VGG16; its
-    weights as `pretrained.weights_label` says) with global average pooling, taking images in
-    [0, 1] of any size and returning its features (512 for VGG16). Used offline, where no
-    TF-Hub model can be downloaded.
+    The configured base of `network` (by default the hub network's `stand_in_base`, Keras'
+    MobileNetV2; its weights as `pretrained.weights_label` says) with global average pooling,
+    taking images in [0, 1] of any size and returning its features (1,280 for MobileNetV2, as
+    TF-Hub's feature vector). Used offline, where no TF-Hub model can be downloaded. Its marker
+    file records the label and the base network (`train_top_only` reads it).
     """
     import tensorflow as tf
 
@@ -272,7 +276,7 @@ def export_stand_in(path: Path | str, network: str | None = None) -> Path:
     tf.saved_model.save(FeatureVector(base), str(path))
     description = (f"STAND-IN for {_network().title}: {network_spec(network).title} base + global average "
                    f"pooling, weights: {pretrained.weights_label(network)}")
-    (path / STAND_IN_MARKER).write_text(json.dumps({"description": description}))
+    (path / STAND_IN_MARKER).write_text(json.dumps({"description": description, "network": network}))
     return path
 
 
@@ -288,9 +292,13 @@ def train_top_only(layer, handle: str | None = None) -> list[str]:
     import re
 
     handle = handle or str(layer.filepath)  # the model this layer runs, wherever it came from
-    is_stand_in = (Path(handle) / STAND_IN_MARKER).is_file()
-    # The top of the network the layer runs: the hub network's, or its stand-in base's.
-    pattern = network_spec(_network().stand_in_base if is_stand_in else HUB_NETWORK).top_variables
+    marker = Path(handle) / STAND_IN_MARKER
+    # The top of the network the layer runs: the hub network's, or the base its stand-in was exported from.
+    # Keras' MobileNetV2 and TF-Hub's name the same blocks differently (`block_16_project` against
+    # `expanded_conv_16/project`, both `Conv_1` for the last 1x1 convolution), hence two patterns.
+    # (A stand-in exported before its marker named the base was VGG16's.)
+    network = json.loads(marker.read_text()).get("network", "vgg16") if marker.is_file() else HUB_NETWORK
+    pattern = network_spec(network).top_variables
     layer.trainable = True  # every variable the SavedModel trains; not its batch-norm statistics
     names = []
     for variable in layer.trainable_weights:

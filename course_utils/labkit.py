@@ -43,9 +43,13 @@ class KitError(DataError):
 
 def items() -> dict[str, dict[str, str]]:
     """The kit's items, every dataset of `registry.DATASETS` then every network of
-    `networks.NETWORKS`: kind ("dataset", "weights" or "hub"), path in the kit, source URL."""
+    `networks.NETWORKS` whose download can be checked (a weights file needs the md5 Keras
+    publishes: MobileNetV2's has none, and the kit holds the TF-Hub model notebook 06 runs):
+    kind ("dataset", "weights" or "hub"), path in the kit, source URL."""
     table = {name: {"kind": "dataset", "path": spec["archive"], "url": spec["url"]} for name, spec in DATASETS.items()}
     for name, network in NETWORKS.items():
+        if network.kind == KERAS_APPLICATION and not network.md5:
+            continue
         table[name] = {"kind": "weights" if network.kind == KERAS_APPLICATION else "hub",
                        "path": network.kit_path, "url": network.source}
     return table

@@ -7,15 +7,22 @@ them), `none` (random initialisation, a dry run), or the path of a local weights
 file. Without that setting, a file in the mirror (`$COURSE_DATA_MIRROR`, a lab
 kit) is used when there is one for the network, else Keras' download
 (`weights_source` is that one lookup). A local file is identified by
-its content, so a result is never labelled "ImageNet" unless the file really
-holds the ImageNet weights.
+its tensors (`file_tensors`), whatever its container or name, so a result is never
+labelled "ImageNet" unless the file really holds the ImageNet weights, and a file that
+holds another network's weights is refused before a notebook tries to load it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+
+import h5py
+import numpy as np
 
 from . import mirror as kit
 from .config import mirror_dir
@@ -34,6 +41,49 @@ HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 class WeightsError(SettingError):
     """A weights setting that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Tensors:
+    """What a weights file holds, whatever its container (Keras' own `.h5`, a Keras 3
+    `.weights.h5`, a lab kit's copy): two sha256 digests, each over the sorted digests of
+    the single arrays, so that neither the file's layout nor its layer names (a `.weights.h5`
+    keeps none: it numbers layers by class, `conv2d_1`) change them.
+
+    `values`: over each array's dtype, shape and bytes (which weights); `shapes`: over the
+    shapes alone (which network's layers the file fits, whatever the values).
+    """
+
+    values: str
+    shapes: str
+
+
+def tensors_of(arrays: Iterable) -> Tensors:
+    """The `Tensors` of weight arrays (NumPy arrays, or a model's `weights`)."""
+    values, shapes = [], []
+    for array in arrays:
+        array = np.asarray(array)
+        array = array.astype(array.dtype.newbyteorder("<"), copy=False)  # the same digest on any machine
+        values.append(hashlib.sha256(f"{array.dtype.str}{array.shape}".encode() + array.tobytes()).hexdigest())
+        shapes.append(str(array.shape))
+    return Tensors(*(hashlib.sha256("\n".join(sorted(found)).encode()).hexdigest() for found in (values, shapes)))
+
+
+_TENSORS: dict[str, Tensors] = {}
+
+
+def file_tensors(path: Path) -> Tensors:
+    """The `Tensors` of the weights file at `path`, read once per file content (cached by its
+    sha256). Every dataset of the file is a weight (of its `model_weights` group, in a whole
+    model saved as `.h5`). Raises OSError for a file that h5py cannot read."""
+    key = file_hash(path)
+    if key not in _TENSORS:
+        arrays = []
+        with h5py.File(path, "r") as file:
+            group = file["model_weights"] if "model_weights" in file else file
+            group.visititems(lambda name, item: arrays.append(item[()]) if isinstance(item, h5py.Dataset) else None)
+        _TENSORS[key] = tensors_of(arrays)
+    return _TENSORS[key]
 
 
 def _variable(network: str) -> str:
@@ -96,8 +146,8 @@ def mirror_weights(network: str) -> Path | None:
 
     A lab kit's own `network` item when it verifies against the kit's manifest;
     otherwise a `.h5` file in the mirror (or its `weights/` folder) that is,
-    by content, `network`'s ImageNet file or a known stand-in for `network`,
-    whatever it is called. ImageNet wins over a stand-in.
+    by its tensors (`identify`), `network`'s ImageNet weights or a known stand-in for
+    `network`, whatever it is called. ImageNet wins over a stand-in.
     """
     folder = mirror_dir()
     if folder is None:
@@ -105,27 +155,60 @@ def mirror_weights(network: str) -> Path | None:
     listed = kit.kit_item(network)
     if listed:
         return listed
-    entry, found = network_spec(network), {}
+    found = {}
     for path in sorted([*folder.glob("*.h5"), *folder.glob("weights/*.h5")]):
         if kit.find(str(path.relative_to(folder))) is None:
             continue  # a lab-kit file that no longer matches its manifest (already named)
-        if file_hash(path, "md5") == entry.md5:
-            found.setdefault("imagenet", path)
-        elif file_hash(path) in entry.stand_ins:
-            found.setdefault("stand-in", path)
-    return found.get("imagenet") or found.get("stand-in")
+        kind = identify(path, network)[0]
+        if kind in (KERAS_FILE, IMAGENET_COPY, STAND_IN):
+            found.setdefault(kind == STAND_IN, path)
+    return found.get(False) or found.get(True)
+
+
+# What `identify` finds a file to hold, for `network`.
+KERAS_FILE, IMAGENET_COPY, STAND_IN, UNRECOGNISED, OTHER_NETWORK, UNREADABLE = (
+    "Keras' ImageNet file", "ImageNet, converted copy", "stand-in", "unrecognised", "another network", "unreadable")
+
+
+def identify(path: Path, network: str) -> tuple[str, str]:
+    """What the weights file at `path` holds, for `network`: (kind, what), kind one of
+    `KERAS_FILE` (Keras' own ImageNet file, by the md5 Keras checks), `IMAGENET_COPY` (the
+    same tensors as Keras' file, in another file), `STAND_IN` (a registered stand-in: `what` is its label),
+    `UNRECOGNISED` (`network`'s layers, weights not known), `OTHER_NETWORK` (layers that are
+    not `network`'s: `what` names what they fit) or `UNREADABLE` (no weights file h5py can
+    read: `what` says why)."""
+    entry = network_spec(network)
+    if entry.md5 and file_hash(path, "md5") == entry.md5:
+        return KERAS_FILE, "imagenet"
+    try:
+        tensors = file_tensors(path)
+    except (OSError, KeyError, ValueError, TypeError) as error:
+        return UNREADABLE, f"h5py cannot read it as a weights file ({str(error).splitlines()[0] if str(error) else type(error).__name__})"
+    if tensors.values == entry.imagenet_tensors:
+        return IMAGENET_COPY, "imagenet, converted copy"
+    if entry.shapes and tensors.shapes != entry.shapes:
+        fits = [other.title for other in NETWORKS.values() if other.shapes == tensors.shapes]
+        return OTHER_NETWORK, (f"it holds {fits[0]}'s layers, not {entry.title}'s" if fits else
+                               f"its tensors fit no network the course knows, not {entry.title}'s layers")
+    if tensors.values in entry.stand_ins:
+        return STAND_IN, entry.stand_ins[tensors.values]
+    return UNRECOGNISED, f"{entry.title}'s layers, weights not known to be ImageNet"
 
 
 def _describe_file(path: Path, network: str) -> str:
-    where = "mirror file" if kit.is_kit_path(path) else "local file"
-    if file_hash(path, "md5") == network_spec(network).md5:
-        return f"imagenet ({where} {path.name})"
-    # A known stand-in is named as what it is, whichever network's setting it was given to.
-    stand_in = next((entry.stand_ins[file_hash(path)] for entry in NETWORKS.values()
-                     if file_hash(path) in entry.stand_ins), None)
-    if stand_in:
-        return f"{stand_in} ({where} {path.name})"
-    return f"{where} {path.name} (unrecognised: not known to be ImageNet)"
+    """The label of the weights file at `path` for `network`; raises `WeightsError` for a file
+    that cannot be `network`'s weights (another network's, or unreadable)."""
+    where = f"{'mirror file' if kit.is_kit_path(path) else 'local file'} {path.name}"
+    kind, what = identify(path, network)
+    if kind == KERAS_FILE:
+        return f"imagenet ({where})"
+    if kind == IMAGENET_COPY:
+        return f"imagenet (converted copy, the same tensors as Keras' file: {where})"
+    if kind == STAND_IN:
+        return f"{what} ({where})"
+    if kind == UNRECOGNISED:
+        return f"{where} (unrecognised: {what})"
+    raise WeightsError(f"{_variable(network)}: {where} cannot be used: {what}. Set it to {_expected(network)}.")
 
 
 def weights_fingerprint(network: str) -> str:

@@ -16,16 +16,19 @@ MOBILENET_V2 = networks.NETWORKS[hub.HUB_NETWORK].source  # the TF-Hub address n
 
 @pytest.fixture(scope="module")
 def stand_in(tmp_path_factory):
-    """A TF-Hub-format SavedModel exported here (VGG16, random weights)."""
+    """A TF-Hub-format SavedModel exported here (Keras' MobileNetV2, random weights)."""
     import os
 
-    old = os.environ.get("COURSE_WEIGHTS_VGG16")
-    os.environ["COURSE_WEIGHTS_VGG16"] = "none"
+    old = os.environ.get("COURSE_WEIGHTS_MOBILENET_V2_KERAS")
+    os.environ["COURSE_WEIGHTS_MOBILENET_V2_KERAS"] = "none"
     try:
         keras.utils.set_random_seed(0)
         return str(hub.export_stand_in(tmp_path_factory.mktemp("hub") / "features"))
     finally:
-        os.environ.pop("COURSE_WEIGHTS_VGG16") if old is None else os.environ.update(COURSE_WEIGHTS_VGG16=old)
+        os.environ.pop("COURSE_WEIGHTS_MOBILENET_V2_KERAS") if old is None else os.environ.update(COURSE_WEIGHTS_MOBILENET_V2_KERAS=old)
+
+
+TOP = ("block_14_", "block_15_", "block_16_", "Conv_1_")  # Keras' MobileNetV2's last three blocks and 1x1 convolution
 
 
 def _train_step(model):
@@ -44,15 +47,15 @@ def _changed(layer, before):
 def test_loads_from_a_local_folder_and_is_labelled(stand_in):
     layer = hub.feature_layer(stand_in)
     assert isinstance(layer, keras.layers.Layer)
-    assert layer(np.zeros((2, 32, 32, 3), "float32")).shape == (2, 512)
+    assert layer(np.zeros((2, 32, 32, 3), "float32")).shape == (2, 1280)  # as TF-Hub's feature vector
     assert hub.hub_label(stand_in).startswith("STAND-IN for MobileNetV2")
     assert hub.hub_label(MOBILENET_V2).startswith("TF-Hub MobileNetV2")
 
 
 def test_top_only_training_trains_the_variables_the_registry_names(stand_in, monkeypatch):
-    patch_network(monkeypatch, "vgg16", top_variables=r"block4_conv3_")  # the stand-in's base
+    patch_network(monkeypatch, "mobilenet_v2_keras", top_variables=r"block_15_project_")  # the stand-in's base
     names = hub.train_top_only(hub.feature_layer(stand_in), stand_in)
-    assert names and all(n.startswith("block4_conv3_") for n in names)
+    assert names and all(n.startswith("block_15_project_") for n in names)
 
 
 def test_works_in_sequential_and_functional_models(stand_in):
@@ -75,17 +78,22 @@ def test_trainable_layer_is_updated_by_adam(stand_in):
     model = keras.Sequential([keras.Input((32, 32, 3)), layer, keras.layers.Dense(4, activation="softmax")])
     before = _snapshot(layer)
     _train_step(model)  # a stock TFSMLayer fails here: 'kernel:0_momentum' is not a valid scope name
-    assert len(_changed(layer, before)) == len(before) == 26
+    trained = {w.name for w in layer.trainable_weights}  # not the batch-norm statistics
+    changed = set(_changed(layer, before))
+    # With random weights many units sit behind a saturated ReLU6 and get an exact zero gradient, so not
+    # every variable moves; the last convolution, right under the pooling, does.
+    assert len(trained) == 156 and changed <= trained and len(changed) > 50 and "Conv_1_kernel" in changed
 
 
 def test_top_only_training_changes_only_the_top(stand_in):
     layer = hub.feature_layer(stand_in)
     names = hub.train_top_only(layer, stand_in)
-    assert names and all(n.startswith("block5_") for n in names)
+    assert names and all(n.startswith(TOP) for n in names)
     model = keras.Sequential([keras.Input((32, 32, 3)), layer, keras.layers.Dense(4, activation="softmax")])
     before = _snapshot(layer)
     _train_step(model)
-    assert sorted(_changed(layer, before)) == sorted(names)
+    changed = set(_changed(layer, before))
+    assert changed <= set(names) and "Conv_1_kernel" in changed  # nothing below the top moved
 
 
 def test_pipeline_resizes_batch_by_batch_into_unit_range():
@@ -191,7 +199,7 @@ def test_a_damaged_saved_model_names_the_setting_and_the_fix(small_saved_model, 
     message = str(refused.value)
     assert message.startswith(f"{folder} (COURSE_HUB_HANDLE) is a SavedModel folder that TensorFlow cannot load, "
                               "damaged or incomplete (")
-    assert message.endswith("export COURSE_HUB_HANDLE=$PWD/build/hub/vgg16-stand-in`") and "\n" not in message
+    assert message.endswith("export COURSE_HUB_HANDLE=$PWD/build/hub/stand-in`") and "\n" not in message
 
 
 def test_a_damaged_copy_in_the_tf_hub_cache_names_the_folder_to_delete(monkeypatch, tmp_path):
@@ -218,14 +226,14 @@ def test_no_hub_model_anywhere_exports_the_labelled_stand_in_once(data_home, mon
 
     monkeypatch.setattr(tensorflow_hub, "resolve", offline)
     monkeypatch.delenv("COURSE_HUB_HANDLE", raising=False)
-    monkeypatch.setenv("COURSE_WEIGHTS_VGG16", "none")
+    monkeypatch.setenv("COURSE_WEIGHTS_MOBILENET_V2_KERAS", "none")
     layer = hub.feature_layer()
-    folder = data_home / "hub" / f"vgg16-stand-in-tf{tf.__version__}-none"
+    folder = data_home / "hub" / f"mobilenet_v2_keras-stand-in-tf{tf.__version__}-none"
     assert layer.filepath == str(folder)  # in the data folder, one per TensorFlow version and weights
     assert layer.label.startswith("STAND-IN for MobileNetV2") and "random initialisation" in layer.label
     assert "could not be downloaded" in capsys.readouterr().out
     assert [p.name for p in folder.parent.iterdir()] == [folder.name]  # no temporary export left
-    assert hub.train_top_only(layer) and all(v.name.startswith("block5_") for v in layer.trainable_weights)
+    assert hub.train_top_only(layer) and all(v.name.startswith(TOP) for v in layer.trainable_weights)
     monkeypatch.setattr(hub, "export_stand_in", lambda *a: pytest.fail("exported a second time"))
     assert hub.feature_layer().filepath == str(folder)
 
@@ -237,7 +245,7 @@ def test_an_export_killed_midway_is_cleaned_up_by_the_next(data_home, monkeypatc
 
     monkeypatch.setattr(tensorflow_hub, "resolve", lambda handle: (_ for _ in ()).throw(OSError("offline")))
     monkeypatch.delenv("COURSE_HUB_HANDLE", raising=False)
-    monkeypatch.setenv("COURSE_WEIGHTS_VGG16", "none")
+    monkeypatch.setenv("COURSE_WEIGHTS_MOBILENET_V2_KERAS", "none")
     leftover = data_home / "hub" / (files.staging_prefix("hub").replace(str(os.getpid()), "999999999") + "x1")
     (leftover / "model").mkdir(parents=True)  # a dead process's half-written export
     hub.feature_layer()
@@ -252,14 +260,14 @@ def test_a_read_only_data_folder_gets_the_stand_in_exported_into_the_build_folde
 
     monkeypatch.setattr(tensorflow_hub, "resolve", lambda handle: (_ for _ in ()).throw(OSError("offline")))
     monkeypatch.delenv("COURSE_HUB_HANDLE", raising=False)
-    monkeypatch.setenv("COURSE_WEIGHTS_VGG16", "none")
+    monkeypatch.setenv("COURSE_WEIGHTS_MOBILENET_V2_KERAS", "none")
     leftover = data_home / "hub" / (files.staging_prefix("hub").replace(str(os.getpid()), "999999999") + "x1")
     (leftover / "model").mkdir(parents=True)  # a teacher's machine was interrupted exporting it
     shared = read_only(data_home)
     assert files.cannot_write(shared / "hub")  # the fault is real
     monkeypatch.setenv("COURSE_DATA_DIR", str(shared))
     layer = hub.feature_layer()
-    folder = tmp_path / "build" / "hub" / f"vgg16-stand-in-tf{tf.__version__}-none"
+    folder = tmp_path / "build" / "hub" / f"mobilenet_v2_keras-stand-in-tf{tf.__version__}-none"
     assert layer.filepath == str(folder) and layer.label.startswith("STAND-IN for MobileNetV2")
     out = capsys.readouterr().out
     assert f"hub: the data folder {shared} cannot be written (" in out and f"the stand-in goes to {folder.parent}\n" in out

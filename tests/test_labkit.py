@@ -23,6 +23,8 @@ from conftest import make_image, new_session, patch_dataset, patch_network
 from course_utils import archives, cli, compat, data, files, hub, labkit, mirror, networks, pretrained, registry
 
 MOBILENET = networks.NETWORKS[hub.HUB_NETWORK]
+# The networks whose weights a lab kit holds: those with a hash Keras publishes (see `labkit.items`).
+KIT_WEIGHTS = [name for name in pretrained.PRETRAINED if networks.NETWORKS[name].md5]
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "course-data"
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
@@ -96,7 +98,7 @@ def sources(data_home, fake_cats, tmp_path, server, monkeypatch):
     cifar = _cifar_archive()
     patch_dataset(monkeypatch, "cifar10", url=_serve(handler, base, data.DATASETS["cifar10"]["url"], cifar),
                   sha256=hashlib.sha256(cifar).hexdigest())
-    for network in pretrained.PRETRAINED:
+    for network in KIT_WEIGHTS:
         body = f"{network} no-top weights, stand-in bytes".encode() * 1000
         patch_network(monkeypatch, network, source=_serve(handler, base, networks.NETWORKS[network].source, body),
                       md5=hashlib.md5(body).hexdigest())
@@ -131,8 +133,12 @@ def test_keras_published_urls_and_hashes_are_the_ones_used():
     for network in pretrained.PRETRAINED:  # every entry against the Keras module of its own constructor
         module = inspect.getmodule(networks.constructor(network))
         addresses = " ".join(value for value in vars(module).values() if isinstance(value, str))
-        entry = networks.NETWORKS[network]
-        assert entry.source.rsplit("/", 1)[0] in addresses and f'"{entry.md5}"' in inspect.getsource(module), network
+        entry, source = networks.NETWORKS[network], inspect.getsource(module)
+        assert entry.source.rsplit("/", 1)[0] in addresses, network
+        # Keras checks a hash of VGG's downloads; MobileNetV2's has none (`get_file` without `file_hash`).
+        assert (f'"{entry.md5}"' in source) if entry.md5 else ("file_hash" not in source), network
+    assert networks.NETWORKS["mobilenet_v2_keras"].source.rsplit("/", 1)[1] == (
+        "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5")  # as Keras names it for alpha 1.0
     cifar = data.DATASETS["cifar10"]
     assert cifar["url"] in inspect.getsource(cifar10) and cifar["sha256"] in inspect.getsource(cifar10)
     assert networks.constructor("vgg16") is keras.applications.VGG16  # the registry names Keras' own
@@ -338,7 +344,7 @@ def test_a_lab_machine_with_only_the_mirror_set_runs_notebooks_03_to_06(data_hom
     patch_dataset(monkeypatch, "cifar10", url=_serve(handler, base, data.DATASETS["cifar10"]["url"], cifar),
                   sha256=hashlib.sha256(cifar).hexdigest())
     stand_in = _legacy_h5(SHARED / "weights" / "vgg16_notop_hed_bsds500.weights.h5", tmp_path / "vgg16.h5")
-    for network in pretrained.PRETRAINED:
+    for network in KIT_WEIGHTS:
         patch_network(monkeypatch, network, source=_serve(handler, base, networks.NETWORKS[network].source, stand_in),
                       md5=hashlib.md5(stand_in).hexdigest())
     monkeypatch.setenv("COURSE_WEIGHTS_VGG16", "none")  # the fake TF-Hub model: a random-weights stand-in
@@ -359,8 +365,9 @@ def test_a_lab_machine_with_only_the_mirror_set_runs_notebooks_03_to_06(data_hom
                for line in (tmp_path / "build" / "results" / f"{name}.jsonl").read_text().splitlines()]
     assert {r["notebook"] for r in records} == set(only)
     weights = {r["notebook"]: r["weights"] for r in records if "mirror file" in r["weights"] or "STAND-IN" in r["weights"]}
-    assert weights["03_vgg_feature_extraction"] == ("mirror file vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 "
-                                                   "(unrecognised: not known to be ImageNet)")
+    # Keras' md5 differs (the lab machine checks the real one) but the tensors are the HED stand-in's.
+    assert weights["03_vgg_feature_extraction"] == (networks.NETWORKS["vgg16"].stand_ins[networks.HED_STAND_IN] +
+                                                   " (mirror file vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5)")
     assert weights["06_tfhub_mobilenet_cifar10"].startswith("STAND-IN for MobileNetV2")
     assert any("NOT the official archive" in r["data"] for r in records if r["notebook"] == only[-1])
     installed = json.loads((tmp_path / "lab-data" / "cats_vs_dogs" / data.MARKER).read_text())
@@ -373,9 +380,14 @@ def test_the_shared_offline_copies_work_as_a_mirror_and_are_labelled(data_home, 
     for network in pretrained.PRETRAINED:
         monkeypatch.delenv(f"COURSE_WEIGHTS_{network.upper()}", raising=False)
     monkeypatch.setenv("COURSE_DATA_MIRROR", str(SHARED))
-    assert pretrained.weights_setting("vgg16") == SHARED / "weights" / "vgg16_notop_hed_bsds500.weights.h5"
-    assert pretrained.weights_label("vgg16").startswith("STAND-IN, not ImageNet")
+    # ImageNet (a converted copy, found by its tensors) wins over the HED stand-in beside it.
+    assert pretrained.weights_setting("vgg16") == SHARED / "weights" / "vgg16_notop_imagenet.weights.h5"
+    assert pretrained.weights_label("vgg16") == ("imagenet (converted copy, the same tensors as Keras' file: mirror "
+                                                 "file vgg16_notop_imagenet.weights.h5)")
     assert pretrained.weights_label("vgg19") == "imagenet (Keras download)"  # the folder has none for VGG19
+    assert pretrained.weights_label("mobilenet_v2_keras").startswith("STAND-IN, not ImageNet: MobileNetV2 base of a dog")
+    monkeypatch.setenv("COURSE_WEIGHTS_VGG16", str(SHARED / "weights" / "vgg16_notop_hed_bsds500.weights.h5"))
+    assert pretrained.weights_label("vgg16").startswith("STAND-IN, not ImageNet: VGG16 convolution layers of the HED")
 
 
 def test_lab_kit_without_a_folder_is_a_clear_error(capsys):

@@ -48,24 +48,40 @@ def test_a_file_that_is_not_hdf5_names_variable_file_and_expectation(monkeypatch
     assert "VGG16 no-top weights file" in message
 
 
+def _weights_file(path, values: list) -> str:
+    """A weights file at `path` holding the arrays `values`; returns their `Tensors.values`."""
+    import h5py
+
+    with h5py.File(path, "w") as file:
+        for number, value in enumerate(values):
+            file[f"layers/conv2d_{number}/vars/0"] = np.asarray(value, "float32")
+    return pretrained.tensors_of(np.asarray(value, "float32") for value in values).values
+
+
 def test_local_files_are_labelled_by_content(monkeypatch, tmp_path):
+    monkeypatch.delenv("COURSE_DATA_MIRROR", raising=False)
     stand_in = tmp_path / "a.weights.h5"
-    stand_in.write_bytes(pretrained.HDF5_SIGNATURE + b"stand-in weights")
-    patch_network(monkeypatch, "vgg16", stand_ins={hashlib.sha256(stand_in.read_bytes()).hexdigest():
-                                                   "STAND-IN, not ImageNet"})
+    patch_network(monkeypatch, "vgg16", shapes=None, stand_ins={_weights_file(stand_in, [[1, 2]]): "STAND-IN, not ImageNet"})
     monkeypatch.setenv("COURSE_WEIGHTS_VGG16", str(stand_in))
     assert pretrained.weights_label("vgg16") == "STAND-IN, not ImageNet (local file a.weights.h5)"
 
-    imagenet = tmp_path / "renamed.h5"
+    imagenet = tmp_path / "renamed.h5"  # Keras' own file, recognised by the md5 Keras checks
     imagenet.write_bytes(pretrained.HDF5_SIGNATURE + b"imagenet weights")
     patch_network(monkeypatch, "vgg16", md5=hashlib.md5(imagenet.read_bytes()).hexdigest())
     monkeypatch.setenv("COURSE_WEIGHTS_VGG16", str(imagenet))
     assert pretrained.weights_label("vgg16") == "imagenet (local file renamed.h5)"
 
     other = tmp_path / "imagenet.weights.h5"  # the name alone proves nothing
-    other.write_bytes(pretrained.HDF5_SIGNATURE + b"something else")
+    _weights_file(other, [[1, 3]])
     monkeypatch.setenv("COURSE_WEIGHTS_VGG16", str(other))
     assert "not known to be ImageNet" in pretrained.weights_label("vgg16")
+
+    damaged = tmp_path / "damaged.weights.h5"  # the HDF5 signature, then nothing h5py can read
+    damaged.write_bytes(pretrained.HDF5_SIGNATURE + b"cut short")
+    monkeypatch.setenv("COURSE_WEIGHTS_VGG16", str(damaged))
+    label = pretrained.weights_label("vgg16")
+    assert label.startswith(f"{pretrained.UNUSABLE} COURSE_WEIGHTS_VGG16: local file damaged.weights.h5 cannot be "
+                            "used: h5py cannot read it as a weights file")
 
 
 def _first_kernel(model):
@@ -202,12 +218,19 @@ def test_weights_of_another_architecture_name_the_variable_and_the_cli_prints_no
     other = tmp_path / "small_cnn.weights.h5"  # a valid Keras 3 weights file, of another network
     models.small_cnn(64).save_weights(other)
     monkeypatch.setenv("COURSE_WEIGHTS_VGG16", str(other))
-    with pytest.raises(pretrained.WeightsError, match=r"COURSE_WEIGHTS_VGG16=.*does not hold VGG16's weights"):
+    monkeypatch.setenv("COURSE_WEIGHTS_MOBILENET_V2_KERAS", str(other))
+    with pytest.raises(pretrained.WeightsError, match=r"COURSE_WEIGHTS_VGG16: local file small_cnn.weights.h5 cannot "
+                                                      r"be used: its tensors fit no network the course knows"):
         models.pretrained_base("vgg16", 32)
     assert cli.main(["hub", "export-stand-in", str(tmp_path / "hub")]) == 2
     err = capsys.readouterr().err
-    assert "does not hold VGG16's weights" in err and "small_cnn.weights.h5" in err
-    assert "Traceback" not in err
+    assert "COURSE_WEIGHTS_MOBILENET_V2_KERAS: local file small_cnn.weights.h5 cannot be used" in err
+    assert "not MobileNetV2's layers" in err and "Traceback" not in err
+    # A file of the right layers that Keras still cannot load (its own error) names the setting too.
+    shapes = pretrained.file_tensors(other).shapes
+    patch_network(monkeypatch, "vgg16", shapes=shapes)
+    with pytest.raises(pretrained.WeightsError, match=r"COURSE_WEIGHTS_VGG16=.*does not hold VGG16's weights"):
+        models.pretrained_base("vgg16", 32)
 
 
 def test_small_cnn_structure_and_parameter_count():
@@ -260,16 +283,16 @@ def test_mirror_weights_are_found_by_content_whatever_their_name(monkeypatch, tm
     monkeypatch.delenv("COURSE_WEIGHTS_VGG19", raising=False)
     monkeypatch.setenv("COURSE_DATA_MIRROR", str(tmp_path))
     (tmp_path / "weights").mkdir()
-    (tmp_path / "weights" / "edges.h5").write_bytes(b"a vgg16 stand-in")
-    (tmp_path / "weights" / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5").write_bytes(b"not vgg19")
-    sha = hashlib.sha256(b"a vgg16 stand-in").hexdigest()
-    patch_network(monkeypatch, "vgg16", stand_ins={sha: "STAND-IN, not ImageNet"})
+    stand_in = _weights_file(tmp_path / "weights" / "edges.h5", [[1, 2]])
+    _weights_file(tmp_path / "weights" / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5", [[5, 6]])
+    patch_network(monkeypatch, "vgg16", shapes=None, stand_ins={stand_in: "STAND-IN, not ImageNet"})
     assert pretrained.weights_setting("vgg16") == tmp_path / "weights" / "edges.h5"
     assert pretrained.weights_label("vgg16") == "STAND-IN, not ImageNet (mirror file edges.h5)"
     assert pretrained.weights_setting("vgg19") == "imagenet"  # an unrecognised file is not taken, whatever its name
 
-    (tmp_path / "renamed.h5").write_bytes(b"imagenet vgg16")  # ImageNet wins over a stand-in
-    patch_network(monkeypatch, "vgg16", md5=hashlib.md5(b"imagenet vgg16").hexdigest())
-    assert pretrained.weights_label("vgg16") == "imagenet (mirror file renamed.h5)"
+    imagenet = _weights_file(tmp_path / "renamed.h5", [[3, 4]])  # ImageNet wins over a stand-in
+    patch_network(monkeypatch, "vgg16", imagenet_tensors=imagenet)
+    assert pretrained.weights_label("vgg16") == ("imagenet (converted copy, the same tensors as Keras' file: "
+                                                 "mirror file renamed.h5)")
     monkeypatch.setenv("COURSE_WEIGHTS_VGG16", "none")  # an explicit setting wins over the mirror
     assert pretrained.weights_setting("vgg16") is None

@@ -6,6 +6,9 @@ import hashlib
 import os
 import subprocess
 import sys
+from pathlib import Path
+
+import numpy as np
 
 import pytest
 
@@ -28,7 +31,8 @@ def test_the_lab_kit_the_hub_and_the_weights_take_every_name_and_hash_from_the_r
     patch_network(monkeypatch, "mobilenet_v2", source="https://tfhub.dev/somebody/other/5", kit_path="tfhub/other",
                   label="Another feature vector")
     items = labkit.items()
-    assert list(items) == [*registry.DATASETS, *networks.NETWORKS]
+    assert list(items) == [*registry.DATASETS, "vgg16", "vgg19", "mobilenet_v2"]
+    assert networks.NETWORKS["mobilenet_v2_keras"].md5 is None  # Keras publishes no hash: no kit item
     assert items["vgg19"] == {"kind": "weights", "path": "weights/v19.h5", "url": "http://127.0.0.1:9/elsewhere/vgg19.h5"}
     assert items["mobilenet_v2"] == {"kind": "hub", "path": "tfhub/other", "url": "https://tfhub.dev/somebody/other/5"}
     assert items["cifar10"] == {"kind": "dataset", "path": "cifar-10-python.tar.gz",
@@ -105,3 +109,84 @@ def test_one_function_hashes_files(tmp_path):
     path.write_bytes(b"y" * (3 << 20))  # damaged in place: same size,
     os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns))  # same date
     assert files.file_hash(path, cached=False) == hashlib.sha256(path.read_bytes()).hexdigest()  # still seen
+
+
+# ---------------------------------------------------------------- weights recognised by their tensors
+
+SHARED_WEIGHTS = Path(__file__).resolve().parents[1].parent / "shared" / "course-data" / "weights"
+
+
+def _tiny_model():
+    import keras
+
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, name="block1_conv1")(inputs)
+    x = keras.layers.BatchNormalization(name="block1_bn")(x)
+    return keras.Model(inputs, keras.layers.Conv2D(2, 1, name="block2_conv1")(x))
+
+
+def _legacy_h5(model, path: Path) -> Path:
+    """`model`'s weights in Keras 2's `.h5` layout (as Keras' own ImageNet files are written)."""
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+
+    with h5py.File(path, "w") as file:
+        legacy_h5_format.save_weights_to_hdf5_group(file, model)
+    return path
+
+
+def test_the_same_weights_in_two_containers_get_one_label_and_a_changed_value_none(monkeypatch, tmp_path):
+    model = _tiny_model()
+    model.save_weights(tmp_path / "keras3.weights.h5")
+    _legacy_h5(model, tmp_path / "keras2.h5")
+    tensors = pretrained.tensors_of(model.weights)
+    assert pretrained.file_tensors(tmp_path / "keras3.weights.h5") == tensors == \
+        pretrained.file_tensors(tmp_path / "keras2.h5")
+    patch_network(monkeypatch, "vgg16", imagenet_tensors=tensors.values, shapes=tensors.shapes, md5="0" * 32)
+    monkeypatch.delenv("COURSE_DATA_MIRROR", raising=False)
+    labels = set()
+    for name in ("keras3.weights.h5", "keras2.h5"):
+        monkeypatch.setenv("COURSE_WEIGHTS_VGG16", str(tmp_path / name))
+        labels.add(pretrained.weights_label("vgg16").replace(name, "FILE"))
+    assert labels == {"imagenet (converted copy, the same tensors as Keras' file: local file FILE)"}
+
+    kernel = model.get_layer("block2_conv1").kernel
+    kernel.assign(kernel.numpy() + np.eye(1, kernel.numpy().size).reshape(kernel.shape).astype("float32") * 1e-6)
+    model.save_weights(tmp_path / "changed.weights.h5")  # one value changed, by one millionth
+    monkeypatch.setenv("COURSE_WEIGHTS_VGG16", str(tmp_path / "changed.weights.h5"))
+    assert pretrained.weights_label("vgg16") == ("local file changed.weights.h5 (unrecognised: VGG16's layers, "
+                                                 "weights not known to be ImageNet)")
+
+
+def test_another_network_s_weights_are_not_usable_and_the_banner_says_so(data_home, monkeypatch, tmp_path, capsys):
+    import keras
+
+    from course_utils import session
+
+    keras.applications.VGG19(include_top=False, weights=None).save_weights(tmp_path / "vgg19.weights.h5")
+    monkeypatch.setenv("COURSE_WEIGHTS_VGG16", str(tmp_path / "vgg19.weights.h5"))
+    label = pretrained.weights_label("vgg16")
+    assert label.startswith(pretrained.UNUSABLE)
+    assert "vgg19.weights.h5 cannot be used: it holds VGG19's layers, not VGG16's" in label
+    assert label.endswith("Set it to 'imagenet', 'none' or the path of a VGG16 no-top weights file (.h5 or "
+                          ".weights.h5, as keras.applications.VGG16(include_top=False) saves them).")
+    session.setup("00_start_here", seed=3)
+    shown = capsys.readouterr().out
+    assert f"weights     vgg16: {label}" in shown and "warning     vgg16's weights cannot be used" in shown
+    with pytest.raises(pretrained.WeightsError, match="holds VGG19's layers"):
+        models.pretrained_base("vgg16", 32)
+
+
+@pytest.mark.parametrize("network", networks.names(networks.KERAS_APPLICATION))
+def test_each_network_s_registered_shapes_are_those_of_its_keras_base(network):
+    base = networks.constructor(network)(include_top=False, weights=None)
+    assert pretrained.tensors_of(base.weights).shapes == networks.NETWORKS[network].shapes
+
+
+@pytest.mark.skipif(not SHARED_WEIGHTS.is_dir(), reason="the offline copies are not beside this checkout")
+def test_the_registered_tensors_are_those_of_the_offline_copies():
+    imagenet, hed, dogs = (pretrained.file_tensors(SHARED_WEIGHTS / name) for name in (
+        "vgg16_notop_imagenet.weights.h5", "vgg16_notop_hed_bsds500.weights.h5", "mobilenet_v2_notop_dogs160.weights.h5"))
+    assert imagenet.values == networks.NETWORKS["vgg16"].imagenet_tensors
+    assert list(networks.NETWORKS["vgg16"].stand_ins) == [hed.values]
+    assert list(networks.NETWORKS["mobilenet_v2_keras"].stand_ins) == [dogs.values]

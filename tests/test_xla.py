@@ -146,7 +146,8 @@ def test_fine_tuned_vgg_of_05(vgg16):
 
 def _mobilenet_block(model: str, image_size: int | None):
     """MobileNetV2's operations, small: a strided stem, then one inverted-residual block (1x1
-    expansion, depthwise 3x3, ReLU6, batch norm, 1x1 projection, residual sum) named `block5_`."""
+    expansion, depthwise 3x3, ReLU6, batch norm, 1x1 projection, residual sum) named as Keras names
+    MobileNetV2's last block, `block_16_`."""
     from keras import layers
 
     def unit(x, layer, name=None, relu=True):
@@ -155,16 +156,16 @@ def _mobilenet_block(model: str, image_size: int | None):
 
     inputs = keras.Input((image_size, image_size, 3))
     x = unit(inputs, layers.Conv2D(16, 3, strides=2, padding="same", use_bias=False))
-    y = unit(x, layers.Conv2D(48, 1, use_bias=False, name="block5_expand"), "block5_expand")
-    y = unit(y, layers.DepthwiseConv2D(3, padding="same", use_bias=False, name="block5_depthwise"), "block5_depthwise")
-    y = unit(y, layers.Conv2D(16, 1, use_bias=False, name="block5_project"), "block5_project", relu=False)
+    y = unit(x, layers.Conv2D(48, 1, use_bias=False, name="block_16_expand"), "block_16_expand")
+    y = unit(y, layers.DepthwiseConv2D(3, padding="same", use_bias=False, name="block_16_depthwise"), "block_16_depthwise")
+    y = unit(y, layers.Conv2D(16, 1, use_bias=False, name="block_16_project"), "block_16_project", relu=False)
     return keras.Model(inputs, layers.Add()([x, y]))
 
 
 @pytest.fixture(scope="module")
 def stand_in(tmp_path_factory):
     """A TF-Hub-format SavedModel written by `hub.export_stand_in`, as tests/test_hub.py does, but
-    around MobileNetV2's operations (the real model cannot be downloaded here) instead of VGG16."""
+    around a small block of MobileNetV2's operations, quicker to compile than the whole network."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(models, "pretrained_base", _mobilenet_block)
         keras.utils.set_random_seed(0)

@@ -102,7 +102,8 @@ def hub_label(handle: str | None = None) -> str:
     if handle == network.source:
         base = network_spec(network.stand_in_base).title
         where = ("in the TF-Hub cache" if tfhub_cache(handle).is_dir() else
-                 f"downloaded on first use; without network, the course's labelled {base} stand-in")
+                 f"downloaded on first use; without network, the course's labelled {base} stand-in, weights: "
+                 f"{pretrained.weights_label(network.stand_in_base)}")
         return f"{network.label}, {where}"
     if kit.is_kit_path(Path(handle)):
         return f"{network.label}, from the lab kit ({handle})"

@@ -173,8 +173,8 @@ KERAS_FILE, IMAGENET_COPY, STAND_IN, UNRECOGNISED, OTHER_NETWORK, UNREADABLE = (
 def identify(path: Path, network: str) -> tuple[str, str]:
     """What the weights file at `path` holds, for `network`: (kind, what), kind one of
     `KERAS_FILE` (Keras' own ImageNet file, by the md5 Keras checks), `IMAGENET_COPY` (the
-    same tensors as Keras' file, in another file), `STAND_IN` (a registered stand-in: `what` is its label),
-    `UNRECOGNISED` (`network`'s layers, weights not known), `OTHER_NETWORK` (layers that are
+    same tensors as Keras' file, in another file), `STAND_IN` (a registered stand-in: `what`
+    is its label), `UNRECOGNISED` (`network`'s layers, weights not known), `OTHER_NETWORK` (layers that are
     not `network`'s: `what` names what they fit) or `UNREADABLE` (no weights file h5py can
     read: `what` says why)."""
     entry = network_spec(network)
@@ -182,8 +182,9 @@ def identify(path: Path, network: str) -> tuple[str, str]:
         return KERAS_FILE, "imagenet"
     try:
         tensors = file_tensors(path)
-    except (OSError, KeyError, ValueError, TypeError) as error:
-        return UNREADABLE, f"h5py cannot read it as a weights file ({str(error).splitlines()[0] if str(error) else type(error).__name__})"
+    except (OSError, KeyError, ValueError, TypeError) as error:  # damaged, cut short, or not Keras' layout
+        why = str(error).splitlines()[0] if str(error) else type(error).__name__
+        return UNREADABLE, f"h5py cannot read it as a weights file ({why})"
     if tensors.values == entry.imagenet_tensors:
         return IMAGENET_COPY, "imagenet, converted copy"
     if entry.shapes and tensors.shapes != entry.shapes:

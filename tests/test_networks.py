@@ -173,8 +173,10 @@ def test_another_network_s_weights_are_not_usable_and_the_banner_says_so(data_ho
     session.setup("00_start_here", seed=3)
     shown = capsys.readouterr().out
     assert f"weights     vgg16: {label}" in shown and "warning     vgg16's weights cannot be used" in shown
+    rows = {row["item"]: row for row in labkit.status()}  # `lab-kit --status` shows the same label
+    assert rows["vgg16"]["label"] == label
     with pytest.raises(pretrained.WeightsError, match="holds VGG19's layers"):
-        models.pretrained_base("vgg16", 32)
+        models.pretrained_base("vgg16", 32)  # before Keras tries (and lists 13 objects it could not load)
 
 
 @pytest.mark.parametrize("network", networks.names(networks.KERAS_APPLICATION))

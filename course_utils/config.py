@@ -136,8 +136,8 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                          "fine_tune_epochs": 2, "fine_tune_learning_rate": 1e-5,
                          # InceptionV3 at 96x96 from random weights: a dry run only on a CPU.
                          "inception_epochs": 0, "inception_learning_rate": 1e-3},
-        # Phase two runs the whole base every step (VGG16 at 150x150 extracts about
-        # 12 images/s here, benchmarks/feature_extraction.py): two epochs fit.
+        # Phase two runs the whole base every step: two epochs fit the budget (05's time: timings.json; the
+        # estimate that chose them, VGG16 at 150x150 at about 12 images/s here, has no recorded run).
         # Phase one is 03's dense head on 03's features, so it takes 03's head rate (measured above): at 2e-5
         # the head is still climbing at epoch 30, and an under-trained phase one flatters phase two.
         "05_unfreezing_block5": {"image_size": 96, "head_epochs": 30, "fine_tune_epochs": 2, "head_learning_rate": 1e-4,

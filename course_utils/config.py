@@ -95,8 +95,8 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                                                    "scratch_epochs": 2, "scratch_learning_rate": 1e-4,
                                                    "head_epochs": 3, "head_learning_rate": 2e-5},
     },
-    # A laptop CPU: each notebook at most 9 minutes on the course's 2-core build machine, the whole
-    # course at most 30 (measured with benchmarks/lessons.py), the lessons' effects large enough to show.
+    # A laptop CPU: each notebook at most 9 minutes on the course's 2-core build machine, the whole course at
+    # most 30 (benchmarks/lessons.py); which lessons' effects show at this size: README, *What a verdict says*.
     "quick": {
         "*": {
             "image_size": 128,
@@ -107,7 +107,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "samples_per_dataset": 16,
         },
         # 01 and 02, measured on the 2-core build machine (settings chosen on validation accuracy).
-        # At 128x128 with the original RMSprop at 1e-4, 02 took 14 s an epoch and after 60 epochs its best
+        # At 128x128 with full's RMSprop at 1e-4, 02 took 14 s an epoch and after 60 epochs its best
         # validation accuracy (0.770) barely passed 01's (0.760): too slow to show augmentation's effect.
         # At 96x96 with Adam at 1e-3, 02's 65 epochs took 10 minutes and beat 01 by +3.2 and +1.2 points in two runs.
         # At 64x64 an epoch costs about half as much: 120 epochs, in a tuning run (seed 1) 02 kept epoch 107 and
@@ -122,12 +122,12 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         # of 05's 436; at 96, 03 took 253 s, 04 205, 05 235. With the stand-in weights 03's pretrained features lost
         # their lead at 96 (0.668 against 0.668 for random weights; at 128, 0.742 against 0.632); not measured with
         # ImageNet weights. The end-to-end variant runs the whole base every step: too slow on a CPU.
-        # The dense head on the stand-in VGG16 features, measured here: RMSprop at the original 2e-5 was
+        # The dense head on the stand-in VGG16 features, measured here: RMSprop at full's 2e-5 (Chollet's) was
         # still climbing at its 30th epoch (best validation 0.760 there); at 1e-4 it reached 0.760 by epoch 27.
         "03_vgg_feature_extraction": {"image_size": 96, "slow_images": 16, "head_epochs": 30,
                                       "end_to_end_epochs": 0, "head_learning_rate": 1e-4,
-                                      "end_to_end_learning_rate": 2e-5,  # the original material's
-                                      # The original material's convolutional head: its claim names 3-5 epochs.
+                                      "end_to_end_learning_rate": 2e-5,  # Chollet's, as in full
+                                      # The face tutorial's convolutional head: its claim names 3-5 epochs.
                                       "conv_head_epochs": 5, "conv_head_learning_rate": 1e-4, "other_bases": []},
         # 17 flowers: 60 / 10 / 10 images per class, all of them.
         "04_head_swap": {"image_size": 96, "head_epochs": 30, "head_learning_rate": 1e-3,
@@ -136,8 +136,8 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                          "fine_tune_epochs": 2, "fine_tune_learning_rate": 1e-5,
                          # InceptionV3 at 96x96 from random weights: a dry run only on a CPU.
                          "inception_epochs": 0, "inception_learning_rate": 1e-3},
-        # Phase two runs the whole base every step (VGG16 at 150x150 extracts about
-        # 12 images/s here, benchmarks/feature_extraction.py): two epochs fit.
+        # Phase two runs the whole base every step: two epochs fit the budget (05's time: timings.json; the
+        # estimate that chose them, VGG16 at 150x150 at about 12 images/s here, has no recorded run).
         # Phase one is 03's dense head on 03's features, so it takes 03's head rate (measured above): at 2e-5
         # the head is still climbing at epoch 30, and an under-trained phase one flatters phase two.
         "05_unfreezing_block5": {"image_size": 96, "head_epochs": 30, "fine_tune_epochs": 2, "head_learning_rate": 1e-4,
@@ -145,9 +145,9 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                                  # ResNet50 (random weights), a few eager steps: the BatchNormalization lesson.
                                  "bn_demo_size": 64,
                                  "bn_demo_steps": 3, "bn_demo_learning_rate": 1e-5},
-        # CIFAR-10 at 96x96, 200 training and 200 test images per class. Measured 2026-11-30 (seed 42, commit
-        # 6428d0b, offline with the VGG16 stand-in: about 15.5 G multiply-adds an image at 224x224 against
-        # MobileNetV2's 0.3 G, as their papers give them): predicting all 10,000 test images took 706 of 06's 820 s.
+        # CIFAR-10 at 96x96, 200 training and 200 test images per class: with all 10,000 test images (2026-11-30,
+        # seed 42, commit 6428d0b, offline with the VGG16 stand-in, about 15.5 G multiply-adds an image at 224x224
+        # to MobileNetV2's 0.3 G, as their papers give them), predicting them took 706 of 06's 820 s.
         "06_tfhub_mobilenet_cifar10": {"image_size": 96, "head_epochs": 1, "head_learning_rate": 1e-3,
                                        "fine_tune_epochs": 0, "fine_tune_learning_rate": 1e-5,
                                        "scratch_learning_rate": 1e-3,  # for the head's epochs
@@ -158,7 +158,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                                                    "scratch_epochs": 2, "scratch_learning_rate": 1e-4,
                                                    "head_epochs": 3, "head_learning_rate": 2e-5},
     },
-    # A GPU: the protocols and data sizes of the original material.
+    # A GPU: every image, at the original material's image sizes; epochs and rates as noted (material or Chollet).
     "full": {
         "*": {
             "image_size": 150,
@@ -168,11 +168,11 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "test_per_class": None,
             "samples_per_dataset": 16,
         },
-        # The original material: RMSprop at 1e-4, 30 epochs from scratch, 100 with augmentation.
+        # Chollet's (Deep Learning with Python, 5.2): RMSprop 1e-4, 30 and 100 epochs; the material: 1e-4 and 1e-5.
         "01_scratch_cnn_baseline": {"image_size": 150, "epochs": 30, "optimizer": "rmsprop", "learning_rate": 1e-4},
         "02_data_augmentation": {"image_size": 150, "epochs": 100, "optimizer": "rmsprop", "learning_rate": 1e-4},
         "03_vgg_feature_extraction": {"image_size": 150, "slow_images": 32, "head_epochs": 30, "end_to_end_epochs": 50,
-                                      "head_learning_rate": 2e-5,  # the original material's RMSprop rate
+                                      "head_learning_rate": 2e-5,  # Chollet's (5.3.1); the material's VGG19 head: 1e-5
                                       "end_to_end_learning_rate": 2e-5,
                                       # VGG19 too: the original 88.4 % was measured with it (one more feature pass).
                                       "conv_head_epochs": 5, "conv_head_learning_rate": 1e-4, "other_bases": ["vgg19"]},
@@ -181,8 +181,8 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                          "fine_tune_epochs": 20, "fine_tune_learning_rate": 1e-5,
                          "inception_epochs": 10, "inception_learning_rate": 1e-3},
         "05_unfreezing_block5": {"image_size": 150, "head_epochs": 30, "fine_tune_epochs": 50,
-                                 "head_learning_rate": 2e-5,  # 03's, the original material's RMSprop rate
-                                 "fine_tune_learning_rate": 1e-5,
+                                 "head_learning_rate": 2e-5,  # 03's (Chollet's)
+                                 "fine_tune_learning_rate": 1e-5,  # the material's and Chollet's
                                  "bn_demo_size": 150,
                                  "bn_demo_steps": 10, "bn_demo_learning_rate": 1e-5},
         # The original lesson: 224x224, one epoch; here the whole training set, then fine-tuning.

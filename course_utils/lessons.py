@@ -13,9 +13,9 @@ Two models are compared on the same test images, image by image (`stats.paired_t
 b images only ours got right, c only theirs. McNemar's exact test asks whether
 b and c differ by more than chance would make them if the two models were equally
 good (two-sided, a binomial test of b among the b + c disagreements at 1/2); the
-effect is *seen* when ours is ahead and p < 0.05 (`stats.LEVEL`). The difference (b - c)/n comes with its 95 % exact
-interval, the one that goes with the test: Clopper-Pearson for b/(b + c), scaled to
-points of accuracy; it excludes 0 exactly when p < 0.05. A record without per-image
+effect is *seen* when ours is ahead and p < 0.05 (`stats.LEVEL`). The difference (b - c)/n comes with a 95 % interval,
+the one that goes with the test: Clopper-Pearson for b/(b + c), exact given the b + c
+disagreements, scaled to points of accuracy; it excludes 0 exactly when p < 0.05. A record without per-image
 outcomes, or two records from different test images, cannot be paired: the verdict
 says so and is not *seen*. Notebook 01's accuracy is tested against chance (50 %)
 with the exact binomial test, at the same level.
@@ -44,7 +44,7 @@ class Verdict(NamedTuple):
     """One lesson's outcome in one run; `numbers` are the numbers it compared, by label."""
 
     notebook: str
-    lesson: str
+    lesson: str  # the expectation being tested, worded as one ("... should ..."): the verdict may say NOT SEEN
     expected: str
     measured: str
     verdict: str
@@ -140,7 +140,7 @@ def _compare(notebook: str, lesson: str, expected: str, ours, theirs, what: str)
 
 
 def _scratch(records):
-    lesson = "a small CNN learns from 2,000 images, then overfits"
+    lesson = "a small CNN should learn from 2,000 images, then overfit"
     expected = (f"test accuracy above chance (50 %) by the exact binomial test at the 95 % level, and a "
                 f"training-validation gap of {100 * GAP:.0f} points or more at the last epoch")
     ours = _find(records, results.SCRATCH_CNN)
@@ -171,7 +171,7 @@ def _scratch(records):
 
 def _augmentation(records):
     notebook = "02_data_augmentation"
-    lesson = "augmentation and dropout reduce overfitting and beat the baseline"
+    lesson = "augmentation and dropout should reduce overfitting and beat the baseline"
     expected = ("test accuracy above notebook 01's on the same test images (McNemar's exact test, 95 % level), "
                 "with a smaller training-validation gap")
     ours, theirs = _find(records, results.AUGMENTED_CNN), _find(records, results.SCRATCH_CNN)
@@ -204,7 +204,7 @@ def _pretrained_against_random(key: str, lesson: str):
 
 def _fine_tuning(records):
     notebook = "05_unfreezing_block5"
-    return _compare(notebook, "unfreezing block 5 after training the head improves on the head alone",
+    return _compare(notebook, "unfreezing block 5 after training the head should improve on the head alone",
                     "phase 2 (block 5 fine-tuned) beats phase 1 (head on the frozen base) on the same test images "
                     "(McNemar's exact test, 95 % level)",
                     _find(records, results.BLOCK5_FINE_TUNED), _find(records, results.HEAD_ONLY), "phase 1")
@@ -212,7 +212,7 @@ def _fine_tuning(records):
 
 def _hub(records):
     notebook = "06_tfhub_mobilenet_cifar10"
-    return _compare(notebook, "pretrained features beat a CNN trained from scratch on the same CIFAR-10 subset",
+    return _compare(notebook, "pretrained features should beat a CNN trained from scratch on the same CIFAR-10 subset",
                     "the hub features' softmax head beats the scratch CNN on the same test images "
                     "(McNemar's exact test, 95 % level)",
                     _find(records, results.HUB_HEAD), _find(records, results.CIFAR_SCRATCH_CNN), "the scratch CNN")
@@ -220,7 +220,7 @@ def _hub(records):
 
 def _filters(records):
     notebook = "07_visualizing_filters_and_activations"
-    lesson = "deeper filters are more selective: fewer of them switch on from a grey, noisy start"
+    lesson = "the deeper the block, the fewer filters should switch on from a grey, noisy start"
     expected = "the share of filters that switch on falls at every step from block 2 to block 5"
     layer = lambda r: (r.get("details") or {}).get("layer")  # noqa: E731  (the layer whose filters it counts)
     shares = {layer(r): r for r in records if r.get("key") == results.FILTERS_SWITCHED_ON and layer(r)}
@@ -247,9 +247,9 @@ LESSONS = {
     "01_scratch_cnn_baseline": _scratch,
     "02_data_augmentation": _augmentation,
     "03_vgg_feature_extraction": _pretrained_against_random(
-        results.FEATURES_DENSE_HEAD, "a frozen pretrained base gives features a small classifier separates"),
+        results.FEATURES_DENSE_HEAD, "a frozen pretrained base should give features a small classifier separates"),
     "04_head_swap": _pretrained_against_random(
-        results.NEW_HEAD, "a new head on a pretrained base learns 17 flower classes"),
+        results.NEW_HEAD, "a new head on a pretrained base should learn 17 flower classes"),
     "05_unfreezing_block5": _fine_tuning,
     "06_tfhub_mobilenet_cifar10": _hub,
     "07_visualizing_filters_and_activations": _filters,
@@ -284,7 +284,7 @@ class AcrossSeeds(NamedTuple):
     """One lesson over several runs of the course, one per seed."""
 
     notebook: str
-    lesson: str
+    lesson: str  # the expectation being tested, worded as one ("... should ..."): the verdict may say NOT SEEN
     seeds: int  # runs in all
     judged: int  # runs that recorded what the lesson compares (their verdict is not "not run")
     seen: int  # runs whose verdict was "seen"

@@ -216,7 +216,7 @@ def test_lessons_over_seeds_count_the_seeds_that_showed_each_effect_and_spread_t
     assert one.numbers[SCRATCH_NAME] == [0.6, 0.62, 0.604] and one.seen == 3
     assert summaries["07_visualizing_filters_and_activations"].judged == 0
     text = lessons.describe_across_seeds(list(summaries.values()))
-    assert ("02 augmentation and dropout reduce overfitting and beat the baseline\n"
+    assert ("02 augmentation and dropout should reduce overfitting and beat the baseline\n"
             "     seen in 1 of 3 seeds (not run in 1)") in text
     sd = math.sqrt(((0.6 - 0.608) ** 2 + (0.62 - 0.608) ** 2 + (0.604 - 0.608) ** 2) / 2)
     assert f"{SCRATCH_NAME:<58} mean 0.608, 0.600 to 0.620, sd {sd:.3f} over 3 seeds" in text

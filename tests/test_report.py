@@ -45,7 +45,7 @@ def test_report_has_table_summary_figure_and_captions(tmp_path):
     assert text.count("STAND-IN, not ImageNet") == 1 and "- w2: STAND-IN, not ImageNet" in text
     assert "01_scratch_cnn_baseline: 12 s" in text
     assert "*01 · Accuracy per epoch.*" in text and "*01 · 01_scratch_cnn_baseline: misclassified*" in text
-    assert "## What each lesson showed" in text and "| 01: a small CNN learns" in text
+    assert "## What each lesson showed" in text and "| 01: a small CNN should learn" in text
     assert (figures / "course__summary_cats_vs_dogs.png").stat().st_size > 1000
     assert "course · Test accuracy of each cats-vs-dogs lesson" in text
     page = (tmp_path / "report" / "report.html").read_text()

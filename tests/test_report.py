@@ -53,10 +53,13 @@ def test_report_has_table_summary_figure_and_captions(tmp_path):
     assert [r["value"] for r in json.loads((tmp_path / "report" / "results.json").read_text())] == [0.61, 0.83]
 
 
-def test_report_refuses_a_record_without_weights(tmp_path):
-    _records(tmp_path, [(results.SCRATCH_CNN, "small CNN", 0.61, "")])
-    with pytest.raises(ValueError, match="weights"):
-        report.write_report(tmp_path, "smoke", {})
+def test_a_record_without_weights_is_left_out_with_a_notice_naming_its_line(tmp_path, capsys):
+    _records(tmp_path, [(results.SCRATCH_CNN, "small CNN", 0.7, "none (trained from scratch)"),
+                        (results.SCRATCH_CNN, "small CNN", 0.61, "")])
+    text = report.write_report(tmp_path, "smoke", {}).read_text()
+    assert "0.7000" in text and "0.6100" not in text
+    assert (f"Skipped line 2 of {tmp_path / 'results' / '01_scratch_cnn_baseline.jsonl'}: not a result record of "
+            "this course (it lacks weights)") in capsys.readouterr().out
 
 
 def test_summary_figure_names_the_weights_of_its_bars(tmp_path):

@@ -32,7 +32,8 @@ whether a run showed it), `training`, `visualize` (activations, filter patterns,
 cell calls), `editions` (the notebooks' student and teacher editions),
 `document` (a report as data, rendered to Markdown and HTML), `report` (the course
 report), `session` (`setup()`, the banner), `colab` (badges and the install cell),
-`runner` (executing the course), `cli` (`python -m course_utils`).
+`execute` (executing one notebook, with its progress line), `runner` (executing the course),
+`cli` (`python -m course_utils`).
 """
 
 import os

@@ -1,8 +1,8 @@
-"""Command line: `python -m course_utils run`, `data ...`, `hub ...`, `lab-kit` and `badges`.
+"""Command line: `python -m course_utils run`, `report`, `data ...`, `hub ...`, `lab-kit` and `badges`.
 
 Each subcommand is one small function taking the parsed arguments and returning the exit code;
 the parser names it (`set_defaults(func=...)`), and `main` only parses, dispatches and turns a
-`CourseError` or Ctrl-C into one message and an exit code.
+`CourseError`, Ctrl-C or (for `run`) SIGTERM into one message and an exit code.
 """
 
 from __future__ import annotations
@@ -15,34 +15,44 @@ from pathlib import Path
 from . import colab, data, install
 from .config import course_root
 from .errors import CourseError
-from .runner import RunInterrupted, run_course
+from .execute import RunInterrupted, Terminated, stop_on_sigterm
+from .runner import rebuild_report, run_course
 
 INTERRUPTED = 130  # the exit code of a command stopped by Ctrl-C (128 + SIGINT), as shells report it
+TERMINATED = 143  # and by SIGTERM (128 + SIGTERM)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command `argv` (default: the process's arguments); return its exit code: 0, 1
     when a command found problems, 2 for an error the user can fix (its message, no traceback),
-    130 for Ctrl-C (one line)."""
+    130 for Ctrl-C and 143 for SIGTERM to `run` (one line, the same for both)."""
     args = parser().parse_args(argv)
     try:
         return args.func(args)
     except RunInterrupted as stopped:  # Ctrl-C in a notebook: where, and what to run next
         print(stopped, file=sys.stderr)
-        return INTERRUPTED
+        return TERMINATED if stopped.terminated else INTERRUPTED
     except CourseError as error:  # a problem the user can fix: its message, no traceback
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # Ctrl-C anywhere else: one line, not a traceback
-        print(f"Interrupted (Ctrl-C) during `{args.command}`; run it again to carry on.", file=sys.stderr)
-        return INTERRUPTED
+    except KeyboardInterrupt as stop:  # Ctrl-C anywhere else: one line, not a traceback
+        how = "SIGTERM" if isinstance(stop, Terminated) else "Ctrl-C"
+        print(f"Interrupted ({how}) during `{args.command}`; run it again to carry on.", file=sys.stderr)
+        return TERMINATED if isinstance(stop, Terminated) else INTERRUPTED
 
 
 def run(args: argparse.Namespace) -> int:
     """`run`: execute the notebooks in order and write the report."""
     if args.rehearsal:
         os.environ["COURSE_REHEARSAL"] = "1"  # the kernels inherit it
+    stop_on_sigterm()  # `kill`, or a job's time limit: the kernel stopped and one line, as for Ctrl-C
     run_course(args.profile, args.notebooks, args.only, args.build_dir)
+    return 0
+
+
+def report(args: argparse.Namespace) -> int:
+    """`report`: write the report again from the recorded results, running no notebook."""
+    rebuild_report(args.profile, args.build_dir)
     return 0
 
 
@@ -130,6 +140,12 @@ def parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--rehearsal", action="store_true", help="rehearse the profile (COURSE_REHEARSAL=1): its "
                          "configuration with every training and data pass capped to a few steps; no results")
     run_cmd.set_defaults(func=run)
+
+    report_cmd = commands.add_parser("report", help="write the report again from the results recorded in the "
+                                     "build folder, running no notebook")
+    report_cmd.add_argument("--profile", help="the profile whose results to report (default: as for run)")
+    report_cmd.add_argument("--build-dir", type=Path, help="default: $COURSE_BUILD_DIR or ./build")
+    report_cmd.set_defaults(func=report)
 
     data_cmd = commands.add_parser("data", help="list, verify, fetch or import the datasets")
     data_sub = data_cmd.add_subparsers(dest="action", required=True)

@@ -28,3 +28,8 @@ class DataNotAvailable(DataError):
 
 class ChecksumError(DataError):
     """Files whose sha256 differs from the official list: they are not used."""
+
+
+class BuildFolderError(CourseError):
+    """A build folder that cannot take what a run writes (read-only, not a folder, a full disk):
+    the message names the folder and the setting that moves it (COURSE_BUILD_DIR)."""

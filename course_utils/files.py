@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -26,6 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from .config import data_dir
 from .errors import DataError
@@ -50,6 +52,74 @@ def atomic_path(target: Path) -> Iterator[Path]:
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def write_json(path: Path, value: Any) -> None:
+    """Write `value` as JSON to `path`, whole or not at all (`atomic_path`).
+
+    On a full disk, where not even a small new file fits, a file that exists is overwritten in
+    place instead, in one write padded with spaces to its old length (JSON ignores them): the
+    block it holds takes a text no longer than a block (a run's status file), so the file says
+    what happened, not what was true before the disk filled. Raises OSError when neither works.
+    """
+    text = json.dumps(value, indent=1)
+    try:
+        with atomic_path(path) as temporary:
+            temporary.write_text(text)
+    except OSError as error:
+        if error.errno not in OUT_OF_SPACE or not Path(path).is_file():
+            raise
+        descriptor = os.open(path, os.O_WRONLY)
+        try:
+            os.pwrite(descriptor, text.ljust(os.fstat(descriptor).st_size).encode(), 0)
+        finally:
+            os.close(descriptor)
+
+
+@contextmanager
+def staged_folder(target: Path) -> Iterator[Path]:
+    """Yield an empty folder beside `target` to fill; once the block ends without an exception,
+    put it in `target`'s place, the old folder aside and the new one in, two renames, then remove
+    the old one. On an exception the staged folder goes and `target` is left as it was.
+
+    A reader sees the old folder whole or the new one whole, never a mix of the two; a process
+    killed between the renames (microseconds) leaves the old one aside, `.<name>.old-<pid>`, which
+    `restore_folder` puts back; one killed before leaves a staged folder, `.<name>.tmp-<pid>`,
+    which it removes.
+    """
+    target = Path(target)
+    staged = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    shutil.rmtree(staged, ignore_errors=True)
+    staged.mkdir(parents=True)
+    try:
+        yield staged
+        if target.exists():
+            os.rename(target, old)
+        try:
+            os.rename(staged, target)
+        except OSError:
+            if old.exists():
+                os.rename(old, target)
+            raise
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def restore_folder(target: Path) -> None:
+    """Clear what `staged_folder` swaps into `target` left when killed: put back the folder one
+    left aside between its two renames when `target` is missing (or holds only empty folders,
+    made since); remove staged folders and any older folders left aside."""
+    target = Path(target)
+    left = [path for path in target.parent.glob(f".{target.name}.*-[0-9]*")
+            if path.name.rsplit("-", 1)[1].isdigit() and not _alive(int(path.name.rsplit("-", 1)[1]))]
+    aside = sorted((path for path in left if ".old-" in path.name), key=lambda path: path.stat().st_mtime)
+    if aside and not (target.exists() and any(path.is_file() for path in target.rglob("*"))):
+        shutil.rmtree(target, ignore_errors=True)
+        os.rename(aside[-1], target)
+    for path in left:
+        shutil.rmtree(path, ignore_errors=True)  # (the one put back is no longer there)
 
 
 def append_line(path: Path, line: str) -> None:

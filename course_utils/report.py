@@ -2,9 +2,10 @@
 
 `write_report(build, profile, timings, run_id)` writes `<build>/report/results.json`,
 `report.md` and `report.html`, and the summary figure that tells the course's
-story on cats vs dogs. The report is built once, as a `document.Document`
-(`course_document`, or `rehearsal_document` for a rehearsal), and rendered to
-both files from it. The numbers presented as the run's are the records the
+story on cats vs dogs, as one unit: the `report/` folder is built anew beside
+the old one and put in its place at the end. The report is built once, as a
+`document.Document` (`course_document`, or `rehearsal_document` for a
+rehearsal), and rendered to both files from it. The numbers presented as the run's are the records the
 notebooks wrote during that run (same run id); records an earlier run left
 for notebooks this one did not execute are shown apart, as older, with their
 date and run id, and never enter the summary figure. The original material's
@@ -14,6 +15,8 @@ figures appear as labelled reference marks.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -23,10 +26,11 @@ from matplotlib.patches import Patch
 
 from .config import artifact_path, is_rehearsal
 from . import results
+from .files import restore_folder, staged_folder
 from .exercises import NOT_ANSWERED, PASSED, WRONG, for_notebook, latest_outcomes
 from .document import Block, Document, Figure, Items, Section, Table, to_html, to_markdown
 from .plots import footnote
-from .results import CAPTION_SUFFIX, COLUMNS, check_record, load_results, table_row
+from .results import CAPTION_SUFFIX, COLUMNS, load_results, table_row
 
 # The figures the course sets out to beat (accuracy), from the material it grew from, keyed by
 # the notebook that compares with them, with how each was obtained: a course result compares
@@ -291,7 +295,8 @@ def course_document(profile: str, run_id: str | None, records: list[dict[str, An
     captions (the summary figure among them) and, when there are any, the older results
     (`older`: each record with its `run` cell) and older figures."""
     keys = weights_keys(records)
-    intro = ("Every number below was recorded by this run" + (f" (run {run_id})" if run_id else "") +
+    intro = ((f"Every number below was recorded by this run (run {run_id})" if run_id else
+              "Every number below was recorded in this build folder, by any run of this profile") +
              "; each row names the profile, the data, the split sizes and the weights that produced it "
              "(weights by key, described under the table). Dashed marks in the summary figure are the original "
              "material's figures, for reference, where the network is comparable.")
@@ -324,49 +329,79 @@ def rehearsal_document(profile: str, timings: dict[str, float], recorded: int) -
                     [Section(None, [intro]), _wall_times(timings)])
 
 
+SUMMARY = "course__summary_cats_vs_dogs.png"  # the course's story in one figure, in `report/figures/`
+REPORT_FILES = ("report.md", "report.html", "results.json")
+
+
 def _write_summary(records: list[dict[str, Any]], figures_dir: Path) -> None:
-    """Draw this run's summary figure with its caption, or, without cats-vs-dogs results, none."""
-    summary_path = figures_dir / "course__summary_cats_vs_dogs.png"
-    summary_path.unlink(missing_ok=True)  # an earlier run's summary is not this run's
+    """Draw this run's summary figure with its caption into `figures_dir`, or, without
+    cats-vs-dogs results, none."""
     summary = summary_figure(records)
     if summary is not None:
-        summary.savefig(summary_path, dpi=110, bbox_inches="tight")
+        summary.savefig(figures_dir / SUMMARY, dpi=110, bbox_inches="tight")
         plt.close(summary)
-        summary_path.with_suffix(CAPTION_SUFFIX).write_text(SUMMARY_CAPTION + "\n")
+        (figures_dir / SUMMARY).with_suffix(CAPTION_SUFFIX).write_text(SUMMARY_CAPTION + "\n")
 
 
-def write_report(build: Path, profile: str, timings: dict[str, float], run_id: str | None = None) -> Path:
+def _carry_over(figures: Path, staged: Path) -> None:
+    """Link (or, without links, copy) the notebooks' figures and captions from `figures` into the staged
+    report's `staged` folder: not the summary, which is redrawn, nor a save under way (a dot name)."""
+    staged.mkdir(parents=True, exist_ok=True)
+    for path in figures.iterdir():
+        if path.is_file() and not path.name.startswith(".") and path.stem != Path(SUMMARY).stem:
+            try:
+                os.link(path, staged / path.name)
+            except OSError:
+                shutil.copy2(path, staged / path.name)
+
+
+def report_files(build: Path) -> list[str]:
+    """The files of the report now in `build`, relative to it: report.md, report.html,
+    results.json and, when the run drew one, the summary figure and its caption."""
+    report, summary = artifact_path(build, "report"), artifact_path(build, "figures", SUMMARY)
+    paths = [*(report / name for name in REPORT_FILES), summary, summary.with_suffix(CAPTION_SUFFIX)]
+    return [str(path.relative_to(build)) for path in paths if path.is_file()]
+
+
+def write_report(build: Path, profile: str, timings: dict[str, float], run_id: str | None = None,
+                 records: list[dict[str, Any]] | None = None) -> Path:
     """Write results.json, the summary figure, and the report (one `Document`) as report.md
-    and report.html; return report.md.
+    and report.html, all as one unit; return report.md.
 
     With `run_id`, only that run's records and the figures of the notebooks it
     executed (those in `timings`) are presented as the run's; for the notebooks
     it did not execute, the newest earlier run's records of this profile are
     listed after them as older. Without, every record of the profile is the run's.
+    `records`: the build folder's records, when the caller has loaded them already.
+
+    The whole `report/` folder is built anew beside the old one, the notebooks' figures
+    linked into it, and put in its place at the end (`files.staged_folder`): a reader, or a
+    run killed midway, sees the previous report whole or this one whole, never a mix.
     """
     build = Path(build)
-    report = artifact_path(build, "report")
-    everything = [r for r in load_results(build) if r["profile"] == profile]
+    report, figures_dir = artifact_path(build, "report"), artifact_path(build, "figures")
+    restore_folder(report)  # a report that a killed run left aside, put back first
+    everything = [r for r in (load_results(build) if records is None else records) if r["profile"] == profile]
     records = [r for r in everything if run_id is None or _run_id(r) == run_id]
-    if is_rehearsal(profile):
-        (report / "results.json").write_text("[]\n")
-        document = rehearsal_document(profile, timings, len(records))
-    else:
-        for record in records:
-            check_record(record)
-        # Earlier runs' records of the notebooks this run executed are replaced by this run's: not shown.
-        executed = {*timings, *(_notebook(r) for r in records)}
-        others = [r for r in everything if _run_id(r) != run_id] if run_id else []
-        older = [(r, _run_note(r, build)) for r in newest_runs(others, executed)]
-        (report / "results.json").write_text(json.dumps(records, indent=1))
-        figures_dir = artifact_path(build, "figures")
-        _write_summary(records, figures_dir)
-        every = sorted(f for f in figures_dir.glob("*.png") if not f.name.startswith("."))  # not a save under way
-        this_run = {"course", *timings} if run_id else None
-        figures = [f for f in every if this_run is None or f.name.split("__")[0] in this_run]
-        document = course_document(profile, run_id, records, timings, figures, older,
-                                   [f for f in every if f not in figures],
-                                   exercises_section(build, profile, run_id, sorted(executed)))
-    (report / "report.md").write_text(to_markdown(document))
-    (report / "report.html").write_text(to_html(document))
+    with staged_folder(report) as staged:
+        staged_figures = staged / figures_dir.relative_to(report)
+        _carry_over(figures_dir, staged_figures)
+        if is_rehearsal(profile):
+            (staged / "results.json").write_text("[]\n")
+            document = rehearsal_document(profile, timings, len(records))
+        else:
+            # Earlier runs' records of the notebooks this run executed are replaced by this run's: not shown.
+            executed = {*timings, *(_notebook(r) for r in records)}
+            others = [r for r in everything if _run_id(r) != run_id] if run_id else []
+            older = [(r, _run_note(r, build)) for r in newest_runs(others, executed)]
+            (staged / "results.json").write_text(json.dumps(records, indent=1))
+            _write_summary(records, staged_figures)
+            every = sorted(staged_figures.glob("*.png"))
+            this_run = {"course", *timings} if run_id else None
+            figures = [f for f in every if this_run is None or f.name.split("__")[0] in this_run]
+            document = course_document(profile, run_id, records, timings, figures, older,
+                                       [f for f in every if f not in figures],
+                                       exercises_section(build, profile, run_id, sorted(executed)))
+        (staged / "report.md").write_text(to_markdown(document))
+        (staged / "report.html").write_text(to_html(document))
     return report / "report.md"

@@ -265,29 +265,63 @@ def read_outcomes(record: dict[str, Any]) -> list[bool] | None:
 
 
 def load_results(build: Path, notebook: str | None = None) -> list[dict[str, Any]]:
-    """Every record under `<build>/results` (or one notebook's), in notebook order.
+    """Every usable record under `<build>/results` (or one notebook's), in notebook order.
 
-    A line cut short by an interrupted run is skipped, with a notice.
+    A line that is not a record is skipped with a notice naming its file and line: one cut
+    short by an interrupted run, or valid JSON of another shape (`record_problem`), such as a
+    record of another version of the course appended by a notebook run by hand.
     """
     pattern = f"{notebook}.jsonl" if notebook else "*.jsonl"
     records = []
     for path in sorted(artifact_path(Path(build), "results").glob(pattern)):
-        for line in filter(str.strip, path.read_text().splitlines()):
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            if not line.strip():
+                continue
             try:
-                records.append(json.loads(line))
+                record = json.loads(line)
             except ValueError:
-                print(f"Skipped a damaged record in {path} (a run interrupted while writing it)")
+                print(f"Skipped line {number} of {path}: not JSON (cut short by a run interrupted while writing it?)")
+                continue
+            problem = record_problem(record)
+            if problem:
+                print(f"Skipped line {number} of {path}: not a result record of this course ({problem})")
+            else:
+                records.append(record)
     return records
 
 
 CAPTION_SUFFIX = ".txt"  # a figure's caption is stored beside it: <notebook>__<name>.txt
 
+# What each field the report and the lessons read must hold, when a record has it (REQUIRED ones
+# it must have). A line of another shape is skipped when loaded, never used.
+_IS = {"text": lambda v: isinstance(v, str), "true or false": lambda v: isinstance(v, bool),
+       "a number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),  # JSON's true is no number
+       "a JSON object": lambda v: isinstance(v, dict)}
+FIELD_KINDS = {"notebook": "text", "method": "text", "metric": "text", "value": "a number", "profile": "text",
+               "data": "text", "weights": "text", "key": "text", "run_id": "text", "network": "text",
+               "dataset": "text", "pretrained": "true or false", "details": "a JSON object",
+               "outcomes": "a JSON object", "recorded_at": "text", "wall_time_s": "a number"}
 
-def check_record(record: dict[str, Any]) -> None:
-    """Raise ValueError for a record that lacks a field a report must show."""
+
+def record_problem(record: Any) -> str | None:
+    """Why `record` (one parsed line of a results file) is not a usable result record, e.g.
+    "its value is 'high', not a number"; None when it is."""
+    if not isinstance(record, dict):
+        return f"a JSON {'array' if isinstance(record, list) else 'value'}, not an object"
     missing = [key for key in REQUIRED if record.get(key) in (None, "")]
     if missing:
-        raise ValueError(f"result record {record} lacks {', '.join(missing)}")
+        return f"it lacks {', '.join(missing)}"
+    for field, kind in FIELD_KINDS.items():
+        if record.get(field) is not None and not _IS[kind](record[field]):
+            return f"its {field} is {record[field]!r:.40}, not {kind}"
+    return None
+
+
+def check_record(record: dict[str, Any]) -> None:
+    """Raise ValueError for a record that `record_problem` finds unusable, naming why."""
+    problem = record_problem(record)
+    if problem:
+        raise ValueError(f"result record {record!r:.200}: {problem}")
 
 
 # Every results table (the report's Markdown and HTML): each column's heading and record field.

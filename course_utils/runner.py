@@ -2,25 +2,28 @@
 
     python -m course_utils run [--profile quick] [--only 00_start_here ...]
 
-Each notebook is executed with nbclient in the chosen profile; the executed
+Each notebook is executed in the chosen profile (`execute.py`); the executed
 copy goes to `<build>/notebooks/`. A failing cell stops the run with the
 notebook, the cell number and the error; Ctrl-C stops the notebook's kernel and
 ends with one line. Afterwards every result the notebooks recorded is collected
 into the report (see `report.py`). A run holds its build folder's lock from
 start to end: a second run on that folder stops at once, naming the first.
 
-`run_course` is two steps: `prepared_run` (settings checked, notebooks picked,
-run id, lock, data, status file) and, for each notebook, `run_notebook`
-(execute it, time it, record its state).
+`run_course` is two steps: `prepared_run` (settings checked, build folder
+writable, notebooks picked, run id, lock, data, status file) and, for each
+notebook, `run_notebook` (execute it, time it, record its state); then the
+report, whose files are replaced as one unit. `rebuild_report` writes the
+report again from the recorded results without running a notebook. A disk
+that fills up stops the run with one message naming the build folder; SIGTERM
+stops it as Ctrl-C does.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
-import sys
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,23 +33,18 @@ from typing import Any
 
 from . import data
 from .config import artifact_path, build_dir, flag_setting, new_run_id, resolve_profile, seed_setting
-from .errors import CourseError
-from .files import Locked, atomic_path, exclusive_lock, remove_abandoned_staging
-from .report import write_report
+from .errors import BuildFolderError, CourseError
+from .execute import NotebookFailed, RunInterrupted, execute_notebook
+from .files import (OUT_OF_SPACE, Locked, cannot_write, exclusive_lock, remove_abandoned_staging, size_label,
+                    write_json)
+from .report import report_files, write_report
+from .results import load_results
 
 
-# ipykernel imports debugpy, which on Python 3.11+ warns on stderr about frozen modules (four lines
-# that read like a failure) in this process, where jupyter_client looks up the kernel, and in every
-# kernel it starts; the setting only turns that check off.
-os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
-
-
-class NotebookFailed(CourseError):
-    """A notebook cell raised: the message names the notebook, the cell and the error."""
-
-
-class RunInterrupted(CourseError):
-    """Ctrl-C during a notebook: its kernel is stopped; the message names the notebook and cell."""
+BUILD_DIR_FIX = ("set COURSE_BUILD_DIR (or --build-dir) to a folder you can write to, e.g. "
+                 "COURSE_BUILD_DIR=$HOME/course-build python -m course_utils run")
+BUILD_SPACE_FIX = ("free some space there, or set COURSE_BUILD_DIR (or --build-dir) to a folder on a disk with more "
+                   "room, e.g. COURSE_BUILD_DIR=$HOME/course-build python -m course_utils run")
 
 
 def course_notebooks(folder: Path) -> list[Path]:
@@ -54,128 +52,12 @@ def course_notebooks(folder: Path) -> list[Path]:
     return sorted(Path(folder).glob("[0-9][0-9]_*.ipynb"))
 
 
-class Progress:
-    """One line on the terminal for the notebook being executed: its position in the course,
-    the cell being run, the elapsed time and the current training epoch (Keras' "Epoch k/n"),
-    with the time the training's remaining epochs will take at the pace of those done."""
-
-    EPOCH = re.compile(r"Epoch (\d+/\d+)")
-    EVERY = 30  # seconds between lines when the output is a log, not a terminal
-
-    def __init__(self, name: str, position: str, cells: int, stream=None):
-        self.name, self.position, self.cells = name, position, cells
-        self.stream = stream or sys.stdout
-        self.live = self.stream.isatty()  # rewrite one line in place; a log gets a line every EVERY s
-        self.started = self.shown = time.time()
-        self.cell, self.epoch, self.first = 0, "", None
-
-    def update(self, cell: int | None = None, text: str = "") -> None:
-        """Note the cell now running, or read an epoch number from the kernel's `text` output."""
-        if cell is not None:
-            self.cell, self.epoch, self.first = cell, "", None
-        epochs = self.EPOCH.findall(text)
-        if epochs:
-            done, total = (int(n) for n in epochs[-1].split("/"))
-            if self.first is None or done < self.first[0]:  # a new training in the same cell
-                self.first = (done, time.time())
-            pace = (time.time() - self.first[1]) / (done - self.first[0]) if done > self.first[0] else None
-            self.epoch = epochs[-1] + (f", about {_clock(pace * (total - done + 1))} left" if pace else "")
-        if self.live or time.time() - self.shown >= self.EVERY:
-            self.shown = time.time()
-            line = (f"[{self.position}] {self.name}  cell {self.cell + 1}/{self.cells}  "
-                    f"{_clock(time.time() - self.started)}" + (f"  epoch {self.epoch}" if self.epoch else ""))
-            self.stream.write(f"\r\x1b[K{line}" if self.live else line + "\n")
-            self.stream.flush()
-
-    def done(self, seconds: float, outcome: str = "done in") -> None:
-        """End the notebook's line: `outcome` is "done in", "failed after" or "interrupted after"."""
-        end = "\r\x1b[K" if self.live else ""
-        self.stream.write(f"{end}[{self.position}] {self.name} {outcome} {_clock(seconds)} ({seconds:.0f} s)\n")
-        self.stream.flush()
-
-
-def _clock(seconds: float) -> str:
-    return f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
-
-
-def execute_notebook(path: Path, out_dir: Path, log_dir: Path, timeout: int = 3600,
-                     position: str = "1/1") -> float:
-    """Execute one notebook (its folder as working directory), save the executed
-    copy into `out_dir`, and return the wall time in seconds.
-
-    Shows a `Progress` line; the kernel's own output on the terminal (TensorFlow's
-    start-up notices, warnings) goes to `log_dir/<notebook>.log` instead. Raises
-    `NotebookFailed` naming the cell that failed, and `RunInterrupted` on Ctrl-C
-    (after stopping the kernel); the executed copy, with the traceback or as far
-    as it got, is saved all the same.
-    """
-    import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
-
-    class ProgressClient(NotebookClient):
-        def output(self, outs, msg, display_id, cell_index):
-            if msg["msg_type"] == "stream":
-                progress.update(text=msg["content"].get("text", ""))
-            return super().output(outs, msg, display_id, cell_index)
-
-    nb = nbformat.read(path, as_version=4)
-    client = ProgressClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
-    progress = Progress(path.stem, position, len(nb.cells))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    started = time.time()
-    index = -1  # no cell yet: the kernel is starting
-    try:
-        with open(log_dir / f"{path.stem}.log", "w") as log, client.setup_kernel(stdout=log, stderr=log):
-            for index, cell in enumerate(nb.cells):
-                progress.update(cell=index)
-                try:
-                    client.execute_cell(cell, index)
-                except CellExecutionError as error:
-                    # Ctrl-C that reached the kernel too (jupyter_client 7 starts it in the terminal's process
-                    # group): this process was interrupted while waiting, and the cell failed with it.
-                    if isinstance(error.__context__, KeyboardInterrupt):
-                        raise KeyboardInterrupt from None
-                    first_line = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
-                    # The exception's type and whole message (the traceback's last line may be a
-                    # fragment of a multi-line message); no terminal colours.
-                    text = f"{error.ename}: {error.evalue}" if error.ename else str(error).strip().splitlines()[-1]
-                    summary = re.sub(r"\x1b\[[0-9;]*m", "", text).strip()
-                    progress.done(time.time() - started, "failed after")
-                    raise NotebookFailed(
-                        f"{path.name} failed in cell {index} ({first_line!r}): {summary}\n"
-                        f"The executed copy with the full traceback is {out_dir / path.name}"
-                    ) from None
-    except KeyboardInterrupt:
-        _stop_kernel(client)
-        # The run ends here: the abandoned cell's task would otherwise be logged at exit, with its traceback.
-        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
-        progress.done(time.time() - started, "interrupted after")
-        where = f"cell {index + 1}/{len(nb.cells)}" if index >= 0 else "while its kernel was starting"
-        raise RunInterrupted(f"Interrupted in {path.stem}, {where}") from None
-    finally:
-        with atomic_path(out_dir / path.name) as temporary:  # Ctrl-C here leaves the old copy, not half a new one
-            nbformat.write(nb, temporary)
-    seconds = time.time() - started
-    progress.done(seconds)
-    return seconds
-
-
-def _stop_kernel(client) -> None:
-    """Kill the kernel of an nbclient `client` at once, if it runs. After Ctrl-C the
-    cell's work is abandoned: nothing is gained by waiting for a graceful shutdown, and
-    Ctrl-C while the kernel starts comes before nbclient would clean up at all."""
-    client.shutdown_kernel = "immediate"
-    if client.km is not None:
-        client._cleanup_kernel()  # nbclient's own clean-up: kill, then close the channels and files
-
-
 @contextmanager
-def _build_lock(build: Path, run_id: str) -> Iterator[None]:
-    """Make this run the only one using `build` for the block (`<build>/runs/.lock`); raises
-    CourseError naming the other run, and what to do, if another run holds the folder."""
-    holder = f"run {run_id} (process {os.getpid()}), started {time.strftime('%Y-%m-%d %H:%M:%S')}"
+def _build_lock(build: Path, who: str) -> Iterator[None]:
+    """Make this run (`who`: "run <run id>") the only one using `build` for the block
+    (`<build>/runs/.lock`); raises CourseError naming the other one, and what to do, if another
+    run holds the folder."""
+    holder = f"{who} (process {os.getpid()}), started {time.strftime('%Y-%m-%d %H:%M:%S')}"
     try:
         with exclusive_lock(artifact_path(build, "runs", ".lock"), holder):
             yield
@@ -188,9 +70,11 @@ def _build_lock(build: Path, run_id: str) -> Iterator[None]:
 @dataclass
 class Run:
     """A prepared course run: its id, profile, build folder, the notebooks to execute in order
-    (from `notebooks_dir`) and its status, kept in `<build>/runs/<run id>.json`: each notebook's
-    state ("not run yet", "interrupted" while it runs or once stopped, "failed", "done") and the
-    wall time of those done. The report reads it to mark an unfinished notebook's results partial."""
+    (from `notebooks_dir`) and its status, kept in `<build>/runs/<run id>.json`: the run's state
+    ("running", "writing the report", "done" once the report is whole, "failed", "interrupted"),
+    each notebook's ("not run yet", "interrupted" while it runs or once stopped, "failed", "done"),
+    the wall time of those done, and the report's files once written ("not written yet" before).
+    The report reads it to mark an unfinished notebook's results partial."""
     run_id: str
     profile: str
     build: Path
@@ -205,15 +89,19 @@ class Run:
             self.status.setdefault("seconds", {})[notebook] = round(seconds, 1)
         self.save()
 
+    def set(self, **fields: Any) -> None:
+        """Set the run's own fields (`state`, `report`) and write the status file."""
+        self.status.update(fields)
+        self.save()
+
     def save(self) -> None:
-        """Write the status file, whole or not at all."""
-        with atomic_path(artifact_path(self.build, "runs", f"{self.run_id}.json")) as temporary:
-            temporary.write_text(json.dumps(self.status, indent=1))
+        """Write the status file, whole; on a full disk, over the old one in place (`write_json`)."""
+        write_json(artifact_path(self.build, "runs", f"{self.run_id}.json"), self.status)
 
 
 def _interrupted_message(where: str, run: Run) -> str:
-    """The one line a run stopped by Ctrl-C ends with: where it stopped, what was kept and
-    the command that runs the notebooks it did not finish."""
+    """The one line a run stopped by Ctrl-C (or SIGTERM) ends with: where it stopped, what was
+    kept and the command that runs the notebooks it did not finish."""
     done = [name for name, state in run.status["notebooks"].items() if state == "done"]
     rest = [name for name, state in run.status["notebooks"].items() if state != "done"]
     folder = "" if run.notebooks_dir == Path("notebooks") else f" --notebooks {run.notebooks_dir}"
@@ -259,31 +147,71 @@ def _ready_build_folder(profile: str) -> None:
                 remove_abandoned_staging(folder)
 
 
+def writable_build(build: Path) -> Path:
+    """`build`, created if need be, once files can be written into it; raises
+    `BuildFolderError` naming the folder, why (a read-only file system, no permission, a file on
+    its path) and the setting that moves it."""
+    why = cannot_write(build)
+    if why:
+        raise BuildFolderError(f"cannot write into the build folder {build} ({why}): a run keeps its results, "
+                               f"report and executed notebooks there. Nothing was run; {BUILD_DIR_FIX}")
+    return build
+
+
+def out_of_space(error: BaseException, build: Path) -> bool:
+    """Whether `error` is the disk holding `build` filling up (or a quota): an OSError of this
+    process, or a notebook that failed with one (its kernel's message says so), for a file in
+    `build` or naming none. Another folder's full disk is left to the error's own message."""
+    if isinstance(error, OSError):
+        full, path = error.errno in OUT_OF_SPACE, error.filename
+    else:
+        found = re.search(r"(No space left on device|Disk quota exceeded)(: '([^']+)')?", str(error))
+        full, path = found is not None, found and found[3]
+    return full and (not path or Path(str(path)).resolve().is_relative_to(build))
+
+
+def _disk_full(build: Path, error: OSError | NotebookFailed, what: str) -> BuildFolderError:
+    """One message for a run stopped by a full disk while `what` ("01_a ran"): the build
+    folder, the space left and the fix, then what stopped (a notebook's own failure message,
+    which says whether its executed copy was saved, or the file this process could not write)."""
+    stopped = error if isinstance(error, NotebookFailed) else (f"It could not write {error.filename or 'a file there'}"
+                                                               "; nothing half-written was kept.")
+    return BuildFolderError(f"the disk holding the build folder {build} filled up while {what} "
+                            f"({size_label(shutil.disk_usage(build).free)} free): {BUILD_SPACE_FIX}\n{stopped}")
+
+
 @contextmanager
 def prepared_run(profile: str | None = None, notebooks_dir: Path = Path("notebooks"), only: list[str] | None = None,
                  build: Path | None = None) -> Iterator[Run]:
     """Prepare a course run and yield it, holding its build folder's lock until the block ends.
 
-    Checks the settings and picks the notebooks before anything is written; gives the run its
-    id; then takes the lock (a second run on the folder stops at once, naming this one), makes
-    the data available, clears what a killed run left and writes the run's status file.
+    Checks the settings, that the build folder can be written, and picks the notebooks before
+    anything is written; gives the run its id; then takes the lock (a second run on the folder
+    stops at once, naming this one), makes the data available, clears what a killed run left and
+    writes the run's status file. A disk that fills up meanwhile is one `BuildFolderError`.
     """
     profile = _checked_profile(profile)
-    build = Path(build or build_dir()).resolve()
+    build = writable_build(Path(build or build_dir()).resolve())
     notebooks = select_notebooks(notebooks_dir, only)
     run_id = new_run_id()
-    with _build_lock(build, run_id):
-        # The notebooks' kernels inherit these, and every record carries the run id: set only by
-        # the run that holds the folder, never by one that found it taken.
-        os.environ.update(COURSE_PROFILE=profile, COURSE_BUILD_DIR=str(build), COURSE_RUN_ID=run_id)
-        _ready_build_folder(profile)
-        run = Run(run_id, profile, build, Path(notebooks_dir), notebooks,
-                  {"run_id": run_id, "profile": profile, "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                   "notebooks": {p.stem: "not run yet" for p in notebooks}})
-        run.save()
-        print(f"Running {len(notebooks)} notebook(s) in the {profile} profile (run {run_id}); the kernels' own "
-              f"messages are in {artifact_path(build, 'logs')}", flush=True)
-        yield run
+    try:
+        with _build_lock(build, f"run {run_id}"):
+            # The notebooks' kernels inherit these, and every record carries the run id: set only by
+            # the run that holds the folder, never by one that found it taken.
+            os.environ.update(COURSE_PROFILE=profile, COURSE_BUILD_DIR=str(build), COURSE_RUN_ID=run_id)
+            _ready_build_folder(profile)
+            run = Run(run_id, profile, build, Path(notebooks_dir), notebooks,
+                      {"run_id": run_id, "profile": profile, "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                       "state": "running", "notebooks": {p.stem: "not run yet" for p in notebooks},
+                       "report": "not written yet"})
+            run.save()
+            print(f"Running {len(notebooks)} notebook(s) in the {profile} profile (run {run_id}); the kernels' own "
+                  f"messages are in {artifact_path(build, 'logs')}", flush=True)
+            yield run
+    except OSError as error:  # the lock's or the status file's text (a notebook's or the report's are named)
+        if not out_of_space(error, build):
+            raise
+        raise _disk_full(build, error, f"run {run_id} was under way") from None
 
 
 def run_notebook(run: Run, path: Path, position: str = "1/1") -> float:
@@ -292,21 +220,53 @@ def run_notebook(run: Run, path: Path, position: str = "1/1") -> float:
 
     Its earlier figures go first: what it saves now replaces them. Its earlier records stay
     (the report tells runs apart by run id; a notebook open in JupyterLab appends there too).
-    Raises `NotebookFailed`, or `RunInterrupted` naming the command that runs the rest.
+    Raises `NotebookFailed`; `RunInterrupted` naming the command that runs the rest; and, for
+    a full disk, `BuildFolderError` naming the build folder and the fix (the run then "failed").
     """
     for figure in artifact_path(run.build, "figures").glob(f"{path.stem}__*"):  # images and captions
         figure.unlink()
-    run.mark(path.stem, "interrupted")  # until it finishes
     try:
+        run.mark(path.stem, "interrupted")  # until it finishes
         seconds = execute_notebook(path, artifact_path(run.build, "notebooks"), artifact_path(run.build, "logs"),
                                    position=position)
-    except NotebookFailed:
+    except RunInterrupted as interrupted:  # the notebook's state already says "interrupted"
+        run.set(state="interrupted")
+        raise RunInterrupted(_interrupted_message(str(interrupted), run), interrupted.terminated) from None
+    except (NotebookFailed, OSError) as error:
         run.mark(path.stem, "failed")
-        raise
-    except RunInterrupted as interrupted:  # the status already says "interrupted"
-        raise RunInterrupted(_interrupted_message(str(interrupted), run)) from None
+        run.set(state="failed")
+        if not out_of_space(error, run.build):
+            raise
+        raise _disk_full(run.build, error, f"{path.stem} ran") from None
     run.mark(path.stem, "done", seconds)
     return seconds
+
+
+def _report(build: Path, profile: str, timings: dict[str, float], run_id: str | None = None,
+            records: list[dict[str, Any]] | None = None) -> Path:
+    """`write_report`, with a full disk as one message: the build folder, the fix, that the
+    previous report is kept whole and the command that writes this one once there is room."""
+    try:
+        return write_report(build, profile, timings, run_id, records)
+    except OSError as error:
+        if not out_of_space(error, build):
+            raise
+        raise BuildFolderError(f"{_disk_full(build, error, 'the report was written')}\nThe previous report is kept "
+                               f"whole; once there is room, write the report again: python -m course_utils report "
+                               f"--profile {profile} --build-dir {build}") from None
+
+
+def _run_report(run: Run, timings: dict[str, float]) -> Path:
+    """Write the report of a run whose notebooks are done; its status says "done", with the
+    report's files, only once they are all in place. Returns report.md."""
+    run.set(state="writing the report")
+    try:
+        report = _report(run.build, run.profile, timings, run.run_id)
+    except Exception:
+        run.set(state="failed")
+        raise
+    run.set(state="done", report=report_files(run.build))
+    return report
 
 
 def run_course(profile: str | None = None, notebooks_dir: Path = Path("notebooks"),
@@ -320,6 +280,39 @@ def run_course(profile: str | None = None, notebooks_dir: Path = Path("notebooks
     with prepared_run(profile, notebooks_dir, only, build) as run:  # the build folder is this run's to the end
         timings = {path.stem: run_notebook(run, path, f"{number}/{len(run.notebooks)}")
                    for number, path in enumerate(run.notebooks, start=1)}
-        report = write_report(run.build, run.profile, timings, run.run_id)
+        report = _run_report(run, timings)
+    print(f"Report: {report}")
+    return report
+
+
+def recorded_timings(build: Path, profile: str) -> dict[str, float]:
+    """Each notebook's wall time in the newest run of `profile` that finished it, from the
+    status files in `<build>/runs/` (named by run id, which starts with the date)."""
+    timings: dict[str, float] = {}
+    for path in sorted(artifact_path(build, "runs").glob("*.json")):
+        try:
+            status = json.loads(path.read_text())
+            if status["profile"] == profile:
+                timings.update({name: float(seconds) for name, seconds in status.get("seconds", {}).items()})
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue  # a status file of another version, or damaged: no wall times from it
+    return timings
+
+
+def rebuild_report(profile: str | None = None, build: Path | None = None) -> Path:
+    """Write the report of `build` (default: the one `run` uses) again from the results recorded
+    there, running no notebook: every usable record of `profile`, each notebook's wall time from
+    its newest run. Holds the build folder's lock meanwhile (a run in progress is named, not
+    disturbed). Returns report.md; raises CourseError when nothing of `profile` is recorded."""
+    profile = _checked_profile(profile)
+    build = writable_build(Path(build or build_dir()).resolve())
+    with _build_lock(build, "`python -m course_utils report`"):
+        records = load_results(build)
+        if not any(r["profile"] == profile for r in records):
+            found = sorted({r["profile"] for r in records})
+            raise CourseError(f"no result of the {profile} profile is recorded in {artifact_path(build, 'results')}"
+                              + (f" (it holds the {', '.join(found)} profile's): pass --profile {found[0]}" if found
+                                 else ": run the notebooks first, python -m course_utils run"))
+        report = _report(build, profile, recorded_timings(build, profile), records=records)
     print(f"Report: {report}")
     return report

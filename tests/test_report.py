@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import run_cli
 from course_utils import data, exercises, report, results, runner
 from course_utils.exercises import NOT_ANSWERED, PASSED, WRONG, Outcome
 
@@ -53,10 +54,13 @@ def test_report_has_table_summary_figure_and_captions(tmp_path):
     assert [r["value"] for r in json.loads((tmp_path / "report" / "results.json").read_text())] == [0.61, 0.83]
 
 
-def test_report_refuses_a_record_without_weights(tmp_path):
-    _records(tmp_path, [(results.SCRATCH_CNN, "small CNN", 0.61, "")])
-    with pytest.raises(ValueError, match="weights"):
-        report.write_report(tmp_path, "smoke", {})
+def test_a_record_without_weights_is_left_out_with_a_notice_naming_its_line(tmp_path, capsys):
+    _records(tmp_path, [(results.SCRATCH_CNN, "small CNN", 0.7, "none (trained from scratch)"),
+                        (results.SCRATCH_CNN, "small CNN", 0.61, "")])
+    text = report.write_report(tmp_path, "smoke", {}).read_text()
+    assert "0.7000" in text and "0.6100" not in text
+    assert (f"Skipped line 2 of {tmp_path / 'results' / '01_scratch_cnn_baseline.jsonl'}: not a result record of "
+            "this course (it lacks weights)") in capsys.readouterr().out
 
 
 def test_summary_figure_names_the_weights_of_its_bars(tmp_path):
@@ -296,3 +300,27 @@ def test_the_report_lists_this_run_s_exercises_answered_and_passed(tmp_path):
     exercises.record(Outcome("01.block_output_size", PASSED, "right."), folder, notebook, "run-b", "smoke")
     report.write_report(tmp_path, "smoke", {notebook: 5.0}, "run-b")
     assert "2 of 2 exercises answered, 1 passed." in (tmp_path / "report" / "report.md").read_text()
+
+
+def test_the_report_command_writes_the_report_from_the_records_running_no_notebook(tmp_path, monkeypatch, capsys):
+    """What a teacher collecting the learners' results files runs: `python -m course_utils report`."""
+    _records(tmp_path, [(results.SCRATCH_CNN, "small CNN", 0.61, "none (trained from scratch)", {"run_id": "run-a"}),
+                        (results.AUGMENTED_CNN, "augmented", 0.7, "none (trained from scratch)", {"run_id": "run-b"})])
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "run-a.json").write_text(json.dumps(
+        {"run_id": "run-a", "profile": "smoke", "notebooks": {"01_scratch_cnn_baseline": "done"},
+         "seconds": {"01_scratch_cnn_baseline": 12.3}}))
+    monkeypatch.setattr(runner, "execute_notebook", lambda *args, **kwargs: pytest.fail("a notebook was run"))
+    code, out, err = run_cli(capsys, "report", "--profile", "smoke", "--build-dir", str(tmp_path))
+    assert (code, err) == (0, "") and out == f"Report: {tmp_path / 'report' / 'report.md'}\n"
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "| 01_scratch_cnn_baseline | small CNN | test_accuracy | 0.6100 |" in text
+    assert "| 02_data_augmentation | augmented | test_accuracy | 0.7000 |" in text
+    assert "01_scratch_cnn_baseline: 12 s" in text  # the wall time its run recorded
+    assert [r["value"] for r in json.loads((tmp_path / "report" / "results.json").read_text())] == [0.61, 0.7]
+    assert (tmp_path / "report" / "figures" / report.SUMMARY).is_file()
+
+    code, out, err = run_cli(capsys, "report", "--profile", "quick", "--build-dir", str(tmp_path))
+    assert code == 2 and err == (f"error: no result of the quick profile is recorded in {tmp_path / 'results'} "
+                                 "(it holds the smoke profile's): pass --profile smoke\n")
+    assert "0.6100" in (tmp_path / "report" / "report.md").read_text()  # the report it had is kept

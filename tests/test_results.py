@@ -175,3 +175,22 @@ def test_outcomes_that_are_not_this_result_s_are_refused(scratch):
     assert not scratch.results_file.exists()  # nothing recorded
     # One image apart: Keras' evaluate and a prediction pass may round a probability of 0.5 differently.
     scratch.record(results.SCRATCH_CNN, 0.7, method="a", outcomes=right)
+
+
+def test_a_cut_line_and_a_record_of_another_shape_are_skipped_by_file_and_line(scratch, capsys):
+    from course_utils.files import append_line
+
+    scratch.using(CATS, network="small_cnn")
+    good = scratch.record(results.SCRATCH_CNN, 0.5, method="a")
+    append_line(scratch.results_file, json.dumps(good)[:40])  # cut short by a run interrupted while writing it
+    append_line(scratch.results_file, json.dumps(dict(good, value="high")))  # another version's, or typed by hand
+    scratch.record(results.SCRATCH_CNN, 0.75, method="a")
+    capsys.readouterr()
+    assert [r["value"] for r in results.load_results(scratch.build_dir)] == [0.5, 0.75]
+    out = capsys.readouterr().out
+    assert f"Skipped line 2 of {scratch.results_file}: not JSON (cut short by a run interrupted while writing it?)" in out
+    assert (f"Skipped line 3 of {scratch.results_file}: not a result record of this course (its value is 'high', "
+            "not a number)") in out
+    assert scratch.latest_result(results.SCRATCH_CNN)["value"] == 0.75
+    with pytest.raises(ValueError, match="its value is 'high', not a number"):
+        results.table_row(dict(good, value="high"))

@@ -7,7 +7,7 @@ import pytest
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-from course_utils import cli, runner
+from course_utils import cli, execute, runner
 from course_utils.errors import CourseError
 
 
@@ -40,14 +40,17 @@ def test_runs_in_order_and_collects_results(data_home, tmp_path, monkeypatch):
     assert (tmp_path / "build" / "notebooks" / "01_a.ipynb").is_file()
 
 
-def test_failing_cell_is_named(tmp_path, monkeypatch, capsys):
+def test_failing_cell_is_named_and_numbered_as_the_progress_line_numbers_it(tmp_path, monkeypatch, capsys):
     notebooks = tmp_path / "notebooks"
     _write(notebooks, "01_bad.ipynb", "x = 1", "raise ValueError('broken on purpose')")
     monkeypatch.setattr("course_utils.data.DATASETS", {})
+    monkeypatch.setattr(execute.Progress, "EVERY", 0)  # a progress line for every cell
     code = cli.main(["run", "--profile", "smoke", "--notebooks", str(notebooks), "--build-dir", str(tmp_path / "b")])
     out, err = capsys.readouterr()
     assert code == 2
-    assert "01_bad.ipynb failed in cell 1" in err and "broken on purpose" in err
+    # Counted from 1 in both, as a learner counts (and as the Ctrl-C line counts, below).
+    assert "[1/1] 01_bad  cell 2/2" in out and "cell 3/2" not in out
+    assert "01_bad.ipynb failed in cell 2/2 (\"raise ValueError" in err and "broken on purpose" in err
     assert "[1/1] 01_bad failed after 0:" in out and "done in" not in out  # the progress line's last word
     executed = nbformat.read(tmp_path / "b" / "notebooks" / "01_bad.ipynb", as_version=4)
     assert executed.cells[1].outputs[0]["ename"] == "ValueError"
@@ -64,7 +67,7 @@ def test_progress_shows_position_cell_epoch_and_keeps_kernel_noise_in_a_log(data
            "print('Epoch 3/7')")
     _write(notebooks, "02_b.ipynb", "x = 1")
     monkeypatch.setattr("course_utils.data.DATASETS", {})
-    monkeypatch.setattr(runner.Progress, "EVERY", 0)  # a line for every update (the output is not a terminal)
+    monkeypatch.setattr(execute.Progress, "EVERY", 0)  # a line for every update (the output is not a terminal)
     runner.run_course("smoke", notebooks, build=tmp_path / "build")
     out = capsys.readouterr().out
     assert "[1/2] 01_a  cell 2/2" in out and "epoch 3/7" in out
@@ -113,7 +116,7 @@ def test_failed_notebook_summary_gives_the_exception_type_and_message(tmp_path, 
     code = cli.main(["run", "--profile", "smoke", "--notebooks", str(notebooks), "--build-dir", str(tmp_path / "b")])
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
-    assert "failed in cell 0 (\"raise ValueError" in err
+    assert "failed in cell 1/1 (\"raise ValueError" in err
     assert "ValueError: Layer count mismatch when loading weights." in err
 
 
@@ -185,7 +188,7 @@ def test_progress_line_estimates_the_time_left_at_the_pace_of_the_epochs_done(mo
     now = [1000.0]
     monkeypatch.setattr(runner.time, "time", lambda: now[0])
     out = io.StringIO()
-    progress = runner.Progress("02_data_augmentation", "3/8", 20, stream=out)
+    progress = execute.Progress("02_data_augmentation", "3/8", 20, stream=out)
     progress.EVERY = 0
     progress.update(cell=7)
     progress.update(text="Epoch 1/10\n")
@@ -340,7 +343,41 @@ def test_ctrl_c_ends_with_one_line_exit_130_and_no_kernel_left(tmp_path):
     left = _still_running(kernels)
     assert not left, f"kernel process(es) {left} still running"
     status = json.loads(next((build / "runs").glob("*.json")).read_text())
-    assert status["notebooks"] == {"01_a": "done", "02_b": "interrupted"}
+    assert status["notebooks"] == {"01_a": "done", "02_b": "interrupted"} and status["state"] == "interrupted"
+
+
+def test_sigterm_ends_with_the_ctrl_c_line_exit_143_and_no_kernel_left(tmp_path):
+    import os
+    import signal
+
+    import psutil
+
+    notebooks, build, started = tmp_path / "notebooks", tmp_path / "build", tmp_path / "started"
+    _write(notebooks, "01_a.ipynb", "x = 1")
+    _write(notebooks, "02_b.ipynb", "x = 2", f"import pathlib, time\npathlib.Path({str(started)!r}).touch()\n"
+                                             "time.sleep(120)", "y = 3")
+    run = _start_run(notebooks, build, start_new_session=True)
+    try:
+        assert _wait_for(started.is_file, run), "the run never reached notebook 02_b's second cell"
+        kernels = psutil.Process(run.pid).children(recursive=True)
+        assert kernels, "no kernel process found"
+        os.kill(run.pid, signal.SIGTERM)  # `kill PID`, a job's time limit: the runner alone, not its kernel
+        out, err = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+    assert run.returncode == 143, err
+    assert "Traceback" not in out + err and err.count("\n") == 1
+    assert err.startswith("Interrupted in 02_b, cell 2/3; its kernel was stopped and nothing half-written was kept. "
+                          "Results so far: 01_a (in ")  # the line Ctrl-C gives
+    assert err.strip().endswith(f"--notebooks {notebooks} --only 02_b")
+    assert "[2/2] 02_b interrupted after 0:" in out
+    left = _still_running(kernels)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"kernel process(es) {left} still running"
+    status = json.loads(next((build / "runs").glob("*.json")).read_text())
+    assert status["notebooks"] == {"01_a": "done", "02_b": "interrupted"} and status["state"] == "interrupted"
 
 
 def test_ctrl_c_while_a_kernel_starts_leaves_no_kernel(tmp_path, monkeypatch):
@@ -426,6 +463,21 @@ def test_selecting_no_notebook_is_one_message_naming_the_folder(tmp_path):
                                            (["data", "verify"], "data_verify"), (["data", "fetch"], "data_fetch"),
                                            (["data", "import", "cifar10", "x"], "data_import"),
                                            (["hub", "export-stand-in", "x"], "hub_export"), (["lab-kit"], "lab_kit"),
-                                           (["badges"], "badges")])
+                                           (["badges"], "badges"), (["report"], "report")])
 def test_each_command_line_goes_to_its_own_function(argv, command):
     assert cli.parser().parse_args(argv).func is getattr(cli, command)
+
+
+def test_a_full_disk_is_the_build_folder_s_only_for_a_file_in_it_or_naming_none(tmp_path):
+    import errno
+
+    build = tmp_path / "build"
+    failed = "01_a.ipynb failed in cell 2/2 ('x'): OSError: [Errno 28] No space left on device"
+    assert runner.out_of_space(runner.NotebookFailed(f"{failed}: '{build / 'big.bin'}'"), build)
+    assert runner.out_of_space(runner.NotebookFailed(  # h5py's words: no file named
+        "OSError: [Errno 28] Unable to synchronously create file (file write failed: errno = 28, error message = "
+        "'No space left on device')"), build)
+    assert not runner.out_of_space(runner.NotebookFailed(f"{failed}: '{tmp_path / 'keras' / 'w.h5'}'"), build)
+    assert not runner.out_of_space(runner.NotebookFailed("01_a.ipynb failed in cell 1/1 ('x'): ValueError: x"), build)
+    assert runner.out_of_space(OSError(errno.ENOSPC, "No space left on device", str(build / "runs" / "r.json")), build)
+    assert not runner.out_of_space(OSError(errno.EACCES, "Permission denied", str(build / "runs" / "r.json")), build)

@@ -38,8 +38,8 @@ ENV_INDEPENDENT = {
     "test_config.py": "profiles, settings and folders: dicts, strings and paths (the GPU probe is replaced)",
     "test_notebooks.py": "the notebooks' JSON as stored: cells, ids, titles, links; executing them is nbval's, "
                          "in every environment",
-    "test_package.py": "the package's source as text: import graph, docstrings, lengths (.ci/preinstalled "
-                       "imports every module in each environment)",
+    "test_package.py": "the package's source as text: import graph, docstrings, lengths (that every module "
+                       "imports in each environment is tests/test_imports.py's)",
 }
 
 

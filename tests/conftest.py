@@ -23,6 +23,35 @@ from course_utils.session import enable_memory_growth  # noqa: E402
 enable_memory_growth()
 
 
+# ---------------------------------------------------------------- where each test runs in CI
+
+TESTS = Path(__file__).resolve().parent
+
+# The test files whose outcome no environment can change: they exercise only the course's own files,
+# settings and notebooks' JSON, never TensorFlow, Keras, TensorFlow Hub, numpy, matplotlib or the Jupyter
+# stack, nor a part of Python's standard library that differs between 3.10 and 3.13 (tarfile's filters,
+# say). They are marked `env_independent`. .ci/run runs every test once, in the course's own
+# environment (`make test`); the environment stages (.ci/preinstalled: Colab's runtime, the oldest
+# TensorFlow on Python 3.10) deselect these and run the rest, and every notebook under nbval, again.
+# When in doubt, a file is not listed: an unlisted file (every new one) runs in every environment.
+ENV_INDEPENDENT = {
+    "test_config.py": "profiles, settings and folders: dicts, strings and paths (the GPU probe is replaced)",
+    "test_notebooks.py": "the notebooks' JSON as stored: cells, ids, titles, links; executing them is nbval's, "
+                         "in every environment",
+    "test_package.py": "the package's source as text: import graph, docstrings, lengths (that every module "
+                       "imports in each environment is tests/test_imports.py's)",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    missing = sorted(name for name in ENV_INDEPENDENT if not (TESTS / name).is_file())
+    if missing:
+        raise pytest.UsageError(f"conftest.ENV_INDEPENDENT names test files that do not exist: {missing}")
+    for item in items:
+        if item.path.parent == TESTS and item.path.name in ENV_INDEPENDENT:
+            item.add_marker(pytest.mark.env_independent)
+
+
 @pytest.fixture(autouse=True)
 def no_rehearsal(monkeypatch):
     """Unit tests run as written, also in `make test REHEARSAL=1` (which rehearses the notebooks)."""

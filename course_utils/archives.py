@@ -110,12 +110,12 @@ def download(url: str, dest: Path, space_fix: str = "free some space there") -> 
     return dest
 
 
-def unpacked_size(archive: Path) -> int | None:
-    """The total size of a zip archive's files once unpacked (its directory lists them); None
-    for a tar archive, whose size is known only once it has been read through, or a damaged zip."""
+def unpacked_sizes(archive: Path) -> list[int] | None:
+    """The size of each file of a zip archive once unpacked (its directory lists them); None
+    for a tar archive, whose sizes are known only once it has been read through, or a damaged zip."""
     try:
         with zipfile.ZipFile(archive) as zipped:
-            return sum(info.file_size for info in zipped.infolist())
+            return [info.file_size for info in zipped.infolist() if not info.is_dir()]
     except (*DAMAGED_ARCHIVE, OSError):
         return None
 

@@ -351,9 +351,10 @@ def verify_dataset(name: str, relatives: list[str] | None = None) -> list[str]:
             problems.append(f"missing: {relative}")
         elif file_hash(path, cached=False) != expected.get(relative):  # damage in place keeps size and date
             problems.append(f"changed: {relative}")
-    if relatives is None:
-        added = sorted(path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file())
-        problems += [f"added after install: {shown(r)}" for r in added if r not in expected and r != MARKER]
+    if relatives is None:  # (hidden files, like the record and a .DS_Store, are never read: not listed)
+        added = sorted(path.relative_to(folder).as_posix() for path in folder.rglob("*")
+                       if path.is_file() and not path.name.startswith("."))
+        problems += [f"added after install: {shown(r)}" for r in added if r not in expected]
     return problems
 
 

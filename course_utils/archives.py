@@ -49,7 +49,7 @@ def download_timeout() -> float:
     return seconds
 
 
-def download(url: str, dest: Path, space_fix: str = "free some space there") -> Path:
+def download(url: str, dest: Path, space_fix: str = "free some space there", installed: bool = False) -> Path:
     """Download `url` to `dest` with a progress bar; returns `dest`.
 
     The bytes go to `dest.part` and are renamed to `dest` only once the whole
@@ -61,7 +61,9 @@ def download(url: str, dest: Path, space_fix: str = "free some space there") -> 
     `download_timeout()` seconds is stopped (a trickle of a byte now and then
     never trips the network's own timeout, which only notices silence).
     Raises `DataNotAvailable` when the download fails or is stopped, `NoSpace` (ending with
-    `space_fix`) when the disk is too full for it: before it starts when the server says its size.
+    `space_fix`) when the disk is too full for it: before it starts when the server says its size,
+    counting, for an archive that is then `installed`, its unpacked files and their installed copy
+    too (checked exactly once they are known: see `install.import_dataset`).
     """
     import keras
 
@@ -76,7 +78,10 @@ def download(url: str, dest: Path, space_fix: str = "free some space there") -> 
         # `timeout` here bounds each wait for bytes; the loop below bounds the whole download.
         with urllib.request.urlopen(url, timeout=min(60.0, timeout)) as response, open(part, "wb") as out:
             total = int(response.headers.get("Content-Length") or 0)
-            if total:
+            if total and installed:  # images barely compress: unpacked, each copy is about as large again
+                require_space(dest.parent, 3 * total, f"downloading {url} and installing it (the archive, its "
+                              "files unpacked, and their installed copy: about 3 times the archive)", space_fix)
+            elif total:
                 require_space(dest.parent, total, f"downloading {url}", space_fix)
             print(f"Downloading {url}" + ("" if total else " (the server does not say its size)"))
             progress = keras.utils.Progbar(total or None, unit_name="bytes", interval=0.5)

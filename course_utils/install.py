@@ -313,7 +313,7 @@ def ensure_dataset(name: str, reinstall: bool = False) -> Path | None:
     candidate = source.path or archive.with_name(archive.name + ".unverified")
     try:
         if candidate != archive:
-            download(source.address, candidate, SPACE_FIX)
+            download(source.address, candidate, SPACE_FIX, installed=True)
         target = import_dataset(name, candidate)
     except NoSpace:
         if candidate != archive:  # downloaded again by the next try anyway: its space is better free

@@ -71,6 +71,22 @@ def test_the_space_an_install_needs_is_counted_in_blocks_as_the_disk_counts_it(d
         assert taken <= needed
 
 
+def test_a_fetch_counts_the_archive_its_unpacked_files_and_the_copy_before_downloading(data_home, fake_cats,
+                                                                                        small_disk, server, tmp_path,
+                                                                                        monkeypatch, capsys):
+    handler, url = server
+    handler.payload = _zip_of(fake_cats, tmp_path / "whole.zip")  # sent with its length
+    monkeypatch.setitem(data.DATASETS, "cats_vs_dogs", dict(data.DATASETS["cats_vs_dogs"], url=url))
+    folder = small_disk(2 * len(handler.payload))  # room for the archive, not for installing it as well
+    monkeypatch.setenv("COURSE_DATA_DIR", str(folder / "data"))
+    code, _, err = run_cli(capsys, "data", "fetch", "cats_vs_dogs")
+    assert code == 1 and "Traceback" not in err
+    assert (f"not enough space in {folder / 'data' / 'downloads'} for downloading {url} and installing it (the "
+            "archive, its files unpacked, and their installed copy: about 3 times the archive): it needs ") in err
+    needed, free = _sizes(err)
+    assert needed > free and not list((folder / "data" / "downloads").iterdir())  # refused before downloading
+
+
 # ---------------------------------------------------------------- case 4: a huge file named .jpg
 
 

@@ -71,7 +71,7 @@ def download(url: str, dest: Path, space_fix: str = "free some space there", ins
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     part.unlink(missing_ok=True)
-    complete, total, received = False, 0, 0
+    complete, total, received, progress = False, 0, 0, None
     timeout = download_timeout()
     deadline = time.monotonic() + timeout
     try:
@@ -101,6 +101,8 @@ def download(url: str, dest: Path, space_fix: str = "free some space there", ins
     except NoSpace:
         raise
     except (OSError, http.client.HTTPException, DataError) as error:  # TimeoutError is an OSError
+        if progress is not None and received != total:
+            print()  # ends the progress bar's line (a finished bar ends its own), so the message starts on its own
         if getattr(error, "errno", None) in OUT_OF_SPACE:
             part.unlink(missing_ok=True)  # before the free space is measured for the message
             raise NoSpace(full_disk(dest.parent, f"downloading {url}", total or None, space_fix)) from error

@@ -106,10 +106,10 @@ def download(url: str, dest: Path, space_fix: str = "free some space there", ins
         if getattr(error, "errno", None) in OUT_OF_SPACE:
             part.unlink(missing_ok=True)  # before the free space is measured for the message
             raise NoSpace(full_disk(dest.parent, f"downloading {url}", total or None, space_fix)) from error
-        slow = (f" Nothing of it was kept. Allow more time with {TIMEOUT_SETTING}=SECONDS, or work offline: a "
+        slow = (f". Nothing of it was kept. Allow more time with {TIMEOUT_SETTING}=SECONDS, or work offline: a "
                 "lab kit or a copy in COURSE_DATA_MIRROR, or `python -m course_utils data import`"
                 if isinstance(error, TimeoutError) else "")
-        raise DataNotAvailable(f"could not download {url}: {str(error) or type(error).__name__}.{slow}") from error
+        raise DataNotAvailable(f"could not download {url}: {str(error) or type(error).__name__}{slow}") from error
     finally:
         if not complete:
             part.unlink(missing_ok=True)

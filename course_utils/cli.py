@@ -78,6 +78,8 @@ def data_verify(args: argparse.Namespace) -> int:
         print(f"{name}: " + ("intact" if not problems else f"{len(problems)} problem(s)"))
         for problem in problems[:20]:
             print(f"  {problem}")
+        if problems and data.installed(name):  # (one not installed says how to install it)
+            print(f"  The course does not use altered files; {install.reinstall_hint(name)}")
     return 1 if failed else 0
 
 

@@ -21,9 +21,9 @@ from .errors import ChecksumError, DataError, DataNotAvailable
 from .archives import cifar10_arrays
 from .config import Settings
 from .images import (IMAGE_SUFFIXES, check_image, class_folders, exif_orientation, natural_key, report_skipped,
-                     scan_images)
+                     scan_images, shown)
 from .install import (MARKER, data_dir, describe, ensure_dataset, import_dataset, installed,
-                      list_datasets, verify_dataset)
+                      list_datasets, reinstall_hint, verify_dataset)
 from .registry import CIFAR10_CLASSES, DATASETS, IMAGE_FOLDER, ByFileNumber, HalvedFolder, TrainingTail, dataset_spec
 
 __all__ = ["CIFAR10_CLASSES", "DATASETS", "MARKER", "IMAGE_SUFFIXES", "ChecksumError", "DataError",
@@ -147,17 +147,16 @@ def _split_files(name: str, folder: Path) -> tuple[dict, dict, dict]:
 
 def _check_contents(name: str, folder: Path, paths: list[str]) -> None:
     """Raise `DataError` naming the files among `paths` whose content differs from the checked
-    copy's, with the repair. The load-time check of sizes and dates misses a file damaged where
-    it lies (bit rot on a USB stick keeps both); the pipeline would then fail mid-training with a
-    decoder error naming no file. The files hashed are the ones the pipeline is about to read:
+    copy's (or that it never held: added since), with the repair. The load-time check of sizes
+    and dates misses a file damaged where it lies (bit rot on a USB stick keeps both); the
+    pipeline would then fail mid-training with a decoder error naming no file. The files hashed are the ones the pipeline is about to read:
     about a second for all of cats_vs_dogs, and they are then in the disk cache for training."""
     problems = verify_dataset(name, [Path(p).relative_to(folder).as_posix() for p in paths])
     if problems:
         more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
-        raise DataError(f"the installed {name} has damaged files: {'; '.join(problems[:3])}{more} (their content "
-                        "differs from the checked copy, though size and date may not: a failing disk?). The course "
-                        "does not use damaged files; reinstall it with: "
-                        f"python -m course_utils data fetch --reinstall {name}")
+        raise DataError(f"the installed {name} has damaged files: {'; '.join(problems[:3])}{more} (not the "
+                        "checked copy's content, though size and date may be: a failing disk, or files added by "
+                        f"hand?). The course does not use damaged files; {reinstall_hint(name)}")
 
 
 def load_dataset(name: str, settings: Settings, image_size: int | None = None) -> Splits:
@@ -243,12 +242,13 @@ def load_image_folder(folder: Path | str, image_size: int, batch_size: int,
     for label, (class_name, files) in enumerate(by_class.items()):
         good, bad = scan_images(files)
         if not good:
-            raise DataError(f"class folder {folder / class_name} has no usable image")
+            raise DataError(f"class folder {shown(folder / class_name)} has no usable image: "
+                            f"{len(bad)} file(s), none readable (first: {shown(bad[0][0].name)}: {bad[0][1]})")
         paths += [str(p) for p in good]
         labels += [label] * len(good)
         skipped += bad
     report_skipped(skipped, folder)
-    print(f"{folder}: {len(paths)} images in {len(by_class)} classes, {len(skipped)} skipped")
+    print(f"{shown(folder)}: {len(paths)} images in {len(by_class)} classes, {len(skipped)} skipped")
     return _pipeline(paths, labels, image_size, batch_size, shuffle, seed), list(by_class)
 
 

@@ -15,6 +15,10 @@ import datetime
 import inspect
 import json
 import re
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -23,10 +27,47 @@ from .files import append_line
 
 PASSED, NOT_ANSWERED, WRONG = "passed", "not answered", "wrong"
 OUTCOMES_FILE = "exercises.jsonl"  # `record`'s file when no notebook is named: one outcome per line
+# The longest a check may run, in seconds. The slowest check builds and calls a few small models in
+# a few seconds; an answer that runs much longer loops forever (and the runner would wait an hour).
+CHECK_SECONDS = 60
 
 
 class Wrong(Exception):
     """Raised by a check function: the learner's answer is wrong, and the message says what, in their terms."""
+
+
+class TimeUp(BaseException):
+    """Raised inside a check that has run `CHECK_SECONDS`. Not an `Exception`, so that the learner's
+    own `except Exception:` inside a loop does not swallow it."""
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Raise `TimeUp` inside the block once it has run `seconds`, where that can be done.
+
+    A timer signal (SIGALRM), because the learner's code must run on the notebook's own thread:
+    Keras keeps settings per thread (the dtype policy, name scopes), so a check run on a worker
+    thread could judge another model than the notebook builds, and a worker thread left looping
+    when its time is up cannot be stopped: it would go on using the kernel's CPU. The signal's
+    handler runs on the main thread between two steps of the loop and stops it where it is.
+    Jupyter runs cells on the main thread on Linux and macOS (and in Colab). Where there is no
+    SIGALRM (Windows) or off the main thread, the block runs unbounded, as before; the kernel's
+    Interrupt (Ctrl-C) stops it there, and everywhere: `KeyboardInterrupt` is never caught.
+    """
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def ring(signum, frame):
+        raise TimeUp
+
+    previous = signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)  # first: nothing rings after this line
+        signal.signal(signal.SIGALRM, previous)
 
 
 @dataclass(frozen=True)
@@ -99,12 +140,23 @@ class Exercise:
         if missing:
             return Outcome(self.id, NOT_ANSWERED, f"{_listed(missing)} {_is(missing)} still None: write your answer "
                                                   "in the cell above, run it, then run this cell again.")
+        answers = tuple(name for name in self.names if name not in self.uses) or self.names
+        try:
+            with time_limit(CHECK_SECONDS):
+                return self._judge(given, answers)
+        except TimeUp:
+            return Outcome(self.id, WRONG, f"checking {_listed(answers)} took over {CHECK_SECONDS} s, so it was "
+                                           "stopped: does it loop forever (a `while` whose condition stays true)?")
+
+    def _judge(self, given: dict[str, Any], answers: tuple[str, ...]) -> Outcome:
+        """The `Outcome` of the check on the values in `given`, once they are all there. The learner's
+        code can raise anything: an error, `SystemExit` (`exit()`), an error whose message itself fails;
+        each is one sentence. Only Ctrl-C (`KeyboardInterrupt`) goes through: it stops the check."""
         try:
             return Outcome(self.id, PASSED, self.verify(**{name: given[name] for name in self.names}))
         except Wrong as wrong:
             return Outcome(self.id, WRONG, str(wrong))
-        except Exception as error:  # a model that does not build or call: its own error, in one line
-            answers = tuple(name for name in self.names if name not in self.uses) or self.names
+        except (Exception, SystemExit) as error:  # a model that does not build or call: its own error, in one line
             return Outcome(self.id, WRONG, f"{_listed(answers)} could not be used: {one_line(error)}.")
 
     def hint(self) -> None:
@@ -149,8 +201,13 @@ def latest_outcomes(folder: Path, profile: str, run_id: str | None = None) -> di
 
 
 def one_line(error: BaseException) -> str:
-    """An exception as one short line: its type and the first line of its message."""
-    lines = [line.strip() for line in re.sub(r"\x1b\[[0-9;]*m", "", str(error)).splitlines() if line.strip()]
+    """An exception as one short line: its type and the first line of its message (only its type
+    when the message cannot be had: a learner's exception class whose `__str__` itself fails)."""
+    try:
+        text = str(error)
+    except (Exception, SystemExit):
+        text = ""
+    lines = [line.strip() for line in re.sub(r"\x1b\[[0-9;]*m", "", text).splitlines() if line.strip()]
     if lines and lines[0].startswith("Exception encountered when calling") and len(lines) > 1:
         lines = lines[1:]  # Keras' wrapper around a layer's own error: the next line is that error
     first = lines[0].rstrip(".") if lines else ""

@@ -288,13 +288,15 @@ def size_label(size: int) -> str:
     return f"{size} bytes"
 
 
-def require_space(folder: Path, needed: int, what: str, fix: str) -> None:
+def require_space(folder: Path, needed: int, what: str, fix: str, already: int = 0) -> None:
     """Check, before writing, that the disk holding `folder` has `needed` bytes free.
 
+    `already`: bytes of `needed` that are written there by now (an archive's files, unpacked
+    before they are copied) and removed on failure, so counted as free too.
     Raises `NoSpace` naming `folder`, what it needs (`what`: "installing cats_vs_dogs")
     and what is free, ending with `fix`; returns None when there is room.
     """
-    free = shutil.disk_usage(folder).free
+    free = shutil.disk_usage(folder).free + already
     if needed > free:
         raise NoSpace(f"not enough space in {folder} for {what}: it needs {size_label(needed)} and "
                       f"{size_label(free)} is free. Nothing was written; {fix}")

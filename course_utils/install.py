@@ -21,21 +21,24 @@ From the command line (a teacher's lab without internet):
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from . import mirror as kit
-from .archives import cifar10_arrays, download, extract, find_root, unpacked_size
+from .archives import cifar10_arrays, download, extract, find_root, unpacked_sizes
 from .config import data_dir, mirror_dir
 from .errors import ChecksumError, DataError, DataNotAvailable
 from .files import (OUT_OF_SPACE, SPACE_FIX, NoSpace, changed_files, checked_data_dir, file_hash, file_stats,
                     full_disk, remove_leftovers, require_space, staging_prefix, writable_data_dir)
-from .images import class_folders, report_skipped, scan_images
+from .images import MAX_FILE_BYTES, class_folders, report_skipped, scan_images, shown
 from .registry import (ARCHIVE, DATA_FOLDER, DATASETS, DOWNLOAD_CACHE, IMAGE_FOLDER, KERAS, MIRROR, NOT_YET, Source,
                        checksums, dataset_spec, fix_hint, keras_cache)
 
 MARKER = ".course_dataset.json"
+# What the install record (`MARKER`) keeps of each file, about: its name, sha256, size and time.
+RECORD_BYTES_PER_FILE = 200
 
 
 def copy_checked(root: Path, expected: dict[str, str], staging: Path, name: str) -> None:
@@ -84,9 +87,9 @@ def _copy_image_folder(root: Path, staging: Path, name: str) -> dict[str, Any]:
             if not good:
                 path, reason = bad[0]
                 raise DataError(
-                    f"class folder {root / split / class_name} has no usable image: all {len(bad)} file(s) "
-                    f"are unreadable (first: {path.name}: {reason}). Nothing was installed; replace them "
-                    f"with readable images, then run: python -m course_utils data import {name} {root}"
+                    f"class folder {shown(root / split / class_name)} has no usable image: all {len(bad)} file(s) "
+                    f"are unreadable (first: {shown(path.name)}: {reason}). Nothing was installed; replace them "
+                    f"with readable images, then run: python -m course_utils data import {name} {shown(root)}"
                 )
             skipped += bad
             counts[f"{split}/{class_name}"] = len(good)
@@ -101,15 +104,29 @@ def _copy_image_folder(root: Path, staging: Path, name: str) -> dict[str, Any]:
         if found != [expected]:
             print(f"Note: {split} has {', '.join(map(str, found))} images per class; "
                   f"the official {name} has {expected}.")
-    return {"files": files, "counts": counts, "skipped": [f"{p}: {r}" for p, r in skipped]}
+    return {"files": files, "counts": counts, "skipped": [f"{shown(p)}: {r}" for p, r in skipped]}
 
 
-def _room_to_copy(folder: Path, name: str, paths: list[Path], unpacked: bool) -> int:
-    """Check that the files at `paths` fit into `folder` (`NoSpace` if not); returns the space
-    the whole import needs: twice the copy when they were `unpacked` there first."""
-    size = sum(path.stat().st_size for path in paths if path.is_file())
-    require_space(folder, size, f"installing {name}", SPACE_FIX)
-    return 2 * size if unpacked else size
+def on_disk(sizes: list[int], folder: Path, folders: int = 0) -> int:
+    """The space files of `sizes` bytes, in `folders` folders, take on the disk holding `folder`:
+    each file takes whole blocks of its file system (4 KB on most), so 3,000 photos of 22 KB, 68 MB
+    of bytes, take 74 MB there, and a folder takes a block. Counted as the disk counts it, the check
+    before an install and the message of a disk that filled up anyway name the same need."""
+    block = os.statvfs(folder).f_frsize or 4096
+    return sum(-(-size // block) * block for size in sizes) + folders * block
+
+
+def _room_to_copy(folder: Path, name: str, root: Path, paths: list[Path], unpacked: int) -> int:
+    """Check that the files at `paths` (under `root`) fit into `folder` (`NoSpace` if not), with
+    their folders and install record; returns the space the whole import needs at its peak: the
+    copy, and the `unpacked` bytes already on disk (an archive's files, unpacked there first and
+    removed only once the copy is installed)."""
+    paths = [path for path in paths if path.is_file()]
+    folders = {parent for path in paths for parent in path.relative_to(root).parents}
+    sizes = [path.stat().st_size for path in paths]
+    copy = on_disk([*sizes, RECORD_BYTES_PER_FILE * len(sizes)], folder, len(folders))
+    require_space(folder, unpacked + copy, f"installing {name}", SPACE_FIX, already=unpacked)
+    return unpacked + copy
 
 
 def import_dataset(name: str, source: Path | str) -> Path:
@@ -126,18 +143,19 @@ def import_dataset(name: str, source: Path | str) -> Path:
     if not source.exists():
         raise DataError(f"nothing at {source}")
     folder = writable_data_dir()
-    target, needed = folder / name, None
+    target, needed, unpacked = folder / name, None, 0
     try:
         # The staging folder's name carries this process's id: a later run removes it if this one is killed.
         with tempfile.TemporaryDirectory(dir=folder, prefix=staging_prefix(name)) as work:
             work = Path(work)
             if source.is_file():
-                unpacked = unpacked_size(source)  # known for a zip; a tar's only once unpacked
-                if unpacked:  # unpacked, then each checked file copied: twice its size, for a while
-                    needed = 2 * unpacked
+                listed = unpacked_sizes(source)  # a zip's file sizes; a tar's are known only once unpacked
+                if listed:  # unpacked, then each checked file copied: twice its files, for a while
+                    needed = 2 * on_disk(listed, folder)
                     require_space(folder, needed, f"installing {name}", SPACE_FIX)
                 extract(source, work / "extracted")
                 source_root = work / "extracted"
+                unpacked = on_disk([p.stat().st_size for p in source_root.rglob("*") if p.is_file()], folder)
             else:
                 source_root = source
             staging = work / "staging"
@@ -150,7 +168,7 @@ def import_dataset(name: str, source: Path | str) -> Path:
                         f"{source} does not have the layout of {name}: expected to find "
                         f"{next(iter(expected))} in it, as in the official {spec['archive']}"
                     )
-                needed = _room_to_copy(folder, name, [root / r for r in expected], source.is_file())
+                needed = _room_to_copy(folder, name, root, [root / r for r in expected], unpacked)
                 copy_checked(root, expected, staging, name)
                 record = {"official": True, "files": len(expected),
                           "description": f"{name}: official files, sha256-verified"}
@@ -161,8 +179,10 @@ def import_dataset(name: str, source: Path | str) -> Path:
                         f"{source} does not have the layout of an image-folder {name}: "
                         "expected train/<class>/ and test/<class>/ folders"
                     )
-                needed = _room_to_copy(folder, name, [p for split in IMAGE_FOLDER for p in (root / split).rglob("*")],
-                                       source.is_file())
+                # (a file over MAX_FILE_BYTES is skipped unread: it takes no room)
+                copied = [p for split in IMAGE_FOLDER for p in (root / split).rglob("*")
+                          if p.is_file() and p.stat().st_size <= MAX_FILE_BYTES]
+                needed = _room_to_copy(folder, name, root, copied, unpacked)
                 record = _copy_image_folder(root, staging, name)
                 record.update(official=False,
                               description=f"{name}: image-folder copy, NOT the official arrays")
@@ -183,7 +203,12 @@ def import_dataset(name: str, source: Path | str) -> Path:
     return target
 
 
-def _reinstall_hint(name: str) -> str:
+def reinstall_hint(name: str) -> str:
+    """The repair of an installed dataset whose files changed, what a load and `data verify` name:
+    installing it afresh; a copy imported by hand (not the official files) from where it came."""
+    record = installed(name)
+    if record and not record["official"]:
+        return f"import it again with: python -m course_utils data import {name} {shown(record.get('source', 'PATH'))}"
     return f"reinstall it with: python -m course_utils data fetch --reinstall {name}"
 
 
@@ -270,10 +295,11 @@ def ensure_dataset(name: str, reinstall: bool = False) -> Path | None:
         if changed:
             more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
             raise DataError(f"the installed {name} is not as it was installed: {'; '.join(changed[:3])}{more}. "
-                            f"The course does not use altered files; {_reinstall_hint(name)}")
+                            f"The course does not use altered files; {reinstall_hint(name)}")
         return target
     mirror = mirror_dir()
-    if mirror and source.where != MIRROR:
+    refused = next(filter(None, map(kit.refusal, spec["mirror_names"] if mirror else [])), None)
+    if mirror and source.where != MIRROR and not refused:  # a refused copy was named when it was refused
         print(kit.problem() or f"The mirror {mirror} has no copy of {name} "
                                f"(looked for {', '.join(spec['mirror_names'])}).")
     if not source.install:  # a Keras dataset's arrays
@@ -287,14 +313,16 @@ def ensure_dataset(name: str, reinstall: bool = False) -> Path | None:
     candidate = source.path or archive.with_name(archive.name + ".unverified")
     try:
         if candidate != archive:
-            download(source.address, candidate, SPACE_FIX)
+            download(source.address, candidate, SPACE_FIX, installed=True)
         target = import_dataset(name, candidate)
     except NoSpace:
         if candidate != archive:  # downloaded again by the next try anyway: its space is better free
             candidate.unlink(missing_ok=True)
         raise
     except DataNotAvailable as error:
-        raise DataNotAvailable(f"no copy of {name} is available: {error}{kit.problem_note()}\n{fix_hint(name)}") from error
+        refused_note = f"; the mirror's copy was refused ({refused})" if refused else ""
+        raise DataNotAvailable(f"no copy of {name} is available: {error}{kit.problem_note()}{refused_note}\n"
+                               f"{fix_hint(name)}") from error
     except DataError as error:
         # Damaged, incomplete or not the dataset: never kept for a retry.
         candidate.unlink(missing_ok=True)
@@ -306,19 +334,27 @@ def ensure_dataset(name: str, reinstall: bool = False) -> Path | None:
 
 def verify_dataset(name: str, relatives: list[str] | None = None) -> list[str]:
     """Re-check an installed dataset's files (full sha256): those at `relatives` (paths
-    relative to its folder), else every one. Returns the problems (empty: intact)."""
+    relative to its folder), else every one, and then also every file added to its folder since
+    (the loaders would read one in a class folder). Returns the problems (empty: intact), each
+    naming its file (`shown`: a name that is not UTF-8 with its bytes written out)."""
     record, damaged = _read_record(name)
     if record is None:
-        return [f"{name} is not installed in {data_dir()}" + (f": {damaged}; {_reinstall_hint(name)}" if damaged else "")]
+        return [f"{name} is not installed in {data_dir()}" + (f": {damaged}; {reinstall_hint(name)}" if damaged else "")]
     folder = data_dir() / name
     expected = checksums(name) if record["official"] else record["files"]
     problems = []
     for relative in expected if relatives is None else relatives:
         path = folder / relative
-        if not path.is_file():
+        if relative not in expected:
+            problems.append(f"added after install: {shown(relative)}")
+        elif not path.is_file():
             problems.append(f"missing: {relative}")
         elif file_hash(path, cached=False) != expected.get(relative):  # damage in place keeps size and date
             problems.append(f"changed: {relative}")
+    if relatives is None:  # (hidden files, like the record and a .DS_Store, are never read: not listed)
+        added = sorted(path.relative_to(folder).as_posix() for path in folder.rglob("*")
+                       if path.is_file() and not path.name.startswith("."))
+        problems += [f"added after install: {shown(r)}" for r in added if r not in expected]
     return problems
 
 
@@ -335,6 +371,6 @@ def list_datasets() -> list[dict[str, str]]:
     for name, spec in DATASETS.items():
         record, damaged = _read_record(name)
         state = (f"installed ({record['description']})" if record
-                 else f"not installed: {damaged}; {_reinstall_hint(name)}" if damaged else "not installed")
+                 else f"not installed: {damaged}; {reinstall_hint(name)}" if damaged else "not installed")
         rows.append({"name": name, "title": spec["title"], "state": state})
     return rows

@@ -16,7 +16,9 @@ drive) works as well as a writable one.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import pickle
 import tarfile
 import zlib
@@ -32,6 +34,7 @@ MANIFEST = "MANIFEST.json"
 REPAIR = "python -m course_utils lab-kit"
 
 _reported: set[str] = set()
+_refused: dict[str, str] = {}  # the kit's items found damaged in this process, by path: why
 
 
 def read_manifest(kit: Path) -> dict[str, Any]:
@@ -92,11 +95,20 @@ def find(relative: str) -> Path | None:
     name, entry = listed
     problems = item_problems(mirror, entry)
     if problems:
+        _refused[f"{mirror}:{relative}"] = f"lab kit item {name}: {'; '.join(problems[:3])}"
         _notice(f"{mirror}:{name}",
                 f"Lab kit {mirror}: item {name} is not used, {'; '.join(problems[:3])}. "
                 f"Repair the kit with `{REPAIR} PATH` where it was built, then copy it again.")
         return None
     return mirror / relative
+
+
+def refusal(relative: str) -> str | None:
+    """Why the lab kit's file or folder `relative` was refused by `find` in this process (damaged
+    or missing files, with the item's name), or None when it was not: a caller that then finds no
+    copy says it was refused, never that the mirror has none."""
+    mirror = mirror_dir()
+    return _refused.get(f"{mirror}:{relative}") if mirror else None
 
 
 def kit_item(name: str) -> Path | None:
@@ -119,9 +131,24 @@ def problem() -> str | None:
     mirror = mirror_dir()
     if mirror is None or mirror.is_dir():
         return None
-    what = "a file, not a folder" if mirror.exists() else "a folder that does not exist"
-    return (f"COURSE_DATA_MIRROR is set to {mirror}, {what}: no mirror is used "
+    return (f"COURSE_DATA_MIRROR is set to {mirror}, {_not_a_folder(mirror)}: no mirror is used "
             "(mount the drive that holds it, or correct or unset the setting)")
+
+
+def _not_a_folder(path: Path) -> str:
+    """What `path`, which is no folder one can open, is: a file, a symbolic link loop (links that
+    lead back to themselves), a link to something missing, a folder this user may not open, or nothing."""
+    try:
+        path.stat()
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return "a loop of symbolic links (each leads to the next, and the last back to the first)"
+        if error.errno == errno.EACCES:
+            return "a folder this user may not open (permission denied)"
+        if path.is_symlink():
+            return f"a symbolic link to {os.path.realpath(path)}, which does not exist"
+        return "a folder that does not exist"
+    return "a file, not a folder"
 
 
 def problem_note() -> str:

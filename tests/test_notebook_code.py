@@ -117,7 +117,8 @@ def test_notebook_03_base_with_weights_of_another_network_names_the_setting(tmp_
     other = tmp_path / "small_cnn.weights.h5"  # a valid Keras 3 weights file, of another network
     models.small_cnn(64).save_weights(other)
     monkeypatch.setenv("COURSE_WEIGHTS_VGG16", str(other))
-    with pytest.raises(pretrained.WeightsError, match=r"COURSE_WEIGHTS_VGG16=.*does not hold VGG16's weights"):
+    with pytest.raises(pretrained.WeightsError, match=r"COURSE_WEIGHTS_VGG16: local file small_cnn.weights.h5 cannot "
+                                                      r"be used: its tensors fit no network the course knows"):
         notebook_03_base()
 
 

@@ -52,7 +52,9 @@ def time_limit(seconds: float) -> Iterator[None]:
     handler runs on the main thread between two steps of the loop and stops it where it is.
     Jupyter runs cells on the main thread on Linux and macOS (and in Colab). Where there is no
     SIGALRM (Windows) or off the main thread, the block runs unbounded, as before; the kernel's
-    Interrupt (Ctrl-C) stops it there, and everywhere: `KeyboardInterrupt` is never caught.
+    Interrupt (Ctrl-C) stops it there, and everywhere: `KeyboardInterrupt` is never caught. Python
+    3.10 does not look at signals in a loop whose try block is bare arithmetic (`while True: try:
+    n += 1 ...`): neither the timer nor the Interrupt stops that one there; any call in it does.
     """
     if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
         yield

@@ -26,6 +26,7 @@ enable_memory_growth()
 # ---------------------------------------------------------------- where each test runs in CI
 
 TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
 
 # The test files whose outcome no environment can change: they exercise only the course's own files,
 # settings and notebooks' JSON, never TensorFlow, Keras, TensorFlow Hub, numpy, matplotlib or the Jupyter
@@ -50,6 +51,13 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.parent == TESTS and item.path.name in ENV_INDEPENDENT:
             item.add_marker(pytest.mark.env_independent)
+
+
+def documentation() -> dict[str, str]:
+    """The README and every page of docs/, by path from the repository's top: the text whose commands and
+    numbers the tests check, wherever in it they live."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    return {page.relative_to(ROOT).as_posix(): page.read_text(encoding="utf-8") for page in pages}
 
 
 @pytest.fixture(autouse=True)

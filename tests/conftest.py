@@ -41,6 +41,7 @@ ENV_INDEPENDENT = {
                          "in every environment",
     "test_package.py": "the package's source as text: import graph, docstrings, lengths (that every module "
                        "imports in each environment is tests/test_imports.py's)",
+    "test_docs.py": "the README, docs/ and the notebooks' markdown as text: commands, links and anchors",
 }
 
 

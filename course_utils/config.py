@@ -96,7 +96,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                                                    "head_epochs": 3, "head_learning_rate": 2e-5},
     },
     # A laptop CPU: each notebook at most 9 minutes on the course's 2-core build machine, the whole course at
-    # most 30 (benchmarks/lessons.py); which lessons' effects show at this size: README, *What a verdict says*.
+    # most 30 (benchmarks/lessons.py); which lessons' effects show at this size: docs/reports.md, *What a verdict says*.
     "quick": {
         "*": {
             "image_size": 128,

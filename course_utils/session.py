@@ -65,7 +65,7 @@ def deterministic_ops() -> list[str]:
     Ops then use only deterministic algorithms (on a GPU, no floating-point
     atomic adds and none of cuDNN's nondeterministic convolution algorithms) and
     raise an error where they have none; Keras compiles without XLA then. Slower;
-    see the README's "Reproducible runs on a GPU". Call it before anything runs.
+    see docs/reports.md, "Reproducible runs on a GPU". Call it before anything runs.
     """
     if not flag_setting("COURSE_DETERMINISTIC"):
         return []

@@ -26,6 +26,7 @@ enable_memory_growth()
 # ---------------------------------------------------------------- where each test runs in CI
 
 TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
 
 # The test files whose outcome no environment can change: they exercise only the course's own files,
 # settings and notebooks' JSON, never TensorFlow, Keras, TensorFlow Hub, numpy, matplotlib or the Jupyter
@@ -40,6 +41,7 @@ ENV_INDEPENDENT = {
                          "in every environment",
     "test_package.py": "the package's source as text: import graph, docstrings, lengths (that every module "
                        "imports in each environment is tests/test_imports.py's)",
+    "test_docs.py": "the README, docs/ and the notebooks' markdown as text: commands, links and anchors",
 }
 
 
@@ -50,6 +52,13 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.parent == TESTS and item.path.name in ENV_INDEPENDENT:
             item.add_marker(pytest.mark.env_independent)
+
+
+def documentation() -> dict[str, str]:
+    """The README and every page of docs/, by path from the repository's top: the text whose commands and
+    numbers the tests check, wherever in it they live."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    return {page.relative_to(ROOT).as_posix(): page.read_text(encoding="utf-8") for page in pages}
 
 
 @pytest.fixture(autouse=True)

@@ -217,7 +217,7 @@ def _frozen_base_in_model(end_to_end, prepare) -> str:
         raise Wrong("nothing in `end_to_end` is trainable: the head must learn.")
     if shape_of(model.outputs[0].shape) != (1,):
         raise Wrong(f"its output has shape {shape_of(model.outputs[0].shape)}: one sigmoid unit gives (1,).")
-    images = _probe_images(shape_of(model.inputs[0].shape))[:2]
+    images = _probe_images(shape_of(model.inputs[0].shape))  # 8 images, 3 draws: a 50 % flip skips all 1 in 2**24
     at_evaluation = input_reaching(model, base, images, training=False)
     if at_evaluation is None:
         raise Wrong("the base's input cannot be traced from the model's input: call the base once, on the prepared "

@@ -340,3 +340,38 @@ def test_the_notebooks_take_every_learning_rate_and_epoch_count_from_the_profile
                 literals += [f"{path.stem}, cell {cell['id']}: {ast.unparse(call)}" for value in settings
                              if isinstance(value, ast.Constant)]
     assert not literals, "\n".join(literals)
+
+
+def test_notebook_03_preprocess_is_models_preprocess():
+    preprocess_input = notebook_value("03_vgg_feature_extraction", "preprocess_input", NETWORK="vgg16")
+    prepare = notebook_value("03_vgg_feature_extraction", "prepare", preprocess_input=preprocess_input)
+    images = np.random.default_rng(0).uniform(0, 255, (2, 8, 8, 3)).astype("float32")
+    kept = images.copy()
+    assert np.allclose(prepare(images), models.preprocess("vgg16")(images))
+    assert np.array_equal(images, kept)  # the caller's images are left as they were
+    assert np.allclose(prepare(tf.constant(images)), models.preprocess("vgg16")(tf.constant(images)))
+    assert notebook_value("03_vgg_feature_extraction", "preprocess_input", NETWORK="vgg19") is \
+        models.preprocess_input("vgg19")
+
+
+@pytest.mark.parametrize("orientation, fmt", [(1, "PNG"), (6, "PNG"), (3, "PNG"), (8, "JPEG")])
+def test_notebook_03_own_photo_is_prepared_as_the_training_pipeline_prepares_it(tmp_path, orientation, fmt):
+    """The photo goes through what every training image went through: turned upright by its EXIF
+    orientation, resized by `tf.image.resize`, rounded to whole pixel values (`data._pipeline`)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(orientation)
+    stored = Image.fromarray(rng.integers(0, 256, (30, 20, 3), dtype=np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / f"photo.{fmt.lower()}"
+    stored.save(path, fmt, exif=exif)
+    from PIL import ImageOps
+
+    load_photo = notebook_value("03_vgg_feature_extraction", "load_photo", Image=Image, ImageOps=ImageOps)
+    [(batch, _)] = data._pipeline([str(path)], [0], image_size=12, batch_size=1, shuffle=False, seed=0)
+    written_out = load_photo(path, 12)
+    # Rounding: 1 level apart at most. A JPEG is decoded by Pillow here and by TensorFlow in the pipeline, whose
+    # chroma upsampling differs by a few levels on this noise (3 of 255 measured).
+    assert written_out.shape == (12, 12, 3) and np.abs(written_out - batch.numpy()[0]).max() <= (4 if fmt == "JPEG" else 1)
+

@@ -285,7 +285,7 @@ def test_notebook_07_grad_cam_is_visualize_grad_cam(scale):
     images[:3, :2, :2, 0] += 2.0  # dogs, their evidence top left
     images[3:, 2:, 2:, 1] += 2.0  # cats, bottom right
     grad_cam = notebook_value("07_visualizing_filters_and_activations", "grad_cam", conv_model=conv_model,
-                              classifier_model=classifier_model, visualize=visualize)
+                              classifier_model=classifier_model, logits_of=_notebook_07_logits_of())
     written_out, kept = grad_cam(images), visualize.grad_cam(conv_model, classifier_model, images)
     assert written_out.shape == (6, 4, 4) and np.allclose(written_out, kept, atol=1e-6)
     assert np.all(written_out.max(axis=(1, 2)) == pytest.approx(1.0))  # every image has its evidence
@@ -374,4 +374,24 @@ def test_notebook_03_own_photo_is_prepared_as_the_training_pipeline_prepares_it(
     # Rounding: 1 level apart at most. A JPEG is decoded by Pillow here and by TensorFlow in the pipeline, whose
     # chroma upsampling differs by a few levels on this noise (3 of 255 measured).
     assert written_out.shape == (12, 12, 3) and np.abs(written_out - batch.numpy()[0]).max() <= (4 if fmt == "JPEG" else 1)
+
+
+def _notebook_07_logits_of():
+    import contextlib
+
+    return notebook_value("07_visualizing_filters_and_activations", "logits_of", contextlib=contextlib)
+
+
+@pytest.mark.parametrize("scale", [1.0, 100.0])
+def test_notebook_07_logits_of_is_visualize_logits_of(scale):
+    _, classifier_model = _grad_cam_models(scale)
+    maps = np.random.default_rng(1).random((5, 4, 4, 2)).astype("float32")
+    probabilities = np.asarray(classifier_model(maps))
+    with _notebook_07_logits_of()(classifier_model):
+        written_out = np.asarray(classifier_model(maps))
+    with visualize.logits_of(classifier_model):
+        kept = np.asarray(classifier_model(maps))
+    assert np.allclose(written_out, kept) and not np.allclose(written_out, probabilities)
+    assert np.allclose(1 / (1 + np.exp(-written_out)), probabilities, atol=1e-6)  # sigmoid(logit): the probability
+    assert np.array_equal(np.asarray(classifier_model(maps)), probabilities)  # the sigmoid is back after the block
 

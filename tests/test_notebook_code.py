@@ -395,3 +395,28 @@ def test_notebook_07_logits_of_is_visualize_logits_of(scale):
     assert np.allclose(1 / (1 + np.exp(-written_out)), probabilities, atol=1e-6)  # sigmoid(logit): the probability
     assert np.array_equal(np.asarray(classifier_model(maps)), probabilities)  # the sigmoid is back after the block
 
+
+def test_notebook_06_fine_tuning_loop_trains_the_top_and_keeps_batch_norm_in_inference_mode():
+    """06's loop over the Keras MobileNetV2: the convolutions from FINE_TUNE_AT on train, no BatchNormalization
+    layer does, and a training step leaves every moving statistic where it was (Keras runs a frozen
+    BatchNormalization layer in inference mode; in training mode the batch's statistics would move them)."""
+    keras.utils.set_random_seed(0)
+    mobilenet = keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(32, 32, 3))
+    fine_tune_at = notebook_value("06_tfhub_mobilenet_cifar10", "FINE_TUNE_AT")
+    start_at = [layer.name for layer in mobilenet.layers].index(fine_tune_at)
+    notebook_loop("06_tfhub_mobilenet_cifar10", "enumerate(mobilenet.layers)", mobilenet=mobilenet, start_at=start_at,
+                  layers=layers)
+    trained = [weight.path for weight in mobilenet.trainable_weights]
+    top = ("block_14_", "block_15_", "block_16_", "Conv_1/")  # the last three blocks and the final 1x1 convolution
+    assert trained and all(path.startswith(top) and path.endswith("/kernel") for path in trained), trained
+    assert len(trained) == 3 * 3 + 1  # expand, depthwise and project in each block, then Conv_1
+    inputs = keras.Input((32, 32, 3))
+    outputs = layers.Dense(2, activation="softmax")(layers.GlobalAveragePooling2D()(mobilenet(inputs, training=False)))
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    statistics = [weight for weight in mobilenet.non_trainable_weights if "moving_" in weight.path]
+    before = [np.array(weight) for weight in statistics]
+    images = np.random.default_rng(0).uniform(-1, 1, (4, 32, 32, 3)).astype("float32")
+    model.train_on_batch(images, np.array([0, 1, 0, 1]))
+    assert len(statistics) == 2 * 52  # mean and variance of each of MobileNetV2's 52 BatchNormalization layers
+    assert all(np.array_equal(np.array(weight), old) for weight, old in zip(statistics, before))

@@ -167,8 +167,10 @@ def time_plan(settings: Settings) -> None:
             continue
         run = measured[profile]
         seconds = run["seconds"]
+        changed = run.get("changed_since", {})  # notebooks changed after the measurement: not in their time
         print(f"{profile}: measured {run['measured']} on {run['machine']} ({run['by']})")
         for notebook, value in seconds.items():
-            print(f"  {notebook:<42} {value / 60:5.1f} min")
-        print(f"  {'all notebooks':<42} {sum(seconds.values()) / 60:5.1f} min")
+            note = f"  before {changed[notebook]}" if notebook in changed else ""
+            print(f"  {notebook:<42} {value / 60:5.1f} min{note}")
+        print(f"  {'all notebooks':<42} {sum(seconds.values()) / 60:5.1f} min{'  before those changes' if changed else ''}")
     print(f"your profile: {settings.profile}, on {settings.device}")

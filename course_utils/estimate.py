@@ -353,3 +353,30 @@ def banner_line(notebook: str, probe: dict | None, problem: str | None, timings:
         return "no estimate for this notebook: the build machine's quick time or probe is missing"
     return (f"estimate for this notebook on this machine: about {max(seconds / 60, 0.1):.1f} min (quick), measured "
             f"{probe['measured'][:10]}; how: {HOW_QUICK}{reference_note(timings)}")
+
+
+def table(probe: dict, timings: dict, notebooks: list[str] | None = None) -> list[str]:
+    """Lines of a table: each notebook's quick and full estimate on the probed machine, labelled
+    as estimates, with how each was made and what the probe measured."""
+    names = notebooks or list(timings.get("quick", {}).get("seconds", {}))
+    lines = [f"Estimates, not measurements, for this machine ({probe['device']}): its probe was measured "
+             f"{probe['measured']} in {probe['seconds']:.0f} s at load average {probe['load_average']}",
+             f"  {'notebook':<42} {'quick':>9} {'full':>11}"]
+    totals = {"quick": 0.0, "full": 0.0}
+    for name in names:
+        quick = quick_estimate(name, probe, timings)
+        full = full_estimate(name, probe, profile_settings(name, "full"), timings)
+        totals["quick"] += quick or 0.0
+        totals["full"] += full or 0.0
+        lines.append(f"  {name:<42} {_minutes(quick):>9} {_minutes(full):>11}")
+    lines.append(f"  {'all notebooks':<42} {_minutes(totals['quick']):>9} {_minutes(totals['full']):>11}")
+    lines.append(f"quick: {HOW_QUICK}{reference_note(timings)}")
+    lines.append(f"full: {HOW_FULL}; work on cached features, data loading and plots left out, so read it as a "
+                 "lower bound (docs/learners.md, *An estimate for your machine*)")
+    return lines
+
+
+def _minutes(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds / 60:.1f} min" if seconds < 3600 else f"{seconds / 3600:.1f} h"

@@ -1,7 +1,8 @@
 """The notebook session: `setup()`, the call that opens every notebook.
 
 It checks the TensorFlow and Keras versions, picks the profile, seeds
-everything and prints the banner (profile, versions, device, data, weights),
+everything and prints the banner (profile, versions, device, data, measured times, this machine's
+estimate when notebook 00 has probed it, weights),
 then returns the notebook's session (`results.Session`): its settings, read-only,
 the run's identity, and the notebook's actions.
 """

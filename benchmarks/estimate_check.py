@@ -75,7 +75,7 @@ def main() -> None:
         for notebook in notebooks:
             settings = profile_settings(notebook, profile)
             scaled = estimate.quick_estimate(notebook, probe, timings) if profile == "quick" else None
-            counted = estimate.work_estimate(notebook, probe["rates"][profile], settings)
+            counted = estimate.work_estimate(notebook, probe["rates"][profile], settings, estimate.probe_macs(probe))
             before = estimate.load_average()
             started = time.strftime("%H:%M", time.gmtime())
             measured = measured_seconds(profile, notebook, args.build_dir / profile / notebook)

@@ -32,7 +32,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .config import artifact_path, profile_settings
+from .config import PROFILES, artifact_path, profile_settings
 from .files import write_json
 from .models import small_cnn
 
@@ -82,31 +82,33 @@ def load_average() -> float | None:
 
 # ---- counting the work -------------------------------------------------------------------------
 
-def count_macs(model, prefixes: tuple[str, ...] | None = None) -> int:
-    """Multiply-adds of one image's forward pass through a built Keras model: its Conv2D,
-    DepthwiseConv2D and Dense layers (nested models counted inside; with `prefixes`, only the
-    layers whose names start with one); the rest is small beside them."""
+def layer_macs(model) -> list[tuple[str, int]]:
+    """Each Conv2D, DepthwiseConv2D and Dense layer of a built Keras model (nested models' too),
+    with the multiply-adds of one image's forward pass through it; the other layers are small
+    beside them."""
     from keras import layers
 
-    total = 0
+    counts = []
     for layer in model.layers:
         if hasattr(layer, "layers") and layer.layers:
-            total += count_macs(layer, prefixes)
+            counts += layer_macs(layer)
             continue
         if not isinstance(layer, (layers.Conv2D, layers.DepthwiseConv2D, layers.Dense)):
             continue
-        if prefixes and not layer.name.startswith(prefixes):
-            continue
-        out = layer.output.shape
         positions = 1
-        for dim in out[1:-1]:
+        for dim in layer.output.shape[1:-1]:
             positions *= int(dim)
-        kernel = layer.kernel.shape  # (kh, kw, in, out) or (kh, kw, in, multiplier) or (in, out)
         per_position = 1
-        for dim in kernel:
+        for dim in layer.kernel.shape:  # (kh, kw, in, out), (kh, kw, in, multiplier) or (in, out)
             per_position *= int(dim)
-        total += positions * per_position
-    return total
+        counts.append((layer.name, positions * per_position))
+    return counts
+
+
+def count_macs(model, prefixes: tuple[str, ...] | None = None) -> int:
+    """Multiply-adds of one image's forward pass through a built Keras model (`layer_macs`); with
+    `prefixes`, only through the layers whose names start with one."""
+    return sum(macs for name, macs in layer_macs(model) if not prefixes or name.startswith(prefixes))
 
 
 # Networks by name: a Keras constructor (weights=None: the count needs only the shapes), and which
@@ -128,9 +130,16 @@ PARTS = {"vgg16_block5": ("block5",), "vgg16_block4": ("block1", "block2", "bloc
 
 
 @lru_cache(maxsize=None)
+def _network_layers(network: str, size: int) -> tuple[tuple[str, int], ...]:
+    return tuple(layer_macs(_build(network, size)))
+
+
 def network_macs(network: str, size: int) -> int:
-    """Multiply-adds of one image through `network` at `size` x `size` (see `count_macs`)."""
-    return count_macs(_build(network, size), PARTS.get(network))
+    """Multiply-adds of one image through `network` (or its part, `PARTS`) at `size` x `size`,
+    counted on the Keras model (`layer_macs`; each network built once per size)."""
+    prefixes = PARTS.get(network)
+    return sum(macs for name, macs in _network_layers(network.split("_block")[0], size)
+               if not prefixes or name.startswith(prefixes))
 
 
 def split_sizes(dataset: str, settings: dict[str, Any]) -> dict[str, int]:
@@ -245,9 +254,20 @@ def measure(profiles: tuple[str, ...] = ("quick", "full"), minimum: float = 1.5)
             "vgg16": {"size": sizes["vgg16"], "images_per_second": VGG_BATCH / through,
                       "macs_per_second": VGG_BATCH * network_macs("vgg16", sizes["vgg16"]) / through}}
         keras.backend.clear_session()
+    seconds = round(time.perf_counter() - started, 1)
+    # Not timed, kept for the tables: counting needs each network built once, seconds apiece on a CPU.
+    needed = {(p.network, p.size) for profile in profiles for notebook in PROFILES[profile] if notebook != "*"
+              for p in work(notebook, profile_settings(notebook, profile)) if p.images}
     return {"format": PROBE_FORMAT, "measured": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "device": device_label(), "tensorflow": tf.__version__, "keras": keras.__version__,
-            "load_average": load, "seconds": round(time.perf_counter() - started, 1), "rates": rates}
+            "load_average": load, "seconds": seconds, "rates": rates,
+            "macs": {f"{network}@{size}": network_macs(network, size) for network, size in sorted(needed)}}
+
+
+def probe_macs(probe: dict):
+    """`network_macs`, answered from the counts the probe kept where it has them."""
+    kept = probe.get("macs", {})
+    return lambda network, size: kept.get(f"{network}@{size}") or network_macs(network, size)
 
 
 def probe_path(build: Path) -> Path:
@@ -365,7 +385,7 @@ def table(probe: dict, timings: dict, notebooks: list[str] | None = None) -> lis
     totals = {"quick": 0.0, "full": 0.0}
     for name in names:
         quick = quick_estimate(name, probe, timings)
-        full = full_estimate(name, probe, profile_settings(name, "full"), timings)
+        full = full_estimate(name, probe, profile_settings(name, "full"), timings, probe_macs(probe))
         totals["quick"] += quick or 0.0
         totals["full"] += full or 0.0
         lines.append(f"  {name:<42} {_minutes(quick):>9} {_minutes(full):>11}")

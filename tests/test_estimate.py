@@ -128,3 +128,13 @@ def test_setup_s_banner_reads_the_kept_probe_and_never_measures(data_home, tmp_p
     estimate.probe_path(tmp_path).write_text(json.dumps(kept))
     session.setup("01_scratch_cnn_baseline")
     assert "  estimate    estimate for this notebook on this machine: about " in capsys.readouterr().out
+
+
+def test_the_table_labels_estimates_says_how_and_uses_the_probe_s_kept_counts(monkeypatch):
+    monkeypatch.setattr(estimate, "network_macs", lambda network, size: pytest.fail(f"counted {network} again"))
+    kept = {**probe(), "macs": {key: 1e9 for key in ("small_cnn@150", "vgg16@224", "vgg16_block4@224",
+                                                     "vgg16_block5@224", "inception_v3@96")}}
+    lines = estimate.table(kept, TIMINGS)
+    assert lines[0].startswith(f"Estimates, not measurements, for this machine ({DEVICE})")
+    assert [line.split()[0] for line in lines[2:5]] == list(TIMINGS["quick"]["seconds"])
+    assert lines[-2].startswith("quick: " + estimate.HOW_QUICK) and lines[-1].startswith("full: " + estimate.HOW_FULL)

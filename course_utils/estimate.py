@@ -246,7 +246,7 @@ def measure(profiles: tuple[str, ...] = ("quick", "full"), minimum: float = 1.5)
         step = _seconds_per_call(lambda: cnn.train_on_batch(x, y), minimum)
         vgg = _build("vgg16", sizes["vgg16"])
         images = tf.constant(rng.uniform(-100, 150, (VGG_BATCH, sizes["vgg16"], sizes["vgg16"], 3)).astype("float32"))
-        forward = tf.function(lambda batch: vgg(batch, training=False))
+        forward = tf.function(lambda batch: vgg(batch, training=False), autograph=False)  # no Python control flow
         through = _seconds_per_call(lambda: forward(images).numpy(), minimum)
         rates[profile] = {
             "small_cnn": {"size": sizes["small_cnn"], "images_per_second": batch / step,

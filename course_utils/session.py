@@ -115,7 +115,10 @@ def setup(notebook: str, profile: str | None = None, seed: int | None = None) ->
     ]
     lines += [f"  time        {line}" for line in notebook_time(notebook)]
     # Read, never measured here: the probe costs about 20 s, and notebook 00 (or ensure_probe) takes it once.
-    probe, problem = estimate.read_probe(estimate.probe_path(session.build_dir), device, tf.__version__)
+    try:
+        probe, problem = estimate.read_probe(estimate.probe_path(session.build_dir), device, tf.__version__)
+    except OSError as error:  # a build folder that cannot be made: no estimate, the notebook still opens
+        probe, problem = None, f"cannot read the build folder: {error.strerror}"
     lines.append(f"  estimate    {estimate.banner_line(notebook, probe, problem, measured_times())}")
     lines += [f"  weights     {name}: {label}" for name, label in session.weights.items()]
     # A bad weights setting stops only the notebooks that load those weights (03-07): here, a warning.

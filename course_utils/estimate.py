@@ -18,7 +18,7 @@ The two estimates:
   image size (`network_macs`, counted layer by layer on the Keras model), times 3 for a training
   step (forward, and a backward pass of about twice the forward's work), divided by the
   multiply-adds per second the probe measured at the full profile's sizes. Work on cached features
-  (the heads), data loading and plotting are left out: it is a lower bound more than an average.
+  (the heads), data loading and plotting are left out; docs/learners.md says how close it came.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ PER_CLASS = {"cats_vs_dogs": (2, {"train": 1000, "val": 250, "test": 250}),
              "cifar10": (10, {"train": 4500, "val": 500, "test": 1000})}
 HOW_QUICK = ("the build machine's measured quick time scaled by the speed ratio of this machine's probe "
              "to the build machine's")
+HOW_QUICK_SHORT = "the build machine's quick time x the ratio of the two machines' probe speeds"
 HOW_FULL = "the work the profile's settings count (images x epochs x multiply-adds) at the probe's measured speed"
 
 
@@ -372,7 +373,7 @@ def banner_line(notebook: str, probe: dict | None, problem: str | None, timings:
     if seconds is None:
         return "no estimate for this notebook: the build machine's quick time or probe is missing"
     return (f"estimate for this notebook on this machine: about {max(seconds / 60, 0.1):.1f} min (quick), measured "
-            f"{probe['measured'][:10]}; how: {HOW_QUICK}{reference_note(timings)}")
+            f"{probe['measured'][:10]}; how: {HOW_QUICK_SHORT} (notebook 00 says more)")
 
 
 def table(probe: dict, timings: dict, notebooks: list[str] | None = None) -> list[str]:
@@ -391,8 +392,8 @@ def table(probe: dict, timings: dict, notebooks: list[str] | None = None) -> lis
         lines.append(f"  {name:<42} {_minutes(quick):>9} {_minutes(full):>11}")
     lines.append(f"  {'all notebooks':<42} {_minutes(totals['quick']):>9} {_minutes(totals['full']):>11}")
     lines.append(f"quick: {HOW_QUICK}{reference_note(timings)}")
-    lines.append(f"full: {HOW_FULL}; work on cached features, data loading and plots left out, so read it as a "
-                 "lower bound (docs/learners.md, *An estimate for your machine*)")
+    lines.append(f"full: {HOW_FULL}; work on cached features, data loading and plots left out "
+                 "(docs/learners.md, *An estimate for your machine*, says how close it came)")
     return lines
 
 

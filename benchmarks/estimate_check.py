@@ -68,8 +68,7 @@ def main() -> None:
                                             f"{part['macs_per_second'] / 1e9:.2f} G multiply-adds/s"
                                             for name, part in parts.items()))
     reference = timings["quick"]["probe"]
-    print(f"build machine's probe: measured {reference['measured']} at load average {reference['load_average']}"
-          f"{estimate.reference_note(timings)}")
+    print(f"build machine's probe: measured {reference['measured']} at load average {reference['load_average']}")
     rows = []
     for profile, notebooks in (("quick", args.only), ("full", args.full)):
         for notebook in notebooks:

@@ -184,10 +184,12 @@ def work(notebook: str, settings: dict[str, Any]) -> list[Pass]:
                 Pass("resnet50", s["bn_demo_size"], 3 * s["bn_demo_steps"] * s["batch_size"], TRAIN)]
     if notebook == "06_tfhub_mobilenet_cifar10":
         n = split_sizes("cifar10", s)
-        return [Pass("mobilenet_v2", size, s["head_epochs"] * (n["train"] + n["val"]) + n["test"]),
-                Pass("mobilenet_v2", size, s["fine_tune_epochs"] * n["train"], TRAIN),
-                Pass("mobilenet_v2", size, s["fine_tune_epochs"] * n["val"] + (n["test"] if s["fine_tune_epochs"] else 0))]
-        # (its CNN from scratch at 32x32, about 21 M multiply-adds an image, is small beside these)
+        passes = []
+        for head, tune in (("head_epochs", "fine_tune_epochs"), ("head_epochs", "keras_fine_tune_epochs")):  # TF-Hub; Keras
+            passes += [Pass("mobilenet_v2", size, s[head] * (n["train"] + n["val"]) + n["test"]),
+                       Pass("mobilenet_v2", size, s[tune] * n["train"], TRAIN),
+                       Pass("mobilenet_v2", size, s[tune] * n["val"] + (n["test"] if s[tune] else 0))]
+        return passes  # (its CNN from scratch at 32x32, about 21 M multiply-adds an image, is small beside these)
     if notebook == "07_visualizing_filters_and_activations":
         n = split_sizes("cats_vs_dogs", s)
         ascents = (s["filters"] + 7 * s["study_filters"]) * s["steps"]  # 5 variants, one with 3x the steps
@@ -357,13 +359,6 @@ def full_estimate(notebook: str, probe: dict, settings: dict[str, Any], timings:
     return quick_estimate(notebook, probe, timings) if seconds is None else seconds
 
 
-def reference_note(timings: dict) -> str:
-    """How the build machine's probe was measured, as the estimates' `how` says it."""
-    reference = timings.get("quick", {}).get("probe", {})
-    note = reference.get("note")
-    return f"; {note}" if note else ""
-
-
 def banner_line(notebook: str, probe: dict | None, problem: str | None, timings: dict) -> str:
     """The banner's one estimate line for `notebook` (quick), or why there is none."""
     if probe is None:
@@ -391,7 +386,9 @@ def table(probe: dict, timings: dict, notebooks: list[str] | None = None) -> lis
         totals["full"] += full or 0.0
         lines.append(f"  {name:<42} {_minutes(quick):>9} {_minutes(full):>11}")
     lines.append(f"  {'all notebooks':<42} {_minutes(totals['quick']):>9} {_minutes(totals['full']):>11}")
-    lines.append(f"quick: {HOW_QUICK}{reference_note(timings)}")
+    reference = timings.get("quick", {}).get("probe", {})
+    lines.append(f"quick: {HOW_QUICK} (measured {reference.get('measured', '?')[:10]}, load average "
+                 f"{reference.get('load_average', '?')})")
     lines.append(f"full: {HOW_FULL}; work on cached features, data loading and plots left out "
                  "(docs/learners.md, *An estimate for your machine*, says how close it came)")
     return lines

@@ -1,6 +1,8 @@
 # The course's two commands:
 #   make course [PROFILE=smoke|quick|full] [EXTRAS=gpu]   set up, execute every notebook, write build/report/
 #   make test [PROFILE=smoke|quick|full] [EXTRAS=gpu]     unit tests + every notebook under nbval (smoke by default)
+# `make test` runs in JOBS pytest-xdist workers (default 2): the notebooks, in order, in one of them, the unit
+# tests spread over the others (tests/conftest.py groups the notebooks); JOBS=0 runs everything in one process.
 # `make editions` writes the notebooks' student and teacher editions into build/editions/ (course_utils/editions.py).
 # REHEARSAL=1 rehearses the profile (`make test PROFILE=full REHEARSAL=1`): its configuration with every
 # training and data pass capped to a few steps, in build/rehearsal/, recording no results.
@@ -9,6 +11,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PROFILE ?=
 REHEARSAL ?=
+JOBS ?= 2
 # EXTRAS=gpu adds TensorFlow's CUDA libraries, for Linux with an NVIDIA GPU.
 EXTRAS ?=
 # `tools` (JupyterLab, the notebook runner, nbval, pytest) is what `make` adds to the package itself.
@@ -30,7 +33,7 @@ course: install
 	$(BIN)/python -m course_utils run $(if $(PROFILE),--profile $(PROFILE)) $(if $(REHEARSAL),--rehearsal)
 
 test: install
-	COURSE_PROFILE=$(or $(PROFILE),smoke) COURSE_REHEARSAL=$(REHEARSAL) $(BIN)/python -m pytest
+	COURSE_PROFILE=$(or $(PROFILE),smoke) COURSE_REHEARSAL=$(REHEARSAL) $(BIN)/python -m pytest -n $(JOBS)
 
 lab: install
 	$(BIN)/jupyter lab notebooks/

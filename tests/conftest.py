@@ -53,6 +53,31 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.parent == TESTS and item.path.name in ENVIRONMENT_TESTS:
             item.add_marker(pytest.mark.environment)
+    # Under `make test`'s two workers the longest test starts first, not last, alone on one core at the end.
+    items.sort(key=lambda item: item.get_closest_marker("end_to_end") is None)
+
+
+# ---------------------------------------------------------------- two workers: `make test` (pytest-xdist, `-n 2`)
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: no error where it is not installed (Colab's stage)
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadgroup` (pyproject.toml's addopts) with every notebook's cells as one work unit: the
+    notebooks run in one worker, in order (07 reads what 01 and 05 saved; nbval's cells share one kernel per
+    notebook), the other tests one by one in whichever worker is free. pytest-xdist hands out the largest
+    unit first, so the notebooks start at once, beside the unit tests.
+
+    The `xdist_group` marker cannot say it: pytest-xdist 3.8 adds the group to the test's id, which pytest 9.2
+    no longer lets it change (pytest-dev/pytest-xdist#1386), and the notebooks would be split cell by cell."""
+    if config.getoption("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class NotebooksInOneWorker(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "notebooks" if ".ipynb::" in nodeid else super()._split_scope(nodeid)
+
+    return NotebooksInOneWorker(config, log)
 
 
 def documentation() -> dict[str, str]:

@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT, documentation
 
 TWO_COMMANDS = ("make course              # set up, execute every notebook in order, write build/report/",
-                "make test                # the tests: unit tests, then every notebook under nbval (smoke profile)")
+                "make test                # the tests: unit tests beside every notebook under nbval (smoke profile)")
 README_MOST_LINES = 150  # a newcomer reads it in five minutes; the rest is in docs/, by reader
 
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")

@@ -33,7 +33,7 @@ course: install
 	$(BIN)/python -m course_utils run $(if $(PROFILE),--profile $(PROFILE)) $(if $(REHEARSAL),--rehearsal)
 
 test: install
-	COURSE_PROFILE=$(or $(PROFILE),smoke) COURSE_REHEARSAL=$(REHEARSAL) $(BIN)/python -m pytest -n $(JOBS)
+	COURSE_PROFILE=$(or $(PROFILE),smoke) COURSE_REHEARSAL=$(REHEARSAL) $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
 
 lab: install
 	$(BIN)/jupyter lab notebooks/

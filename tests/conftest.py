@@ -62,7 +62,7 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: no error where it is not installed (Colab's stage)
 def pytest_xdist_make_scheduler(config, log):
-    """`--dist loadgroup` (pyproject.toml's addopts) with every notebook's cells as one work unit: the
+    """`--dist loadgroup` (as `make test` runs pytest) with every notebook's cells as one work unit: the
     notebooks run in one worker, in order (07 reads what 01 and 05 saved; nbval's cells share one kernel per
     notebook), the other tests one by one in whichever worker is free. pytest-xdist hands out the largest
     unit first, so the notebooks start at once, beside the unit tests.

@@ -31,8 +31,10 @@ def test_the_lab_kit_the_hub_and_the_weights_take_every_name_and_hash_from_the_r
     patch_network(monkeypatch, "mobilenet_v2", source="https://tfhub.dev/somebody/other/5", kit_path="tfhub/other",
                   label="Another feature vector")
     items = labkit.items()
-    assert list(items) == [*registry.DATASETS, "vgg16", "vgg19", "mobilenet_v2"]
-    assert networks.NETWORKS["mobilenet_v2_keras"].md5 is None  # Keras publishes no hash: no kit item
+    assert list(items) == [*registry.DATASETS, *networks.NETWORKS]  # every network, MobileNetV2's weights too
+    assert networks.NETWORKS["mobilenet_v2_keras"].md5 is None  # Keras publishes no hash: checked by its layers
+    assert items["mobilenet_v2_keras"] == {"kind": "weights", "path": networks.NETWORKS["mobilenet_v2_keras"].kit_path,
+                                           "url": networks.NETWORKS["mobilenet_v2_keras"].source}
     assert items["vgg19"] == {"kind": "weights", "path": "weights/v19.h5", "url": "http://127.0.0.1:9/elsewhere/vgg19.h5"}
     assert items["mobilenet_v2"] == {"kind": "hub", "path": "tfhub/other", "url": "https://tfhub.dev/somebody/other/5"}
     assert items["cifar10"] == {"kind": "dataset", "path": "cifar-10-python.tar.gz",

@@ -11,10 +11,10 @@ dataset, the weights and the hub model, what the course would use, from where, a
 
 Each item is downloaded under `PATH/.incoming/`, checked (the datasets file by file against the
 course's sha256 lists, CIFAR-10 and the VGG weights against the hashes Keras publishes,
-MobileNetV2's weights, which have none, by their layers' shapes, the TF-Hub model as a SavedModel), then renamed into place, and only then entered into
-`PATH/MANIFEST.json` (file, size, sha256, source URL). An interrupted run therefore leaves at
-most an unlisted item, which the next run fetches again and a lab machine does not take for
-whole; a re-run skips every listed item whose files still match the manifest.
+MobileNetV2's weights, which have none, by their layers' shapes, the TF-Hub model as a
+SavedModel), then renamed into place, and only then entered into `PATH/MANIFEST.json` (file,
+size, sha256, source URL). An interrupted run therefore leaves at most an unlisted item, which
+the next run fetches again and a lab machine does not take for whole; a re-run skips every listed item whose files still match the manifest.
 """
 
 from __future__ import annotations
@@ -91,12 +91,9 @@ def _check(name: str, item: dict[str, str], staged: Path) -> str:
         return f"{name}: imagenet no-top weights (Keras' published md5)"
     if item["kind"] == "weights":  # Keras publishes no hash (MobileNetV2): the file must hold the network's layers
         title = NETWORKS[name].title
-        try:
-            fits = pretrained.file_tensors(staged).shapes == NETWORKS[name].shapes
-        except (OSError, KeyError, ValueError, TypeError):  # no HDF5 file, or not a weights layout
-            fits = False
-        if not fits:
-            raise KitError(f"{item['url']}: the file does not hold {title}'s no-top layers")
+        kind, what = pretrained.identify(staged, name)
+        if kind in (pretrained.OTHER_NETWORK, pretrained.UNREADABLE):
+            raise KitError(f"{item['url']}: the file does not hold {title}'s no-top layers ({what})")
         return f"{name}: no-top weights from Keras' address (no published hash: checked to hold {title}'s layers)"
     import tensorflow as tf  # the hub model
 

@@ -17,7 +17,8 @@ profile's time budget: each notebook at most 9 minutes, the whole course at most
 machine; machines of its kind differ by about 1.5x, which keeps a slower one within 14 and 45). With
 `--save-times`, a run of every notebook writes the first seed's wall times, the date, the
 commit and the machine into `course_utils/timings.json`, which notebook 00 shows learners
-(`session.time_plan`).
+(`session.time_plan`), with the machine's probe (`estimate.measure`), measured just before the
+run in the same conditions: the estimates for other machines scale these seconds by it.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from course_utils import lessons, runner  # noqa: E402
+from course_utils import estimate, lessons, runner  # noqa: E402
 from course_utils.config import SEED, artifact_path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,6 +53,8 @@ def main() -> None:
     if args.seeds < 1:
         parser.error("--seeds: at least 1")
     folder = (args.build_dir or ROOT / "build" / "benchmark-lessons" / args.profile).resolve()
+    # Measured before the notebooks, in the same conditions as their seconds: the estimates' reference.
+    probe = estimate.measure() if args.save_times and not args.only else None
     runs = []
     for seed in range(SEED, SEED + args.seeds):
         records, seconds, total = run(args.profile, seed, folder / f"seed-{seed}", args.only)
@@ -63,7 +66,7 @@ def main() -> None:
                   f"{'within' if seconds[slowest] <= per_notebook else 'OVER'}; whole run {total / 60:.1f} min "
                   f"(limit {whole / 60:.0f}): {'within' if total <= whole else 'OVER'}")
         if seed == SEED and args.save_times and not args.only:
-            save_times(args.profile, seconds)
+            save_times(args.profile, seconds, probe)
     if args.seeds > 1:
         print(f"\nLessons over {args.seeds} seeds ({SEED} to {SEED + args.seeds - 1}), profile {args.profile}")
         print(lessons.describe_across_seeds(lessons.across_seeds(runs)))
@@ -96,8 +99,9 @@ def run(profile: str, seed: int, build: Path, only: list[str] | None) -> tuple[l
     return records, seconds, total
 
 
-def save_times(profile: str, seconds: dict[str, float]) -> None:
-    """Record this run's wall time of every notebook as the profile's measured times."""
+def save_times(profile: str, seconds: dict[str, float], probe: dict | None) -> None:
+    """Record this run's wall time of every notebook as the profile's measured times, with the
+    probe measured before the run (the load average it was measured at is in it)."""
     from course_utils.session import TIMINGS
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
@@ -105,7 +109,8 @@ def save_times(profile: str, seconds: dict[str, float]) -> None:
     times[profile] = {"measured": time.strftime("%Y-%m-%d"),
                       "by": f"benchmarks/lessons.py --profile {profile}, commit {commit or 'unknown'}",
                       "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-                      "seconds": {name: round(value) for name, value in seconds.items()}}
+                      "seconds": {name: round(value) for name, value in seconds.items()},
+                      "probe": {**probe, "by": "benchmarks/lessons.py --save-times, just before the run"}}
     TIMINGS.write_text(json.dumps(times, indent=1) + "\n")
     print(f"\nwall times saved to {TIMINGS}")
 

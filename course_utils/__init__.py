@@ -31,7 +31,8 @@ whether a run showed it), `training`, `visualize` (activations, filter patterns,
 `exercises_04_07` (the exercises of each notebook), `exercises` (`exercises.get(id)`, what a check
 cell calls), `editions` (the notebooks' student and teacher editions),
 `document` (a report as data, rendered to Markdown and HTML), `report` (the course
-report), `session` (`setup()`, the banner), `colab` (badges and the install cell),
+report), `estimate` (this machine's probe, and each notebook's estimated time on it),
+`session` (`setup()`, the banner), `colab` (badges and the install cell),
 `execute` (executing one notebook, with its progress line), `runner` (executing the course),
 `cli` (`python -m course_utils`).
 """

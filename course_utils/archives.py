@@ -18,7 +18,7 @@ import zlib
 from pathlib import Path
 
 from . import mirror as kit
-from .errors import DataError, DataNotAvailable, SettingError
+from .errors import DataError, DataNotAvailable, SettingError, first_line
 from .files import OUT_OF_SPACE, NoSpace, full_disk, require_space
 from .registry import dataset_spec, fix_hint
 
@@ -109,7 +109,7 @@ def download(url: str, dest: Path, space_fix: str = "free some space there", ins
         slow = (f". Nothing of it was kept. Allow more time with {TIMEOUT_SETTING}=SECONDS, or work offline: a "
                 "lab kit or a copy in COURSE_DATA_MIRROR, or `python -m course_utils data import`"
                 if isinstance(error, TimeoutError) else "")
-        raise DataNotAvailable(f"could not download {url}: {str(error) or type(error).__name__}{slow}") from error
+        raise DataNotAvailable(f"could not download {url}: {first_line(error)}{slow}") from error
     finally:
         if not complete:
             part.unlink(missing_ok=True)

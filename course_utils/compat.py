@@ -21,7 +21,7 @@ import types
 
 from .errors import CourseError
 
-# The oldest and the newest TensorFlow the tests run on (`.ci/run`, README "Supported versions").
+# The oldest and the newest TensorFlow the tests run on (`.ci/run`, docs/learners.md "Supported versions").
 TESTED = ("2.17", "2.21")
 # The oldest and newest Python the tests run on (`.ci/run`: 3.10 for the oldest TensorFlow, 3.13 for
 # Colab and the course's own environment). Before 3.10.12 (and 3.11.4), `tarfile` has no `filter=`

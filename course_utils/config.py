@@ -18,9 +18,9 @@ and its settings are `<name>_epochs` and `<name>_learning_rate`:
   the base unfrozen (04, 05, 06);
 - `<variant>_epochs`, `<variant>_learning_rate`: a notebook's side
   experiment, named after it: `conv_head` and `end_to_end` (03), `inception`
-  (04), `bn_demo` (05, with `bn_demo_steps`), `scratch` (a CNN from scratch:
-  07's stand-in for 01's network; 06's, compared with the head at equal epochs,
-  trains for `head_epochs`).
+  (04), `bn_demo` (05, with `bn_demo_steps`), `keras_fine_tune` (06's Keras MobileNetV2, after
+  its head's `head_epochs`), `scratch` (a CNN from scratch: 07's stand-in for 01's network;
+  06's, compared with the head at equal epochs, trains for `head_epochs`).
 
 An epochs setting of 0 skips that training in the profile.
 
@@ -88,7 +88,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                                  "bn_demo_steps": 2, "bn_demo_learning_rate": 1e-5},
         "06_tfhub_mobilenet_cifar10": {"image_size": 64, "head_epochs": 1, "head_learning_rate": 1e-3,
                                        "fine_tune_epochs": 1, "fine_tune_learning_rate": 1e-5,
-                                       "scratch_learning_rate": 1e-3,  # for the head's epochs
+                                       "scratch_learning_rate": 1e-3, "keras_fine_tune_epochs": 1, "keras_fine_tune_learning_rate": 1e-5,
                                        "train_per_class": 24, "val_per_class": 8, "test_per_class": 8},
         "07_visualizing_filters_and_activations": {"filter_size": 48, "filters": 8, "steps": 5,
                                                    "study_filters": 8, "grad_cam_images": 4,
@@ -96,7 +96,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                                                    "head_epochs": 3, "head_learning_rate": 2e-5},
     },
     # A laptop CPU: each notebook at most 9 minutes on the course's 2-core build machine, the whole course at
-    # most 30 (benchmarks/lessons.py); which lessons' effects show at this size: README, *What a verdict says*.
+    # most 30 (benchmarks/lessons.py); which lessons' effects show at this size: docs/reports.md, *What a verdict says*.
     "quick": {
         "*": {
             "image_size": 128,
@@ -150,7 +150,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         # to MobileNetV2's 0.3 G, as their papers give them), predicting them took 706 of 06's 820 s.
         "06_tfhub_mobilenet_cifar10": {"image_size": 96, "head_epochs": 1, "head_learning_rate": 1e-3,
                                        "fine_tune_epochs": 0, "fine_tune_learning_rate": 1e-5,
-                                       "scratch_learning_rate": 1e-3,  # for the head's epochs
+                                       "scratch_learning_rate": 1e-3, "keras_fine_tune_epochs": 1, "keras_fine_tune_learning_rate": 1e-5,
                                        "train_per_class": 200, "val_per_class": 50, "test_per_class": 200},
         # Stand-ins, trained only when notebook 01's or 05's saved model is missing.
         "07_visualizing_filters_and_activations": {"filter_size": 64, "filters": 64, "steps": 20,
@@ -188,7 +188,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         # The original lesson: 224x224, one epoch; here the whole training set, then fine-tuning.
         "06_tfhub_mobilenet_cifar10": {"image_size": 224, "head_epochs": 1, "head_learning_rate": 1e-3,
                                        "fine_tune_epochs": 1, "fine_tune_learning_rate": 1e-5,
-                                       "scratch_learning_rate": 1e-3,  # for the head's epochs
+                                       "scratch_learning_rate": 1e-3, "keras_fine_tune_epochs": 1, "keras_fine_tune_learning_rate": 1e-5,
                                        "train_per_class": None, "val_per_class": None, "test_per_class": None},
         "07_visualizing_filters_and_activations": {"filter_size": 128, "filters": 64, "steps": 40,
                                                    "study_filters": 64, "grad_cam_images": 8,

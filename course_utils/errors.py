@@ -33,3 +33,14 @@ class ChecksumError(DataError):
 class BuildFolderError(CourseError):
     """A build folder that cannot take what a run writes (read-only, not a folder, a full disk):
     the message names the folder and the setting that moves it (COURSE_BUILD_DIR)."""
+
+
+def first_line(error: BaseException) -> str:
+    """The first non-blank line of an exception's message, for a one-line error that quotes its cause;
+    the exception's type when it has no message (an empty `OSError()`, say) or cannot give one."""
+    try:
+        text = str(error)
+    except Exception:  # an exception class whose own __str__ fails
+        text = ""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__

@@ -148,9 +148,9 @@ def execute_notebook(path: Path, out_dir: Path, log_dir: Path, timeout: int = 36
                     failure = f"{path.name} failed in cell {index + 1}/{len(nb.cells)} ({first_line!r}): {summary}"
                     break
     except KeyboardInterrupt as stop:
-        _stop_kernel(client)
         # The run ends here: the abandoned cell's task would otherwise be logged at exit, with its traceback.
         logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+        _stop_kernel(client)
         progress.done(time.time() - started, "interrupted after")
         _save_copy(nb, copy)
         where = f"cell {index + 1}/{len(nb.cells)}" if index >= 0 else "while its kernel was starting"
@@ -186,5 +186,12 @@ def _stop_kernel(client) -> None:
     cell's work is abandoned: nothing is gained by waiting for a graceful shutdown, and
     Ctrl-C while the kernel starts comes before nbclient would clean up at all."""
     client.shutdown_kernel = "immediate"
-    if client.km is not None:
+    if client.km is None:
+        return
+    try:
         client._cleanup_kernel()  # nbclient's own clean-up: kill, then close the channels and files
+    except AttributeError:
+        # Ctrl-C during the start left nbclient's start task pending; this clean-up's event loop resumes it,
+        # its own clean-up (the same kill) can finish first and set `km` to None under this one's feet.
+        if client.km is not None:
+            raise

@@ -3,9 +3,13 @@
 An `Exercise` holds everything about one exercise in one place (its task, starter, solution,
 hints, what a learner typically gets wrong, and its check), so that the notebooks' student and
 teacher editions (`editions`) and the unit tests read the same source. Its `check` inspects what
-the learner built (layer types and order, output shapes, what is trainable, where a cut was made,
-a function's result against Keras' own), never an accuracy, so no weights, profile or seed can
-change its verdict. The definitions live in `exercises_01_03` and `exercises_04_07`; the
+the learner built (output shapes, outputs on probe inputs, what is trainable, a function's result
+against Keras' own), never an accuracy, so no weights, profile or seed can change its verdict. Where
+a lesson allows several forms (Sequential or functional, an activation as an argument or as a layer,
+any random layer), the check compares behaviour rather than class names and layer order: the
+learner's weights are copied into a reference model (`copy_weights`) and the two are compared stage
+by stage (`first_difference`), so that every right answer passes and the message still says where a
+wrong one goes wrong. The definitions live in `exercises_01_03` and `exercises_04_07`; the
 learner's entry point is `exercises.get(id)`.
 """
 
@@ -301,18 +305,81 @@ def close(a, b) -> bool:
     return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-4, atol=1e-4 * (float(np.abs(b).max()) + 1e-6)))
 
 
-def input_reaching(model, layer, inputs):
-    """What reaches `layer` inside `model` for `inputs` (the layers before it in a Sequential, or the
-    tensor its call received in a functional model), as an array; None when it cannot be found."""
+def input_reaching(model, layer, inputs, training: bool = False):
+    """What reaches `layer` inside `model` for `inputs` (the layers before it in a Sequential, nested
+    Sequentials opened up, or the tensor its call received in a functional model), as an array, with
+    random layers in training or inference mode as `training` says; None when it cannot be found."""
     import keras
     import numpy as np
 
     try:
         if isinstance(model, keras.Sequential):
             x = inputs
-            for before in model.layers[:model.layers.index(layer)]:
-                x = before(x)
-            return np.asarray(x)
-        return np.asarray(keras.Model(model.inputs, layer._inbound_nodes[0].input_tensors[0])(inputs))
+            for before in flat_layers(model):
+                if before is layer:
+                    return np.asarray(x)
+                x = before(x, training=training)
+            return None
+        sources = model.inputs[0] if len(model.inputs) == 1 else model.inputs  # one input: no list, no warning
+        for node in layer._inbound_nodes:  # a layer called before, in another model, has other nodes first
+            try:
+                part = keras.Model(sources, node.input_tensors[0])
+            except ValueError:  # that call is not in this model's graph
+                continue
+            return np.asarray(part(inputs, training=training))
+        return None
     except Exception:  # an unusual wiring: the other checks still run without this one
         return None
+
+
+def output_activation(stack: list) -> tuple[Any, str]:
+    """The last Dense layer of `stack` (a model's `flat_layers`) and the activation its output goes
+    through: its own, or that of an `Activation`, `Softmax` or `ReLU` layer after it, as a learner may
+    write it (Dropout in between changes nothing at inference); (None, "") without a Dense layer."""
+    from keras import layers
+
+    dense_at = [index for index, layer in enumerate(stack) if isinstance(layer, layers.Dense)]
+    if not dense_at:
+        return None, ""
+    dense = stack[dense_at[-1]]
+    applied = [activation_name(dense)]
+    for after in stack[dense_at[-1] + 1:]:
+        if isinstance(after, layers.Activation):
+            applied.append(activation_name(after))
+        elif isinstance(after, (layers.Softmax, layers.ReLU)):
+            applied.append("softmax" if isinstance(after, layers.Softmax) else "relu")
+        elif not isinstance(after, layers.Dropout):
+            applied.append(type(after).__name__)
+    applied = [name for name in applied if name != "linear"]
+    return dense, "+".join(applied) or "linear"
+
+
+def copy_weights(pairs: list) -> bool:
+    """Give each reference layer the weights of the learner's layer paired with it ([(learner's,
+    reference), ...]), so that the two models can be compared on the same inputs; False when the
+    shapes differ (the learner's layer is not the one the reference has there)."""
+    for mine, reference in pairs:
+        weights = mine.get_weights()
+        if [w.shape for w in weights] != [tuple(w.shape) for w in reference.weights]:
+            return False
+        reference.set_weights(weights)
+    return True
+
+
+def first_difference(model, reference, stages: list, inputs) -> str | None:
+    """Run `inputs` through `model` and `reference` (in inference mode) and compare, stage by stage,
+    what reaches each pair of layers ([(learner's layer, reference layer, message), ...]), then the
+    outputs (a stage with layer None); the message of the first stage that differs, else None. A
+    stage that cannot be read in the learner's wiring is skipped; the outputs are always compared."""
+    import numpy as np
+
+    for mine, theirs, message in stages:
+        if mine is None:
+            got, want = model(inputs, training=False), reference(inputs, training=False)
+        else:
+            got, want = input_reaching(model, mine, inputs), input_reaching(reference, theirs, inputs)
+            if got is None or want is None:
+                continue
+        if not close(np.asarray(got), np.asarray(want)):
+            return message
+    return None

@@ -5,45 +5,79 @@ from __future__ import annotations
 
 import numpy as np
 
-from .exercise_checks import Exercise, Wrong, activation_name, count, flat_layers, kinds, model_of, probe, shape_of
+from .exercise_checks import (Exercise, Wrong, copy_weights, count, first_difference, flat_layers, input_reaching, kinds,
+                              model_of, output_activation, probe, shape_of)
 
 
-def _probe_images() -> np.ndarray:
-    """Eight 24x24 images in [0, 255] that hold both ends of the range: a layer that leaves it shows at once."""
-    images = probe((24, 24, 3), n=8)
+def _probe_images(shape: tuple = (24, 24, 3)) -> np.ndarray:
+    """Eight images of `shape` in [0, 255] that hold both ends of the range: a layer that leaves it shows at once."""
+    images = probe(shape, n=8)
     images[:, :4], images[:, -4:] = 0.0, 255.0
     return images
 
 
+def _three_blocks_reference(shape: tuple):
+    """Notebook 01's network without its fourth block, for inputs of `shape`: what `three_blocks` must compute."""
+    import keras
+    from keras import layers
+
+    stack = [keras.Input(shape=shape), layers.Rescaling(1.0 / 255)]
+    for filters in (32, 64, 128):
+        stack += [layers.Conv2D(filters, 3, activation="relu"), layers.MaxPooling2D(2)]
+    return keras.Sequential(stack + [layers.Flatten(), layers.Dense(512, activation="relu"),
+                                     layers.Dense(1, activation="sigmoid")])
+
+
 def _no_fourth_block(three_blocks) -> str:
+    """Layer counts and settings first (the messages a learner can act on), then behaviour: the
+    learner's weights copied into the reference network must give the same outputs, stage by stage,
+    so that activations may be written as arguments or as layers, in a Sequential or a functional model."""
     from keras import layers
 
     model = model_of(three_blocks, "three_blocks")
-    stack = [layer for layer in flat_layers(model) if not isinstance(layer, layers.Dropout)]
-    names = kinds(stack)
+    stack = flat_layers(model)
     convs = [layer for layer in stack if isinstance(layer, layers.Conv2D)]
-    if "Rescaling" not in names or (convs and names.index("Rescaling") > names.index("Conv2D")):
-        raise Wrong("no Rescaling before the first convolution: the network would see pixels in [0, 255], not [0, 1].")
     if len(convs) != 3:
         raise Wrong(f"`three_blocks` has {len(convs)} convolution layers; without the fourth block it keeps three.")
-    blocks = [name for name in names if name in ("Conv2D", "MaxPooling2D")]
-    if blocks != ["Conv2D", "MaxPooling2D"] * 3:
-        raise Wrong(f"its blocks read {', '.join(blocks)}: each block is one Conv2D followed by its MaxPooling2D.")
     if [conv.filters for conv in convs] != [32, 64, 128]:
         raise Wrong(f"its convolutions have {', '.join(str(c.filters) for c in convs)} filters: not the first three "
                     "blocks of notebook 01's network.")
     for conv in convs:
-        if tuple(conv.kernel_size) != (3, 3) or activation_name(conv) != "relu":
-            raise Wrong(f"{conv.name} is not a 3x3 convolution with ReLU, as notebook 01's are.")
-    tail = names[max(i for i, name in enumerate(names) if name == "MaxPooling2D") + 1:]
-    if tail[:1] != ["Flatten"]:
-        raise Wrong("the last block is not followed by Flatten: the dense layers need one vector per image.")
-    last = stack[-1]
-    if not isinstance(last, layers.Dense) or last.units != 1 or activation_name(last) != "sigmoid":
-        raise Wrong(f"its last layer is a {type(last).__name__} that is not one sigmoid unit, the probability of dog.")
-    if len(tail) != 3 or getattr(stack[-2], "units", None) != 512:
-        raise Wrong("after Flatten, notebook 01's network has a Dense layer of 512 ReLU units, then the sigmoid unit.")
-    flat = shape_of(stack[names.index("Flatten")].output.shape)[0]
+        if tuple(conv.kernel_size) != (3, 3) or tuple(conv.strides) != (1, 1) or conv.padding != "valid":
+            raise Wrong(f"{conv.name} is not a 3x3 convolution without padding, as notebook 01's are.")
+    blocks = [type(layer).__name__ for layer in stack if isinstance(layer, (layers.Conv2D, layers.MaxPooling2D))]
+    pools = [layer for layer in stack if isinstance(layer, layers.MaxPooling2D)]
+    if blocks != ["Conv2D", "MaxPooling2D"] * 3:
+        raise Wrong(f"its blocks read {', '.join(blocks)}: each block is one Conv2D followed by its MaxPooling2D(2).")
+    for pool in pools:
+        if tuple(pool.pool_size) != (2, 2) or tuple(pool.strides) != (2, 2):
+            raise Wrong(f"{pool.name} pools {'x'.join(map(str, pool.pool_size))} windows: each block is one Conv2D "
+                        "followed by its MaxPooling2D(2), which halves the maps.")
+    denses = [layer for layer in stack if isinstance(layer, layers.Dense)]
+    if [dense.units for dense in denses] != [512, 1]:
+        raise Wrong("after Flatten, notebook 01's network has a Dense layer of 512 ReLU units, then one sigmoid unit.")
+    others = [layer.name for layer in stack if layer.weights and layer not in convs + denses]
+    if others:
+        raise Wrong(f"{others[0]} has weights that notebook 01's network does not have: keep everything else as it was.")
+    shape = shape_of(model.inputs[0].shape)
+    reference = _three_blocks_reference(shape)
+    mine = convs + denses
+    theirs = [layer for layer in reference.layers if layer.weights]
+    if not copy_weights(list(zip(mine, theirs))):
+        raise Wrong("its first Dense layer reads another number of values than notebook 01's network would: is "
+                    "Flatten right after the last block?")
+    stages = [(convs[0], theirs[0], "no Rescaling(1/255) before the first convolution: the network would see "
+                                    "pixels in [0, 255], not [0, 1].")]
+    stages += [(after, their_after, f"what leaves the block of {conv.name} is not what notebook 01's block gives: "
+                                    "a 3x3 convolution with ReLU, then MaxPooling2D(2)?")
+               for conv, after, their_after in zip(convs, mine[1:4], theirs[1:4])]
+    stages += [(denses[1], theirs[4], "after Flatten, notebook 01's network has a Dense layer of 512 ReLU units: "
+                                      "is the ReLU there?"),
+               (None, None, "it does not end in one sigmoid unit, the probability of dog.")]
+    wrong = first_difference(model, reference, stages, _probe_images(shape)[:2])
+    if wrong:
+        raise Wrong(wrong)
+    flat = count(denses[0].weights[:1]) // 512
     return (f"three blocks of 32, 64 and 128 filters, then Flatten ({flat:,} numbers per image) and the dense layers: "
             f"{model.count_params():,} parameters. Compare with `model.count_params()` and explain the difference.")
 
@@ -56,14 +90,19 @@ def _block_output_size(block_output_size) -> str:
     for n in (150, 64, 37, 11, 8):
         keras_side = layers.MaxPooling2D(2).compute_output_shape(layers.Conv2D(1, 3).compute_output_shape((1, n, n, 3)))[1]
         got = block_output_size(n)
-        if isinstance(got, bool) or not isinstance(got, (int, float, np.integer, np.floating)):
-            raise Wrong(f"for n = {n} your function returns {got!r}, not a number.")
-        if got != keras_side:
-            raise Wrong(f"for a {n}x{n} input your function gives {got}, Keras gives {keras_side}x{keras_side}.")
+        # The task asks for "the height (and width)": one number, or the pair (height, width).
+        pair = isinstance(got, (tuple, list, np.ndarray)) and np.ndim(got) == 1 and len(got) == 2
+        sides = list(got) if pair else [got]
+        for side in sides:
+            if isinstance(side, (bool, np.bool_)) or not isinstance(side, (int, float, np.integer, np.floating)):
+                raise Wrong(f"for n = {n} your function returns {got!r}, not a number (or a pair of numbers).")
+            if side != keras_side:
+                raise Wrong(f"for a {n}x{n} input your function gives {got}, Keras gives {keras_side}x{keras_side}.")
     return "your function agrees with Keras' own output shapes for inputs from 8x8 to 150x150."
 
 
-_ORIGINAL = {"RandomRotation", "RandomTranslation", "RandomZoom", "RandomShear", "RandomFlip", "Identity"}
+# The types of the notebook's five layers (`Identity`: compat.random_shear on a Keras without RandomShear).
+_ORIGINAL = {"RandomRotation", "RandomTranslation", "RandomZoom", "RandomShear", "RandomFlip", "Identity", "InputLayer"}
 
 
 def _check_range(output, what: str) -> None:
@@ -77,26 +116,39 @@ def _check_range(output, what: str) -> None:
 
 
 def _augment_in_range(augment_plus) -> str:
+    """By behaviour, not by class name: the added layer must change the images in training (any of
+    Keras' random layers, `Solarization`, `RandAugment`, ...) and the whole must keep the range in
+    training and change nothing at evaluation. Probed at the model's own input size when it has one."""
     import keras
 
     if not isinstance(augment_plus, keras.layers.Layer):
         raise Wrong(f"`augment_plus` is a {type(augment_plus).__name__}, not a Keras model of layers.")
-    names = kinds(flat_layers(augment_plus)) if isinstance(augment_plus, keras.Model) else [type(augment_plus).__name__]
+    layers_in = flat_layers(augment_plus) if isinstance(augment_plus, keras.Model) else [augment_plus]
+    names = kinds(layers_in)
     lost = {"RandomRotation", "RandomTranslation", "RandomZoom", "RandomFlip"} - set(names)
     if lost:
         raise Wrong(f"it lost the notebook's {', '.join(sorted(lost))}: keep the five layers of `augment` and add one.")
-    images = _probe_images()
-    if not np.allclose(np.asarray(augment_plus(images, training=False)), images):
-        raise Wrong("with training=False it changes the images: at evaluation augmentation must let them through.")
+    try:
+        shape = shape_of(augment_plus.inputs[0].shape)
+    except (AttributeError, ValueError, IndexError, TypeError):  # a Sequential without keras.Input: any size
+        shape = ()
+    images = _probe_images(shape if len(shape) == 3 and None not in shape else (24, 24, 3))
+    at_evaluation = np.asarray(augment_plus(images, training=False))
     draws = [np.asarray(augment_plus(images, training=True)) for _ in range(3)]
-    if draws[0].shape != images.shape:
-        raise Wrong(f"it turns images of shape {images.shape[1:]} into {draws[0].shape[1:]}: augmentation keeps the size.")
+    changed = next((out.shape for out in (at_evaluation, *draws) if out.shape != images.shape), None)
+    if changed:
+        raise Wrong(f"it turns images of shape {images.shape[1:]} into {changed[1:]}: augmentation keeps the size.")
+    if not np.allclose(at_evaluation, images):
+        raise Wrong("with training=False it changes the images: at evaluation augmentation must let them through.")
     for draw in draws:
         _check_range(draw, "in training its output")
-    added = [name for name in names if name not in _ORIGINAL and name.startswith(("Random", "Gaussian"))]
-    if not added:
-        raise Wrong("it adds no new random transformation to the notebook's layers.")
-    return (f"{', '.join(added)} added; in training the output stays in [{min(d.min() for d in draws):.0f}, "
+    added = [layer for layer in layers_in if type(layer).__name__ not in _ORIGINAL]
+    acting = [type(layer).__name__ for layer in added
+              if any(not np.allclose(np.asarray(layer(images, training=True)), images) for _ in range(3))]
+    if not acting:
+        raise Wrong("it adds no new random transformation to the notebook's layers: nothing new changes the images "
+                    "in training.")
+    return (f"{', '.join(acting)} added; in training the output stays in [{min(d.min() for d in draws):.0f}, "
             f"{max(d.max() for d in draws):.0f}], and at evaluation the images pass unchanged.")
 
 
@@ -137,15 +189,18 @@ def _conv_head(gap_conv_head, x_train) -> str:
         raise Wrong("it still flattens the maps (Flatten): this head should pool each map to one number instead.")
     if not any(isinstance(layer, (layers.GlobalAveragePooling2D, layers.GlobalMaxPooling2D)) for layer in stack):
         raise Wrong("nothing turns its feature maps into one vector per image before the dense layer.")
-    last = stack[-1]
-    if not isinstance(last, layers.Dense) or last.units != 1 or activation_name(last) != "sigmoid":
+    last, activation = output_activation(stack)
+    if last is None or last.units != 1 or activation != "sigmoid" or shape_of(model.outputs[0].shape) != (1,):
         raise Wrong("it does not end in one sigmoid unit: the labels are 0 (cat) or 1 (dog), with binary_crossentropy.")
     out = np.asarray(model(np.asarray(x_train[:2], "float32"), training=False))
     return (f"Conv2D over the {'x'.join(map(str, features))} features, global pooling, one sigmoid unit: "
             f"{model.count_params():,} parameters, output {out.shape}.")
 
 
-def _frozen_base_in_model(end_to_end) -> str:
+def _frozen_base_in_model(end_to_end, prepare) -> str:
+    """By behaviour where the lesson allows several forms: what reaches the base must be `prepare`'s
+    output at evaluation (however the learner wrote it: `prepare`, `preprocess_input`, a Lambda), and
+    something before the base must change the images in training (any random layer)."""
     import keras
 
     model = model_of(end_to_end, "end_to_end")
@@ -160,16 +215,28 @@ def _frozen_base_in_model(end_to_end) -> str:
                     "the base would learn with the head.")
     if not model.trainable_weights:
         raise Wrong("nothing in `end_to_end` is trainable: the head must learn.")
-    order = [index for index, layer in enumerate(model.layers)
-             if any(name.startswith("Random") for name in kinds(flat_layers(layer) if isinstance(layer, keras.Sequential)
-                                                                else [layer]))]
-    if not order:
-        raise Wrong("no random augmentation layer in `end_to_end`: it is what a base inside the model makes possible.")
-    if order[0] > model.layers.index(base):
-        raise Wrong("the augmentation comes after the base: it would distort the features, not the images.")
     if shape_of(model.outputs[0].shape) != (1,):
         raise Wrong(f"its output has shape {shape_of(model.outputs[0].shape)}: one sigmoid unit gives (1,).")
-    return (f"augmentation first, the base frozen ({count(base.non_trainable_weights):,} weights), "
+    images = _probe_images(shape_of(model.inputs[0].shape))  # 8 images, 3 draws: a 50 % flip skips all 1 in 2**24
+    at_evaluation = input_reaching(model, base, images, training=False)
+    if at_evaluation is None:
+        raise Wrong("the base's input cannot be traced from the model's input: call the base once, on the prepared "
+                    "images, inside `end_to_end`.")
+    if not np.allclose(at_evaluation, np.asarray(prepare(images.copy())), atol=1e-3):
+        if np.allclose(at_evaluation, images, atol=1e-3):
+            raise Wrong("the images reach the base as they are, in [0, 255]: call `prepare` on them before the base, "
+                        "as the notebook does (VGG16 was trained on images prepared so).")
+        raise Wrong("what reaches the base is not `prepare(images)`: the base's input preparation is missing or "
+                    "changed.")
+    in_training = [input_reaching(model, base, images, training=True) for _ in range(3)]
+    if all(np.allclose(seen, at_evaluation) for seen in in_training):
+        after = [inner for layer in model.layers[model.layers.index(base) + 1:]
+                 for inner in (flat_layers(layer) if isinstance(layer, keras.Sequential) else [layer])]
+        if any("Random" in name for name in kinds(after)):
+            raise Wrong("the augmentation comes after the base: it would distort the features, not the images.")
+        raise Wrong("nothing before the base changes the images in training: no random augmentation in `end_to_end`, "
+                    "which is what a base inside the model makes possible.")
+    return (f"augmentation and `prepare` first, the base frozen ({count(base.non_trainable_weights):,} weights), "
             f"{count(model.trainable_weights):,} trainable weights in the head.")
 
 
@@ -195,7 +262,8 @@ EXERCISES = [
                "Look at the Output Shape column of `three_blocks.summary()` at the Flatten row: how many numbers "
                "reach the Dense layer of 512 units now?"),
         mistakes="Deleting the `Conv2D(128)` but keeping its `MaxPooling2D` (two poolings in a row), or deleting "
-                 "another block (the second: 32, 128, 128 filters). Most expect fewer parameters: there are more, because the "
+                 "another block (the second: 32, 128, 128 filters); changing what stays (a Dense(512) without its "
+                 "ReLU, `padding=\"same\"`, `MaxPooling2D(3)`). Most expect fewer parameters: there are more, because the "
                  "Flatten layer now gets a larger map and the first Dense layer's weights grow with it.",
         verify=_no_fourth_block),
     Exercise(
@@ -281,10 +349,11 @@ EXERCISES = [
                       "x = prepare(x)\nx = vgg(x, training=False)\nx = layers.Flatten()(x)\n"
                       "x = layers.Dense(256, activation=\"relu\")(x)\n"
                       "end_to_end = keras.Model(inputs, layers.Dense(1, activation=\"sigmoid\")(x))\n",
-        names=("end_to_end",), uses=("prepare",),
+        names=("end_to_end", "prepare"), uses=("prepare",),
         hints=("Write it as the notebook's end-to-end cell does: `x = ...(x)` line by line, from `keras.Input`.",
                "Which attribute of the base decides whether its weights change in `fit`?"),
-        mistakes="Forgetting `vgg.trainable = False`, so that `fit` would change the pretrained filters; putting "
-                 "the augmentation after the base.",
+        mistakes="Leaving out `prepare`, so that the base sees pixels in [0, 255] instead of the input it was "
+                 "trained on (the mistake notebook 03 warns about most); forgetting `vgg.trainable = False`, so that "
+                 "`fit` would change the pretrained filters; putting the augmentation after the base.",
         verify=_frozen_base_in_model),
 ]

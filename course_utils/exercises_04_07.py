@@ -5,17 +5,34 @@ from __future__ import annotations
 
 import numpy as np
 
-from .exercise_checks import (Exercise, Wrong, activation_name, close, count, flat_layers, input_reaching, integer,
-                              model_of, probe, shape_of)
+from .exercise_checks import (Exercise, Wrong, close, copy_weights, count, first_difference, flat_layers, input_reaching,
+                              integer, kinds, model_of, output_activation, probe, shape_of)
 
 
-def _cut_block3(cut3, cut3_trainable) -> str:
+def _cut_block3(cut3, cut3_trainable, base) -> str:
+    """After phase two only block 5 trains, so a cut at block 3 has nothing trainable: the exercise
+    unfreezes block 3 in the cut, and the check reads what trains (by layer) and the learner's count."""
+    import keras
+
     model = model_of(cut3, "cut3")
-    names = [layer.name for layer in model.layers]
-    if "block1_conv1" not in names:
-        raise Wrong("`cut3` does not start at the base's input: cut the base itself, from `base.input`.")
-    if names[-1] != "block3_pool":
-        raise Wrong(f"`cut3` ends at {names[-1]}, not at block3_pool.")
+    want = model_of(base, "base").get_layer("block3_pool").output
+    if shape_of(model.outputs[0].shape) != shape_of(want.shape):
+        ends = model.layers[-1].name
+        raise Wrong(f"`cut3` ends at {ends}, with maps of shape {shape_of(model.outputs[0].shape)}; block3_pool's "
+                    f"are {shape_of(want.shape)}.")
+    images = probe(shape_of(base.inputs[0].shape), n=1)
+    if shape_of(model.inputs[0].shape) != shape_of(base.inputs[0].shape) or not close(
+            model(images, training=False), keras.Model(base.input, want)(images, training=False)):
+        raise Wrong("`cut3` does not compute what `base` computes up to block3_pool: cut the base itself, from "
+                    "`base.input`.")
+    weighted = [layer for layer in flat_layers(model) if layer.weights]
+    frozen = [layer.name for layer in weighted if layer.name.startswith("block3") and not layer.trainable]
+    if frozen or not model.trainable:
+        raise Wrong(f"{(frozen or ['block 3'])[0]} is still frozen: unfreeze block 3 of `cut3` (after phase two, "
+                    "only block 5 trains).")
+    extra = [layer.name for layer in weighted if layer.trainable and not layer.name.startswith("block3")]
+    if extra:
+        raise Wrong(f"{extra[-1]} is trainable: blocks 1 and 2 stay frozen.")
     given = integer(cut3_trainable, "cut3_trainable")
     trainable, total = count(model.trainable_weights), model.count_params()
     if given != trainable:
@@ -24,12 +41,27 @@ def _cut_block3(cut3, cut3_trainable) -> str:
         if given == len(model.trainable_weights):
             raise Wrong(f"{given} is the number of trainable weight tensors (a kernel and a bias per convolution): "
                         "count the numbers in them.")
+        if given == 0:
+            raise Wrong("0 is what trained in `cut3` before you unfroze block 3: count after the change.")
         raise Wrong(f"`cut3_trainable` is {given:,}, but that is not how many of cut3's weights are trainable.")
     return (f"cut after block3_pool, output {shape_of(model.outputs[0].shape)}; {trainable:,} of its {total:,} weights "
-            "are trainable. The cut shares its layers with `base`: freezing one freezes the other.")
+            "(block 3's) are trainable. The cut shares its layers with `base`: block 3 of `base` trains now too.")
+
+
+def _gap_head_reference(shape: tuple):
+    """The notebook's new head with GlobalAveragePooling2D in place of Flatten, for maps of `shape`."""
+    import keras
+    from keras import layers
+
+    return keras.Sequential([keras.Input(shape=shape), layers.GlobalAveragePooling2D(), layers.BatchNormalization(),
+                             layers.Dense(256, activation="relu"), layers.Dropout(0.5),
+                             layers.Dense(17, activation="softmax")])
 
 
 def _gap_head(gap_head, base) -> str:
+    """The notebook's head with one line changed: its weighted layers are BatchNormalization, Dense(256)
+    and Dense(17); copied into the reference head, they must compute the same (ReLU and softmax as
+    arguments or as layers, Sequential or functional)."""
     from keras import layers
 
     model = model_of(gap_head, "gap_head")
@@ -39,13 +71,28 @@ def _gap_head(gap_head, base) -> str:
     stack = flat_layers(model)
     if any(isinstance(layer, layers.Flatten) for layer in stack):
         raise Wrong("it still has a Flatten layer: this head averages each map instead.")
-    if not any(isinstance(layer, layers.GlobalAveragePooling2D) for layer in stack):
+    if not any(isinstance(layer, (layers.GlobalAveragePooling2D, layers.GlobalMaxPooling2D)) for layer in stack):
         raise Wrong("nothing turns the base's maps into one vector per image before the dense layers.")
-    last = stack[-1]
-    if not isinstance(last, layers.Dense) or last.units != 17 or activation_name(last) != "softmax":
+    last, activation = output_activation(stack)
+    if last is None or last.units != 17 or activation != "softmax":
         units = getattr(last, "units", 0)
         raise Wrong(f"its last layer gives {units} output{'' if units == 1 else 's'} with "
-                    f"{activation_name(last) or 'no activation'}: 17 flowers need a probability for each.")
+                    f"{activation if last is not None else 'no activation'}: 17 flowers need a probability for each.")
+    weighted = [layer for layer in stack if layer.weights]
+    if kinds(weighted) != ["BatchNormalization", "Dense", "Dense"] or weighted[1].units != 256:
+        raise Wrong(f"its layers with weights are {', '.join(kinds(weighted))}; the notebook's head has "
+                    "BatchNormalization, Dense(256) with ReLU and the softmax, with Dropout: change only its Flatten.")
+    reference = _gap_head_reference(expected)
+    theirs = [layer for layer in reference.layers if layer.weights]
+    if not copy_weights(list(zip(weighted, theirs))):
+        raise Wrong("its layers do not read the numbers the notebook's head reads after the pooling.")
+    wrong = first_difference(model, reference, [
+        (weighted[1], theirs[1], "what reaches its Dense(256) is not the maps averaged (GlobalAveragePooling2D), "
+                                 "then normalised (BatchNormalization), as in the notebook's head."),
+        (weighted[2], theirs[2], "its Dense(256) is not followed by a ReLU, as in the notebook's head."),
+        (None, None, "it does not end in a softmax over the 17 flowers.")], probe(expected, 0.0, 5.0))
+    if wrong:
+        raise Wrong(wrong)
     return (f"{model.count_params():,} parameters: its first Dense layer reads {expected[-1]} numbers per image, "
             f"where Flatten would give it {int(np.prod(expected)):,}.")
 
@@ -110,44 +157,65 @@ def _unfreeze_except_bn(unfreeze_except_bn) -> str:
             "trainable one: apply it to `resnet` and look at its trainable weights.")
 
 
+def _smooth_images() -> np.ndarray:
+    """Two 32x32 images in [0, 255] without sharp edges (8x8 noise, enlarged): every enlargement of
+    them (bilinear, nearest, bicubic, UpSampling2D) gives nearly the same picture."""
+    import tensorflow as tf
+
+    coarse = probe((8, 8, 3))
+    coarse[:, :2], coarse[:, -2:] = 0.0, 255.0  # both ends of the range: a scaling that leaves it shows
+    return np.asarray(tf.image.resize(coarse, (32, 32)))
+
+
 def _resize_in_model(resize_layers, size) -> str:
+    """Any enlargement to size x size that keeps the picture (Resizing with any interpolation,
+    UpSampling2D), then pixels in [0, 1]: compared with `model_input` up to what interpolation changes."""
     import tensorflow as tf
 
     model = model_of(resize_layers, "resize_layers")
-    images = probe((32, 32, 3))
-    images[:, :4], images[:, -4:] = 0.0, 255.0  # both ends of the range: a scaling that leaves it shows
-    out = np.asarray(model(images))
+    images = _smooth_images()
+    out = np.asarray(model(images, training=False))
     if out.shape[1:3] != (size, size):
         raise Wrong(f"it outputs {out.shape[1]}x{out.shape[2]} images; the model sees {size}x{size}.")
     if out.max() > 1.5:
         raise Wrong(f"its output reaches {out.max():.0f}: the TF-Hub model expects pixels in [0, 1].")
     if out.min() < -0.01:
         raise Wrong(f"its output goes down to {out.min():.2f}: the TF-Hub model expects [0, 1], not [-1, 1].")
-    if not close(out, tf.image.resize(images, (size, size)) / 255.0):
-        raise Wrong("same size and range as `model_input` gives, but other pixel values: `model_input` "
-                    "interpolates bilinearly.")
-    return "the same images as `model_input` gives, made inside the model: the pipeline can stream 32x32 batches."
+    if out.max() < 0.5:
+        raise Wrong(f"its output lies within [0, {out.max():.2f}]: divided by 255 more than once?")
+    gap = float(np.mean(np.abs(out - np.asarray(tf.image.resize(images, (size, size))) / 255.0)))
+    if out.shape != (len(images), size, size, 3) or gap > 0.05:
+        raise Wrong(f"same size and range as `model_input` gives, but another picture (on average {gap:.2f} apart): "
+                    "enlarge the images (Resizing or UpSampling2D), do not pad or crop them.")
+    return ("the images `model_input` gives, up to interpolation, made inside the model: the pipeline can stream "
+            "32x32 batches.")
 
 
 def _mobilenet_applications(mobilenet_model) -> str:
+    """The base is found by its layers' names (any `name=` of its own), pooled by `pooling=` or by a
+    global pooling layer after it; the softmax may be an argument or a layer."""
     import keras
     from keras import layers
 
     model = model_of(mobilenet_model, "mobilenet_model")
-    bases = [layer for layer in model.layers if isinstance(layer, keras.Model) and layer.name.startswith("mobilenetv2")]
+    bases = [layer for layer in model.layers if isinstance(layer, keras.Model) and
+             {"Conv1", "out_relu"} <= {inner.name for inner in layer.layers}]
     if not bases:
         raise Wrong("no keras.applications.MobileNetV2 inside `mobilenet_model`.")
     base = bases[0]
     if any(layer.name == "predictions" for layer in base.layers):
         raise Wrong("its MobileNetV2 still has ImageNet's 1,000-class classifier on top.")
-    if len(base.output.shape) != 2:
+    stack = flat_layers(model)
+    pooled = any(isinstance(layer, (layers.GlobalAveragePooling2D, layers.GlobalMaxPooling2D))
+                 for layer in stack[stack.index(base) + 1:])
+    if len(base.output.shape) != 2 and not pooled:
         raise Wrong(f"its MobileNetV2 gives maps of shape {shape_of(base.output.shape)}, not one feature vector per "
-                    "image as the hub layer does.")
+                    "image as the hub layer does: pool them (pooling=\"avg\", or GlobalAveragePooling2D after it).")
     unfrozen = [layer.name for layer in base.layers if layer.trainable_weights]
     if unfrozen:
         raise Wrong(f"{unfrozen[0]} is trainable: the base should stay frozen, as the hub layer is.")
-    last = flat_layers(model)[-1]
-    if not isinstance(last, layers.Dense) or last.units != 10 or activation_name(last) != "softmax":
+    last, activation = output_activation(stack)
+    if last is None or last.units != 10 or activation != "softmax" or shape_of(model.outputs[0].shape) != (10,):
         raise Wrong("it does not end in a softmax over CIFAR-10's 10 classes.")
     reached = input_reaching(model, base, probe(shape_of(model.inputs[0].shape), 0.0, 1.0))
     if reached is not None and reached.max() - reached.min() < 1.5:
@@ -203,21 +271,28 @@ def _grad_cam_layer(conv_model_b4, classifier_model_b4, base, head, prepare) -> 
 
 EXERCISES = [
     Exercise(
-        id="04.cut_block3", notebook="04_head_swap", title="Cut at block 3, and count what trains",
-        task="Cut `base` after **block3_pool**, as the notebook cut it at block4_pool, into `cut3`; then count how "
-             "many of `cut3`'s weights are trainable, into `cut3_trainable`.",
+        id="04.cut_block3", notebook="04_head_swap", title="Cut at block 3, and train its last block",
+        task="Cut `base` after **block3_pool**, as the notebook cut it at block4_pool, into `cut3`. After phase two "
+             "only block 5 trains, so nothing in `cut3` does yet: **unfreeze block 3** of `cut3` (blocks 1 and 2 "
+             "stay frozen), then count how many of `cut3`'s weights are trainable, into `cut3_trainable`.",
         starter="import numpy as np\n\ncut3 = None  # your code here: keras.Model(...)\n"
+                "# your code here: unfreeze block 3 of cut3\n"
                 "cut3_trainable = None  # your code here: a number\n",
         solution_code="import numpy as np\n\n"
                       "cut3 = keras.Model(base.input, base.get_layer(\"block3_pool\").output, name=\"vgg16_to_block3\")\n"
+                      "print(\"trainable before:\", sum(int(np.prod(w.shape)) for w in cut3.trainable_weights))\n"
+                      "models.set_trainable_from(cut3, \"block3_conv1\")  # cut3's own layers are base's: base changes too\n"
                       "cut3_trainable = sum(int(np.prod(w.shape)) for w in cut3.trainable_weights)\n"
                       "print(cut3.output.shape, f\"{cut3_trainable:,} of {cut3.count_params():,} weights trainable\")\n",
-        names=("cut3", "cut3_trainable"), uses=("base", "keras"),
-        hints=("The notebook's `block4 = keras.Model(...)` line is the pattern.",
+        names=("cut3", "cut3_trainable", "base"), uses=("base", "keras", "models"),
+        hints=("The notebook's `block4 = keras.Model(...)` line is the pattern; phase two's "
+               "`models.set_trainable_from(...)` line unfreezes from a layer on.",
                "`cut3.trainable_weights` lists the trainable tensors; each has a `shape`."),
-        mistakes="`count_params()`, which counts frozen weights too; `len(cut3.trainable_weights)`, which counts "
-                 "tensors; cutting at block3_conv3. Many expect the cut to be a copy: it shares `base`'s layers, "
-                 "so after phase two's unfreezing of block 5 nothing in `cut3` trains.",
+        mistakes="Counting before unfreezing (0: after phase two only block 5 trains, and `cut3` has no block 5); "
+                 "`count_params()`, which counts frozen weights too; `len(cut3.trainable_weights)`, which counts "
+                 "tensors; `cut3.trainable = True`, which changes no layer of a model that is already trainable; "
+                 "unfreezing blocks 1 and 2 too; cutting at block3_conv3. "
+                 "Many expect the cut to be a copy: it shares `base`'s layers, so block 3 of `base` trains now too.",
         verify=_cut_block3),
     Exercise(
         id="04.gap_head", notebook="04_head_swap", title="A head without Flatten",
@@ -232,7 +307,8 @@ EXERCISES = [
         names=("gap_head", "base"), uses=("base", "head", "keras", "layers"),
         hints=("Start from the `head = keras.Sequential([...])` cell and change one line.",),
         mistakes="Keeping `Flatten` after the pooling (harmless but pointless) or before it (it fails: pooling "
-                 "needs maps); ending with one sigmoid unit as in notebook 03, though there are 17 classes.",
+                 "needs maps); dropping the head's other layers (BatchNormalization, Dense(256)) with the Flatten; "
+                 "ending with one sigmoid unit as in notebook 03, though there are 17 classes.",
         verify=_gap_head),
     Exercise(
         id="05.unfreeze_block4", notebook="05_unfreezing_block5", title="Unfreeze from block 4",
@@ -246,7 +322,8 @@ EXERCISES = [
         hints=("The phase-two cell's loop unfreezes block 5: widen its condition.",
                "Count after the loop: `base.trainable_weights` lists what trains now."),
         mistakes="Setting `base.trainable = False` after the loop (nothing trains), or `base.trainable = True` "
-                 "(everything trains); reusing block 5's count from before the change.",
+                 "alone (on a base that is already trainable it changes none of its layers' flags); unfreezing "
+                 "everything; reusing block 5's count from before the change.",
         verify=_unfreeze_block4),
     Exercise(
         id="05.freeze_bn", notebook="05_unfreezing_block5", title="Unfreeze a base, but not its BatchNormalization",
@@ -267,7 +344,8 @@ EXERCISES = [
     Exercise(
         id="06.resize_in_model", notebook="06_tfhub_mobilenet_cifar10", title="The resize as layers",
         task="Build `resize_layers`, a small model from 32x32 CIFAR images to what `model_input` gives (`size` x "
-             "`size`, pixels in [0, 1]) with Keras layers, as notebook 04 enlarged images inside the model.",
+             "`size`, pixels in [0, 1]) with Keras layers, as notebook 04 enlarged images inside the model "
+             "(`Resizing` or `UpSampling2D`: the check accepts either interpolation).",
         starter="import keras\n\nresize_layers = None  # your code here: keras.Sequential([keras.Input(shape=(32, 32, 3)), ...])\n",
         solution_code="import keras\n\nresize_layers = keras.Sequential([\n    keras.Input(shape=(32, 32, 3)),\n"
                       "    keras.layers.Resizing(size, size),  # bilinear, as tf.image.resize\n"
@@ -276,7 +354,7 @@ EXERCISES = [
         names=("resize_layers", "size"), uses=("size",),
         hints=("Notebook 04's `layers.Resizing(96, 96)` enlarges; what does `model_input` do after resizing?",),
         mistakes="Forgetting the division by 255 (pixels up to 255); `Rescaling(1 / 127.5, offset=-1)`, the [-1, 1] "
-                 "of other models; `interpolation=\"nearest\"`, which gives other pixels than `model_input`.",
+                 "of other models; padding the images to the size (`ZeroPadding2D`) instead of enlarging them.",
         verify=_resize_in_model),
     Exercise(
         id="06.mobilenet_applications", notebook="06_tfhub_mobilenet_cifar10",

@@ -35,7 +35,7 @@ from . import mirror as kit
 from . import models, pretrained
 from .compat import import_tensorflow_hub
 from .config import artifact_path, build_dir, data_dir
-from .errors import DataNotAvailable
+from .errors import DataNotAvailable, first_line
 from .files import cannot_write, remove_abandoned_staging, staging_prefix
 from .networks import TF_HUB, Network, network_spec
 from .registry import DOWNLOAD_CACHE, MIRROR, NOT_YET, SETTING, Source
@@ -178,7 +178,7 @@ def explain_errors(path: str, chosen: str | None = None):
         yield
     except (OSError, ValueError, LookupError, tf.errors.OpError) as error:
         damaged = (f"is a SavedModel folder that TensorFlow cannot load, damaged or incomplete "
-                   f"({str(error).splitlines()[0]})")
+                   f"({first_line(error)})")
         if path == (chosen or os.environ.get("COURSE_HUB_HANDLE")):
             raise DataNotAvailable(f"{path} (COURSE_HUB_HANDLE) {damaged}; {FIX}") from error
         raise DataNotAvailable(f"{path} {damaged}; delete that folder and run again") from error
@@ -234,7 +234,7 @@ def offline_stand_in() -> Path:
             variable = f"COURSE_WEIGHTS_{base.upper()}"
             raise DataNotAvailable(
                 f"no TF-Hub model, and no {network_spec(base).title} weights to build the course's stand-in "
-                f"from ({str(error).splitlines()[0] if str(error) else type(error).__name__}): set "
+                f"from ({first_line(error)}): set "
                 f"COURSE_DATA_MIRROR to a lab kit (`python -m course_utils lab-kit PATH`), {variable} to a "
                 f"weights file, or {variable}=none for a dry run") from error
         shutil.rmtree(target, ignore_errors=True)  # without its marker: an unfinished export

@@ -10,8 +10,8 @@ course takes the kit's items, and refuses damaged ones). `lab-kit --status` show
 dataset, the weights and the hub model, what the course would use, from where, and its label.
 
 Each item is downloaded under `PATH/.incoming/`, checked (the datasets file by file against the
-course's sha256 lists, CIFAR-10 and the VGG weights against the hashes Keras publishes, the
-TF-Hub model as a SavedModel), then renamed into place, and only then entered into
+course's sha256 lists, CIFAR-10 and the VGG weights against the hashes Keras publishes,
+MobileNetV2's weights, which have none, by their layers' shapes, the TF-Hub model as a SavedModel), then renamed into place, and only then entered into
 `PATH/MANIFEST.json` (file, size, sha256, source URL). An interrupted run therefore leaves at
 most an unlisted item, which the next run fetches again and a lab machine does not take for
 whole; a re-run skips every listed item whose files still match the manifest.
@@ -43,13 +43,10 @@ class KitError(DataError):
 
 def items() -> dict[str, dict[str, str]]:
     """The kit's items, every dataset of `registry.DATASETS` then every network of
-    `networks.NETWORKS` whose download can be checked (a weights file needs the md5 Keras
-    publishes: MobileNetV2's has none, and the kit holds the TF-Hub model notebook 06 runs):
+    `networks.NETWORKS` (Keras' weights files, and the TF-Hub model notebook 06 runs):
     kind ("dataset", "weights" or "hub"), path in the kit, source URL."""
     table = {name: {"kind": "dataset", "path": spec["archive"], "url": spec["url"]} for name, spec in DATASETS.items()}
     for name, network in NETWORKS.items():
-        if network.kind == KERAS_APPLICATION and not network.md5:
-            continue
         table[name] = {"kind": "weights" if network.kind == KERAS_APPLICATION else "hub",
                        "path": network.kit_path, "url": network.source}
     return table
@@ -88,10 +85,19 @@ def _check(name: str, item: dict[str, str], staged: Path) -> str:
         if file_hash(staged) != DATASETS[name]["sha256"]:
             raise KitError(f"{item['url']}: sha256 differs from the one Keras publishes for {name}")
         return f"{name}: official archive (Keras' published sha256)"
-    if item["kind"] == "weights":
+    if item["kind"] == "weights" and NETWORKS[name].md5:
         if file_hash(staged, "md5") != NETWORKS[name].md5:
             raise KitError(f"{item['url']}: md5 differs from the one Keras publishes for {name}")
         return f"{name}: imagenet no-top weights (Keras' published md5)"
+    if item["kind"] == "weights":  # Keras publishes no hash (MobileNetV2): the file must hold the network's layers
+        title = NETWORKS[name].title
+        try:
+            fits = pretrained.file_tensors(staged).shapes == NETWORKS[name].shapes
+        except (OSError, KeyError, ValueError, TypeError):  # no HDF5 file, or not a weights layout
+            fits = False
+        if not fits:
+            raise KitError(f"{item['url']}: the file does not hold {title}'s no-top layers")
+        return f"{name}: no-top weights from Keras' address (no published hash: checked to hold {title}'s layers)"
     import tensorflow as tf  # the hub model
 
     if not tf.saved_model.contains_saved_model(str(staged)):

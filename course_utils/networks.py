@@ -36,7 +36,7 @@ class Network:
     constructor: str | None = None  # "module.Name" of the Keras constructor (no-top base)
     preprocess: str | None = None  # "module.name" of its input preparation; TF-Hub: images in [0, 1]
     # Of Keras' no-top ImageNet file, as Keras checks it after its download. None: Keras publishes
-    # no hash for it, so a lab kit cannot check a download and holds none.
+    # no hash for it, and a lab kit checks only that the download holds the network's layers (`shapes`).
     md5: str | None = None
     imagenet_tensors: str | None = None  # `Tensors.values` of the ImageNet no-top weights, in any file
     shapes: str | None = None  # `Tensors.shapes` of the no-top base: a file that differs holds another network
@@ -72,8 +72,8 @@ NETWORKS: dict[str, Network] = {
         md5="253f8cb515780f3b799900260a226db6", top_variables=r"block5_", min_size=32,
         shapes="a09169dfd79cdec7951dbe384f21af462daba1d8984fccbd8a883349bbaba762",
     ),
-    # Keras' MobileNetV2 (alpha 1.0): the base the course exports as notebook 06's stand-in offline.
-    # Keras publishes no hash of its weights (md5 None): a lab kit holds the TF-Hub model instead.
+    # Keras' MobileNetV2 (alpha 1.0): notebook 06 fine-tunes it, and exports it as its TF-Hub stand-in offline.
+    # Keras publishes no hash of its weights (md5 None): a lab kit checks their layers' shapes only.
     "mobilenet_v2_keras": Network(
         title="MobileNetV2", kind=KERAS_APPLICATION,
         source=f"{_KERAS_WEIGHTS}/mobilenet_v2/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5",

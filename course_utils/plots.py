@@ -186,3 +186,46 @@ def heatmap_overlays(images, heatmaps, titles: Sequence[str], alpha: float = 0.4
         ax.axis("off")
     fig.tight_layout()
     return fig
+
+
+FROZEN_COLOUR, TRAINED_COLOUR = "#d9d9d9", "#f4a259"
+
+
+def transfer_workflow(blocks: Sequence[str] = ("block 1", "block 2", "block 3", "block 4", "block 5"),
+                      unfrozen: int = 1, head: str = "new head\n(Dense layers)"):
+    """The two phases of transfer learning, side by side, as boxes from input to output: the
+    pretrained base's `blocks` and the new `head`, each grey when frozen and orange when it trains.
+
+    Phase 1 (feature extraction) trains the head on the frozen base; phase 2 (fine-tuning) also
+    trains the base's last `unfrozen` blocks, at a small learning rate. Each box's patch carries
+    the gid "frozen" or "trained" (the tests count them).
+    """
+    if not 0 < unfrozen <= len(blocks):
+        raise ValueError(f"unfrozen must be between 1 and {len(blocks)} (the base's blocks), not {unfrozen}")
+    phases = [("Phase 1: feature extraction", 0, "train the head; the base is frozen"),
+              ("Phase 2: fine-tuning", unfrozen, f"then also train the top {unfrozen} block(s),\nat a smaller learning rate")]
+    rows = ["input image", *blocks, head, "class probabilities"]
+    fig, axes = plt.subplots(1, 2, figsize=(8, 0.65 * len(rows) + 1.2))
+    for ax, (title, trained_blocks, note) in zip(axes, phases):
+        ax.set_xlim(0, 1)
+        ax.set_ylim(-0.8, len(rows))
+        ax.axis("off")
+        ax.set_title(title, fontsize=11)
+        for row, name in enumerate(rows):
+            y = len(rows) - 1 - row  # input at the top
+            if name in blocks or name == head:
+                trains = name == head or blocks.index(name) >= len(blocks) - trained_blocks
+                state = "trained" if trains else "frozen"
+                ax.add_patch(plt.Rectangle((0.15, y + 0.1), 0.7, 0.75, gid=state, linewidth=1, edgecolor="black",
+                                           facecolor=TRAINED_COLOUR if trains else FROZEN_COLOUR))
+                ax.text(0.5, y + 0.47, f"{name}\n{state}", ha="center", va="center", fontsize=8)
+            else:
+                ax.text(0.5, y + 0.47, name, ha="center", va="center", fontsize=9, style="italic")
+            if row:
+                ax.annotate("", xy=(0.5, y + 0.85), xytext=(0.5, y + 1.1), arrowprops={"arrowstyle": "->"})
+        base_top, base_bottom = len(rows) - 1 - 1 + 0.85, len(rows) - 1 - len(blocks) + 0.1
+        ax.annotate("", xy=(0.08, base_top), xytext=(0.08, base_bottom), arrowprops={"arrowstyle": "-"})
+        ax.text(0.05, (base_top + base_bottom) / 2, "pretrained base", rotation=90, ha="right", va="center", fontsize=9)
+        ax.text(0.5, -0.5, note, ha="center", va="center", fontsize=8)
+    fig.tight_layout()
+    return fig

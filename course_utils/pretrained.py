@@ -26,7 +26,7 @@ import numpy as np
 
 from . import mirror as kit
 from .config import mirror_dir
-from .errors import SettingError
+from .errors import SettingError, first_line
 from .files import file_hash
 from .networks import KERAS_APPLICATION, NETWORKS, names, network_spec
 from .registry import DOWNLOAD_CACHE, MIRROR, NOT_YET, SETTING, Source, keras_cache
@@ -183,8 +183,7 @@ def identify(path: Path, network: str) -> tuple[str, str]:
     try:
         tensors = file_tensors(path)
     except (OSError, KeyError, ValueError, TypeError) as error:  # damaged, cut short, or not Keras' layout
-        why = str(error).splitlines()[0] if str(error) else type(error).__name__
-        return UNREADABLE, f"h5py cannot read it as a weights file ({why})"
+        return UNREADABLE, f"h5py cannot read it as a weights file ({first_line(error)})"
     if tensors.values == entry.imagenet_tensors:
         return IMAGENET_COPY, "imagenet, converted copy"
     if entry.shapes and tensors.shapes != entry.shapes:
@@ -251,7 +250,6 @@ def explain_errors(network: str):
     except (ValueError, KeyError, OSError, TypeError) as error:
         if weights in ("imagenet", None):
             raise
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise WeightsError(f"{_variable(network)}={weights!r}: the file does not hold "
-                           f"{network_spec(network).title}'s weights ({first_line}). "
+                           f"{network_spec(network).title}'s weights ({first_line(error)}). "
                            f"Set it to {_expected(network)}.") from error

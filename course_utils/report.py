@@ -35,7 +35,7 @@ from .results import CAPTION_SUFFIX, COLUMNS, load_results, table_row
 # The figures the course sets out to beat (accuracy), from the material it grew from, keyed by
 # the notebook that compares with them, with how each was obtained: a course result compares
 # like with like only where network, data and phase match. Shown as reference marks only; the
-# README's table is `seed_table()` (tests/test_report.py checks that they agree). `measured_with` names
+# docs/reports.md's table is `seed_table()` (tests/test_report.py checks that they agree). `measured_with` names
 # the network in the course's words (a record's `network`): the summary marks only bars of that network.
 _CATS_DOGS = "cats vs dogs: 1,000 + 1,000 training, 500 + 500 validation, 500 + 500 test images"
 SEED_RESULTS = {
@@ -66,7 +66,7 @@ SEED_RESULTS = {
 
 
 def seed_table() -> str:
-    """The figures to beat as the Markdown table the README shows."""
+    """The figures to beat as the Markdown table docs/reports.md shows."""
     rows = ["| notebook | lesson | network | data | phase | original material |", "|" + " --- |" * 6]
     rows += [f"| {notebook[:2]} | {s['lesson']} | {s['network']} | {s['data']} | {s['phase']} | {s['value']:.1%} |"
              for notebook, s in SEED_RESULTS.items()]
@@ -256,7 +256,7 @@ LESSONS_TEXT = ("Each lesson's expected effect against this run's numbers. Two m
                 "test at the 95 % level (p < 0.05); the difference comes with its 95 % exact interval. Notebook 01 "
                 "is tested against chance (50 %) with the exact binomial test. These tests cover the draw of test "
                 "images, not training again with another seed or on another machine, which moves an accuracy by a "
-                "few points too (README, \"What a verdict says, and how much a number moves\").")
+                "few points too (docs/reports.md, \"What a verdict says, and how much a number moves\").")
 OLDER_TEXT = ("Recorded by earlier runs of notebooks this run did not execute, with the date and run id of each; "
               "run those notebooks again to replace them.")
 SUMMARY_CAPTION = ("Test accuracy of each cats-vs-dogs lesson in this run, in lesson order; hatched bars are lessons "

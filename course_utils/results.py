@@ -73,6 +73,8 @@ BLOCK5_FINE_TUNED = _key("block5_fine_tuned", "05_unfreezing_block5")  # phase 2
 HUB_HEAD = _key("hub_head", "06_tfhub_mobilenet_cifar10")
 HUB_FINE_TUNED = _key("hub_fine_tuned", "06_tfhub_mobilenet_cifar10")
 CIFAR_SCRATCH_CNN = _key("cifar_scratch_cnn", "06_tfhub_mobilenet_cifar10")
+KERAS_MOBILENET_HEAD = _key("keras_mobilenet_head", "06_tfhub_mobilenet_cifar10")  # Keras' MobileNetV2, frozen
+KERAS_MOBILENET_FINE_TUNED = _key("keras_mobilenet_fine_tuned", "06_tfhub_mobilenet_cifar10")  # its top unfrozen
 FILTERS_SWITCHED_ON = _key("filters_switched_on", "07_visualizing_filters_and_activations", "filters_switched_on")
 FILTER_ASCENT_SECONDS = _key("filter_ascent_seconds", "07_visualizing_filters_and_activations",
                              "filter_visualisation_s")

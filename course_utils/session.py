@@ -1,7 +1,8 @@
 """The notebook session: `setup()`, the call that opens every notebook.
 
 It checks the TensorFlow and Keras versions, picks the profile, seeds
-everything and prints the banner (profile, versions, device, data, weights),
+everything and prints the banner (profile, versions, device, data, measured times, this machine's
+estimate when notebook 00 has probed it, weights),
 then returns the notebook's session (`results.Session`): its settings, read-only,
 the run's identity, and the notebook's actions.
 """
@@ -29,7 +30,7 @@ from .mirror import problem as mirror_problem
 # here with one message naming the versions, not with an AttributeError from deep inside.
 compat.check_versions(tf.__version__, keras.__version__)
 
-from . import hub, pretrained  # noqa: E402  (after the version check, on purpose)
+from . import estimate, hub, pretrained  # noqa: E402  (after the version check, on purpose)
 from .results import Session  # noqa: E402
 
 
@@ -65,7 +66,7 @@ def deterministic_ops() -> list[str]:
     Ops then use only deterministic algorithms (on a GPU, no floating-point
     atomic adds and none of cuDNN's nondeterministic convolution algorithms) and
     raise an error where they have none; Keras compiles without XLA then. Slower;
-    see the README's "Reproducible runs on a GPU". Call it before anything runs.
+    see docs/reports.md, "Reproducible runs on a GPU". Call it before anything runs.
     """
     if not flag_setting("COURSE_DETERMINISTIC"):
         return []
@@ -97,7 +98,7 @@ def setup(notebook: str, profile: str | None = None, seed: int | None = None) ->
     device_lines = enable_memory_growth() + deterministic_ops()
     seed_everything(seed)
     gpus = tf.config.list_physical_devices("GPU")
-    device = f"GPU x{len(gpus)}" if gpus else f"CPU ({platform.machine()}, {os.cpu_count()} cores)"
+    device = estimate.device_label()
     session = Session(profile_settings(notebook, profile), notebook=notebook, profile=profile, seed=seed,
                       run_id=os.environ.get("COURSE_RUN_ID") or new_run_id(), started=started, device=device,
                       data_dir=data_dir(), build_dir=build_dir(),
@@ -113,6 +114,12 @@ def setup(notebook: str, profile: str | None = None, seed: int | None = None) ->
         f"  data        {session.data_dir}" + (f"  (mirror: {mirror})" if mirror else ""),
     ]
     lines += [f"  time        {line}" for line in notebook_time(notebook)]
+    # Read, never measured here: the probe costs about 20 s, and notebook 00 (or ensure_probe) takes it once.
+    try:
+        probe, problem = estimate.read_probe(estimate.probe_path(session.build_dir), device, tf.__version__)
+    except OSError as error:  # a build folder that cannot be made: no estimate, the notebook still opens
+        probe, problem = None, f"cannot read the build folder: {error.strerror}"
+    lines.append(f"  estimate    {estimate.banner_line(notebook, probe, problem, measured_times())}")
     lines += [f"  weights     {name}: {label}" for name, label in session.weights.items()]
     # A bad weights setting stops only the notebooks that load those weights (03-07): here, a warning.
     lines += [f"  warning     {name}'s weights cannot be used (see above): the notebooks that load them stop"
@@ -167,8 +174,10 @@ def time_plan(settings: Settings) -> None:
             continue
         run = measured[profile]
         seconds = run["seconds"]
+        changed = run.get("changed_since", {})  # notebooks changed after the measurement: not in their time
         print(f"{profile}: measured {run['measured']} on {run['machine']} ({run['by']})")
         for notebook, value in seconds.items():
-            print(f"  {notebook:<42} {value / 60:5.1f} min")
-        print(f"  {'all notebooks':<42} {sum(seconds.values()) / 60:5.1f} min")
+            note = f"  before {changed[notebook]}" if notebook in changed else ""
+            print(f"  {notebook:<42} {value / 60:5.1f} min{note}")
+        print(f"  {'all notebooks':<42} {sum(seconds.values()) / 60:5.1f} min{'  before those changes' if changed else ''}")
     print(f"your profile: {settings.profile}, on {settings.device}")

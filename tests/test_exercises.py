@@ -20,7 +20,7 @@ import pytest
 import tensorflow as tf
 from keras import layers
 
-from course_utils import compat, config, editions, exercises, visualize
+from course_utils import compat, config, editions, exercises, models, visualize
 from course_utils.errors import CourseError
 from course_utils.exercise_checks import NOT_ANSWERED, PASSED, WRONG, Outcome
 
@@ -45,13 +45,20 @@ def bn_base():
     return keras.Model(inputs, x, name="resnet_stand_in")
 
 
-def given(names) -> dict:
-    """Stand-ins for the notebook variables `names`, plus the modules the exercise cells import."""
+def phase_two_base():
+    """`base` as notebooks 04 and 05 leave it before their exercises: block 5 unfrozen, blocks 1-4 frozen."""
+    base = vgg()
+    models.set_trainable_from(base, "block5_conv1")
+    return base
+
+
+def given(names, notebook: str = "") -> dict:
+    """Stand-ins for the notebook variables `names` (as `notebook` leaves them), plus the modules the
+    exercise cells import."""
     images = np.random.default_rng(1).uniform(0, 255, (4, SIZE, SIZE, 3)).astype("float32")
     labels = np.array([0, 1, 0, 1])
     namespace = {"keras": keras, "layers": layers, "np": np, "tf": tf, "visualize": visualize, "session": None,
-                 "models": types.SimpleNamespace(cut_at=lambda m, n: keras.Model(m.input, m.get_layer(n).output)),
-                 "size": SIZE, "images": images, "cat": images[0]}
+                 "models": models, "size": SIZE, "images": images, "cat": images[0]}
     makers = {
         "model": small_cnn, "small": small_cnn, "resnet": bn_base,
         "augment": lambda: keras.Sequential([layers.RandomRotation(0.1, fill_mode="nearest"),
@@ -61,9 +68,10 @@ def given(names) -> dict:
         "splits": lambda: types.SimpleNamespace(train=tf.data.Dataset.from_tensor_slices((images, labels)).batch(2)),
         "x_train": lambda: np.random.default_rng(2).uniform(0, 5, (6, 2, 2, 512)).astype("float32"),
         "conv_head": lambda: keras.Sequential([keras.Input((2, 2, 512)), layers.Flatten(), layers.Dense(1)]),
-        "prepare": lambda: (lambda x: keras.applications.vgg16.preprocess_input(x.copy() if isinstance(x, np.ndarray) else x)),
-        "base": vgg,
-        "head": lambda: keras.Sequential([keras.Input((2, 2, 512)), layers.Flatten(), layers.Dense(1, activation="sigmoid")]),
+        "prepare": lambda: models.preprocess("vgg16"),
+        "base": phase_two_base if notebook.startswith(("04", "05")) else vgg,
+        "head": (lambda: models.dense_head((2, 2, 512), classes=17, normalize=True)) if notebook.startswith("04") else
+                (lambda: keras.Sequential([keras.Input((2, 2, 512)), layers.Flatten(), layers.Dense(1, activation="sigmoid")])),
     }
     for name in names:
         if name in makers:
@@ -75,7 +83,7 @@ def run(exercise_id: str, code: str, check_cell: str | None = None) -> Outcome:
     """Run `code` as an exercise cell among the notebook's stand-ins, then the exercise's check: the
     source of an edition's check cell when given (it must leave its outcome in `outcome`)."""
     exercise = exercises.get(exercise_id)
-    namespace = given(exercise.uses)
+    namespace = given(exercise.uses, exercise.notebook)
     exec(code, namespace)
     if check_cell is None:
         return exercise.outcome({name: namespace.get(name) for name in exercise.names})
@@ -85,104 +93,342 @@ def run(exercise_id: str, code: str, check_cell: str | None = None) -> Outcome:
 
 ALL = list(exercises.EXERCISES)
 
-# At least one typical wrong answer per exercise, with a piece of the message it must get.
+# Each exercise: at least three right answers other than the solution, written as careful learners
+# would (Sequential or functional, other names, activations as separate layers, other valid layers),
+# and at least two typical wrong ones with a piece of the message each must get. A check weakened
+# to pass a wrong answer, or narrowed to reject a right one, fails here.
 THREE = ("three_blocks = keras.Sequential([keras.Input(shape=(size, size, 3)), layers.Rescaling(1 / 255), {}, "
          "layers.Flatten(), layers.Dense(512, activation='relu'), layers.Dense(1, activation='sigmoid')])")
 C, P = "layers.Conv2D({}, 3, activation='relu')", "layers.MaxPooling2D(2)"
+BLOCKS = ", ".join([C.format(32), P, C.format(64), P, C.format(128), P])
+VGG64 = "vgg = keras.applications.VGG16(include_top=False, weights=None, input_shape=(64, 64, 3))\n"
+CUT3 = "cut3 = keras.Model(base.input, base.get_layer('block3_pool').output)\n"
+UNFREEZE3 = "models.set_trainable_from(cut3, 'block3_conv1')\n"
+GAP = "gap_head = keras.Sequential([keras.Input(base.output.shape[1:]), {}])"
+RESIZE = "resize_layers = keras.Sequential([keras.Input((32, 32, 3)), {}])"
+MOBILE = "m = keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(size, size, 3){})\n"
+CONV_B4 = ("inputs = keras.Input((size, size, 3))\n"
+           "conv_model_b4 = keras.Model(inputs, models.cut_at(base, 'block4_conv3')(prepare(inputs)))\n")
+
+RIGHT_ANSWERS = {
+    "01.no_fourth_block": [
+        "inputs = keras.Input((size, size, 3))\nx = layers.Rescaling(1 / 255)(inputs)\nfor f in (32, 64, 128):\n"
+        "    x = layers.MaxPooling2D()(layers.ReLU()(layers.Conv2D(f, 3)(x)))\n"
+        "x = layers.Activation('relu')(layers.Dense(512)(layers.Flatten()(x)))\n"
+        "three_blocks = keras.Model(inputs, layers.Dense(1, activation='sigmoid')(x), name='mine')",
+        "three_blocks = keras.Sequential([keras.Input((size, size, 3)), layers.Rescaling(scale=1.0 / 255.0), "
+        + ", ".join(f"layers.Conv2D({f}, (3, 3), padding='valid'), layers.Activation('relu'), "
+                    "layers.MaxPooling2D(pool_size=(2, 2), strides=2)" for f in (32, 64, 128))
+        + ", layers.Flatten(), layers.Dense(512), layers.ReLU(), layers.Dense(1), layers.Activation('sigmoid')])",
+        "three_blocks = keras.Sequential([keras.Input((size, size, 3)), layers.Rescaling(1 / 255), "
+        "keras.Sequential([" + BLOCKS + "], name='blocks'), layers.Flatten(), layers.Dropout(0.5), "
+        "layers.Dense(512, activation=keras.activations.relu, name='hidden'), layers.Dense(1, activation='sigmoid')])"],
+    "01.block_output_size": [
+        "block_output_size = lambda n: ((n - 2) // 2, (n - 2) // 2)",
+        "import math\ndef block_output_size(n):\n    after_conv = n - 3 + 1\n    return math.floor(after_conv / 2)",
+        "def block_output_size(n):\n    return np.int64(int((n - 2) / 2))",
+        "block_output_size = lambda n: [(n - 2) // 2] * 2"],
+    "02.augment_in_range": [
+        "inputs = keras.Input((size, size, 3))\n"
+        "augment_plus = keras.Model(inputs, layers.RandomContrast(0.3)(augment(inputs)), name='plus')",
+        "augment_plus = keras.Sequential([*augment.layers, layers.Solarization(value_range=(0, 255))])",
+        "augment_plus = keras.Sequential([keras.Input((size, size, 3)), *augment.layers, "
+        "layers.RandAugment(value_range=(0, 255))])",
+        "augment_plus = keras.Sequential([augment, layers.RandomBrightness(0.2), layers.RandomGrayscale(0.5)])"],
+    "02.augment_batch": [
+        "augment_batch = lambda images, labels: (augment(images, training=True), labels)",
+        "def augment_batch(images, labels):\n    images = augment(images)\n    return images, labels",
+        "def augment_batch(x, y):\n    return tf.clip_by_value(augment(x, training=True), 0.0, 255.0), y"],
+    "03.conv_head": [
+        "inputs = keras.Input(x_train.shape[1:])\nx = layers.ReLU()(layers.Conv2D(64, 1)(inputs))\n"
+        "x = layers.Dense(1)(layers.GlobalAveragePooling2D()(x))\n"
+        "gap_conv_head = keras.Model(inputs, layers.Activation('sigmoid')(x), name='mine')",
+        "gap_conv_head = keras.Sequential([keras.Input(x_train.shape[1:]), layers.Conv2D(128, 3, padding='same'), "
+        "layers.BatchNormalization(), layers.Activation('relu'), layers.GlobalAveragePooling2D(), layers.Dropout(0.5), "
+        "layers.Dense(1, activation='sigmoid')])",
+        "gap_conv_head = keras.Sequential([keras.Input(x_train.shape[1:]), layers.Conv2D(32, 2, activation='relu'), "
+        "layers.GlobalMaxPooling2D(), layers.Dense(1, activation='sigmoid', name='dog')])"],
+    "03.frozen_base_in_model": [
+        VGG64 + "vgg.trainable = False\nend_to_end = keras.Sequential([keras.Input((64, 64, 3)), "
+        "layers.RandomFlip('horizontal'), layers.Lambda(prepare), vgg, layers.GlobalAveragePooling2D(), "
+        "layers.Dense(1, activation='sigmoid')])",
+        VGG64 + "for layer in vgg.layers:\n    layer.trainable = False\ninputs = keras.Input((64, 64, 3))\n"
+        "x = keras.Sequential([layers.RandomRotation(0.1), layers.RandomZoom(0.1)], name='aug')(inputs)\n"
+        "x = vgg(keras.applications.vgg16.preprocess_input(x), training=False)\n"
+        "end_to_end = keras.Model(inputs, layers.Dense(1, activation='sigmoid')(layers.Flatten()(x)))",
+        VGG64 + "models.set_trainable_from(vgg, None)\ninputs = keras.Input((64, 64, 3))\n"
+        "x = prepare(layers.RandomContrast(0.2)(inputs))\nx = layers.Dropout(0.5)(layers.Dense(64, activation='relu')("
+        "layers.Flatten()(vgg(x))))\nend_to_end = keras.Model(inputs, layers.Activation('sigmoid')(layers.Dense(1)(x)))"],
+    "04.cut_block3": [
+        "cut3 = models.cut_at(base, 'block3_pool')\nfor layer in cut3.layers:\n"
+        "    layer.trainable = layer.name.startswith('block3')\n"
+        "cut3_trainable = sum(layer.count_params() for layer in cut3.layers if layer.trainable)",
+        "cut3 = keras.Model(inputs=base.inputs, outputs=base.layers[10].output, name='to_block3')\n"
+        "for name in ('block3_conv1', 'block3_conv2', 'block3_conv3'):\n    cut3.get_layer(name).trainable = True\n"
+        "cut3_trainable = np.sum([np.prod(w.shape) for w in cut3.trainable_weights])",
+        "cut3 = keras.Sequential([keras.Input(base.input.shape[1:]), *base.layers[1:11]])\n" + UNFREEZE3 +
+        "cut3_trainable = models.parameter_counts(cut3)['trainable']"],
+    "04.gap_head": [
+        "inputs = keras.Input(base.output.shape[1:])\nx = layers.BatchNormalization()(layers.GlobalAveragePooling2D()(inputs))\n"
+        "x = layers.Dropout(0.5)(layers.ReLU()(layers.Dense(256)(x)))\n"
+        "gap_head = keras.Model(inputs, layers.Softmax()(layers.Dense(17)(x)), name='my_head')",
+        GAP.format("layers.GlobalAveragePooling2D(), layers.Dropout(0.2), layers.BatchNormalization(), layers.Dense(256), "
+                   "layers.Activation('relu'), layers.Dropout(0.5), layers.Dense(17), layers.Activation('softmax')"),
+        GAP.format("layers.GlobalAveragePooling2D(keepdims=False, name='average'), layers.BatchNormalization(), "
+                   "layers.Dense(256, activation=keras.activations.relu), layers.Dropout(0.5), "
+                   "layers.Dense(17, activation='softmax', name='flowers')")],
+    "05.unfreeze_block4": [
+        "models.set_trainable_from(base, 'block4_conv1')\n"
+        "trainable_now = sum(int(np.prod(w.shape)) for w in base.trainable_weights)",
+        "for index, layer in enumerate(base.layers):\n    layer.trainable = index >= 11  # blocks 1-3: layers 1 to 10\n"
+        "trainable_now = int(np.sum([np.prod(v.shape) for v in base.trainable_variables]))",
+        "for layer in base.layers:\n    if 'block4' in layer.name or 'block5' in layer.name:\n        layer.trainable = True\n"
+        "    else:\n        layer.trainable = False\ntrainable_now = models.parameter_counts(base)['trainable']"],
+    "05.freeze_bn": [
+        "def unfreeze_except_bn(model):\n    model.trainable = True\n    for layer in model.layers:\n"
+        "        layer.trainable = not isinstance(layer, keras.layers.BatchNormalization)",
+        "def unfreeze_except_bn(model):\n    model.trainable = True\n"
+        "    for layer in model.layers:\n        if type(layer).__name__ == 'BatchNormalization':\n"
+        "            layer.trainable = False\n    return model",
+        "def unfreeze_except_bn(base):\n    base.trainable = True\n"
+        "    for bn in [l for l in base.layers if l.name.endswith('_bn')]:\n        bn.trainable = False"],
+    "06.resize_in_model": [
+        RESIZE.format("layers.UpSampling2D(size // 32), layers.Rescaling(1 / 255)"),
+        "inputs = keras.Input((32, 32, 3))\nx = layers.Rescaling(1.0 / 255)(inputs)\n"
+        "resize_layers = keras.Model(inputs, layers.Resizing(size, size, interpolation='nearest')(x), name='mine')",
+        RESIZE.format("layers.Resizing(size, size, interpolation='area'), layers.Lambda(lambda x: x / 255.0)")],
+    "06.mobilenet_applications": [
+        MOBILE.format(", name='my_base'") + "m.trainable = False\ninputs = keras.Input((size, size, 3))\n"
+        "x = m(keras.applications.mobilenet_v2.preprocess_input(inputs * 255.0), training=False)\n"
+        "mobilenet_model = keras.Model(inputs, layers.Softmax()(layers.Dense(10)(layers.GlobalAveragePooling2D()(x))))",
+        MOBILE.format("") + "for layer in m.layers:\n    layer.trainable = False\n"
+        "mobilenet_model = keras.Sequential([keras.Input((size, size, 3)), layers.Rescaling(2.0, offset=-1.0), m, "
+        "layers.GlobalAveragePooling2D(), layers.Dropout(0.2), layers.Dense(10, activation='softmax')])",
+        MOBILE.format(", pooling='max'") + "m.trainable = False\n"
+        "mobilenet_model = keras.Sequential([keras.Input((size, size, 3)), layers.Rescaling(1 / 127.5, offset=-1), "
+        "layers.Rescaling(255.0), m, layers.Dense(10), layers.Activation('softmax')])"],
+    "07.conv_activations": [
+        "conv_activations = keras.Model(inputs=small.inputs, "
+        "outputs=[l.output for l in small.layers if type(l).__name__ == 'Conv2D'])",
+        "outs = []\nfor layer in small.layers:\n    if isinstance(layer, keras.layers.Conv2D):\n"
+        "        outs.append(layer.output)\nconv_activations = keras.Model(small.inputs, outs, name='convs')",
+        "conv_activations = keras.Model(small.inputs, [small.get_layer(index=i).output for i in (1, 3, 5, 7)])"],
+    "07.grad_cam_layer": [
+        "inputs = keras.Input((size, size, 3))\n"
+        "conv_model_b4 = keras.Model(inputs, keras.Model(base.input, base.get_layer('block4_conv3').output)(prepare(inputs)))\n"
+        "names = [layer.name for layer in base.layers]\nmaps = keras.Input(conv_model_b4.output.shape[1:])\nx = maps\n"
+        "for layer in base.layers[names.index('block4_conv3') + 1:]:\n    x = layer(x)\n"
+        "classifier_model_b4 = keras.Model(maps, head(x))",
+        "inputs = keras.Input((size, size, 3))\nx = keras.applications.vgg16.preprocess_input(inputs)\n"
+        "conv_model_b4 = keras.Model(inputs, models.cut_at(base, 'block4_conv3')(x), name='to_b4')\n"
+        "classifier_model_b4 = keras.Sequential([keras.Input(conv_model_b4.output.shape[1:]), "
+        "*[base.get_layer(n) for n in ('block4_pool', 'block5_conv1', 'block5_conv2', 'block5_conv3', 'block5_pool')], "
+        "head])",
+        CONV_B4 + "maps = keras.Input(conv_model_b4.output_shape[1:])\n"
+        "rest = keras.Sequential(base.layers[base.layers.index(base.get_layer('block4_pool')):], name='rest')\n"
+        "classifier_model_b4 = keras.Model(maps, head(rest(maps)))"],
+}
+
 WRONG_ANSWERS = {
     "01.no_fourth_block": [
         (THREE.format(", ".join([C.format(32), P, C.format(64), P, C.format(128), P, P])), "followed by its MaxPooling2D"),
         (THREE.format(", ".join([C.format(32), P, C.format(128), P, C.format(128), P])), "not the first three blocks"),
         (THREE.format(", ".join([C.format(32), P, C.format(64), P, C.format(128), P, C.format(128), P])),
-         "has 4 convolution layers")],
+         "has 4 convolution layers"),
+        (THREE.format(BLOCKS).replace("layers.Dense(512, activation='relu')", "layers.Dense(512)"), "512 ReLU units"),
+        (THREE.format(BLOCKS.replace("activation='relu')", "activation='relu', padding='same')")), "without padding"),
+        (THREE.format(BLOCKS.replace("MaxPooling2D(2)", "MaxPooling2D(3)")), "pools 3x3 windows"),
+        (THREE.format(BLOCKS).replace("layers.Rescaling(1 / 255), ", ""), "no Rescaling"),
+        (THREE.format(BLOCKS.replace("Conv2D(64, 3, activation='relu')", "Conv2D(64, 3)")), "the block of"),
+        (THREE.format(BLOCKS).replace("layers.Dense(1, activation='sigmoid')", "layers.Dense(1)"), "sigmoid unit"),
+        (THREE.format(BLOCKS).replace("Dense(512", "Dense(256"), "a Dense layer of 512 ReLU units"),
+        (THREE.format(BLOCKS + ", layers.BatchNormalization()"), "has weights that notebook 01's network does not have"),
+        (THREE.format(BLOCKS).replace("layers.Flatten()", "layers.GlobalAveragePooling2D()"), "Flatten right after")],
     "01.block_output_size": [("block_output_size = lambda n: n // 2", "gives 75, Keras gives 74x74"),
-                             ("block_output_size = lambda n: (n - 2) / 2", "gives 17.5")],
+                             ("block_output_size = lambda n: (n - 2) / 2", "gives 17.5"),
+                             ("block_output_size = lambda n: ((n - 2) // 2, n // 2)", "Keras gives 74x74"),
+                             ("block_output_size = lambda n: n - 2", "gives 148"),
+                             ("block_output_size = lambda n: str((n - 2) // 2)", "not a number"),
+                             ("block_output_size = (size - 2) // 2", "not a function of n")],
     "02.augment_in_range": [
         ("augment_plus = keras.Sequential([*augment.layers, layers.RandomBrightness(0.2, value_range=(0, 1))])",
          "squeezed the pixel range"),
         ("augment_plus = keras.Sequential([*augment.layers, layers.GaussianNoise(0.5)])", "goes down to"),
         ("augment_plus = keras.Sequential([*augment.layers, layers.Rescaling(1.0)])", "no new random transformation"),
         ("augment_plus = keras.Sequential([*augment.layers, layers.RandomContrast(0.2), layers.Rescaling(0.5)])",
-         "with training=False it changes the images")],
+         "with training=False it changes the images"),
+        ("augment_plus = keras.Sequential([layers.RandomContrast(0.3)])", "lost the notebook's"),
+        ("augment_plus = [*augment.layers, layers.RandomContrast(0.3)]", "is a list, not a Keras model"),
+        ("augment_plus = keras.Sequential([*augment.layers, layers.RandomCrop(16, 16)])", "augmentation keeps the size")],
     "02.augment_batch": [("def augment_batch(images, labels):\n    return augment(images, training=False), labels", "unchanged"),
                          ("def augment_batch(images, labels):\n    return augment(images, training=True)",
-                          "does not return two values")],
+                          "does not return two values"),
+                         ("def augment_batch(images, labels):\n    return augment(images, training=True) / 255.0, labels",
+                          "squeezed"),
+                         ("def augment_batch(images, labels):\n    return labels, augment(images, training=True)",
+                          "changes the labels"),
+                         ("augment_batch = splits.train.map(lambda x, y: (augment(x, training=True), y))",
+                          "not a function of (images, labels)"),
+                         ("def augment_batch(images, labels):\n"
+                          "    return tf.image.resize(augment(images, training=True), (32, 32)), labels", "turns images of shape")],
     "03.conv_head": [
         ("gap_conv_head = keras.Sequential([keras.Input(x_train.shape[1:]), layers.Conv2D(8, 1), layers.Flatten(), "
          "layers.Dense(1, activation='sigmoid')])", "still flattens"),
         ("gap_conv_head = keras.Sequential([keras.Input((64, 64, 3)), layers.Conv2D(8, 3), "
          "layers.GlobalAveragePooling2D(), layers.Dense(1, activation='sigmoid')])", "the cached features are"),
         ("gap_conv_head = keras.Sequential([keras.Input(x_train.shape[1:]), layers.Dense(8), "
-         "layers.GlobalAveragePooling2D(), layers.Dense(1, activation='sigmoid')])", "starts with a Conv2D")],
+         "layers.GlobalAveragePooling2D(), layers.Dense(1, activation='sigmoid')])", "starts with a Conv2D"),
+        ("gap_conv_head = keras.Sequential([keras.Input(x_train.shape[1:]), layers.Conv2D(8, 1, activation='relu'), "
+         "layers.GlobalAveragePooling2D(), layers.Dense(1)])", "one sigmoid unit"),
+        ("gap_conv_head = keras.Sequential([keras.Input(x_train.shape[1:]), layers.Conv2D(8, 1, activation='relu'), "
+         "layers.Dense(1, activation='sigmoid')])", "nothing turns its feature maps into one vector")],
     "03.frozen_base_in_model": [
-        ("vgg = keras.applications.VGG16(include_top=False, weights=None, input_shape=(64, 64, 3))\n"
-         "inputs = keras.Input((64, 64, 3))\nx = vgg(prepare(layers.RandomFlip()(inputs)))\n"
+        (VGG64 + "inputs = keras.Input((64, 64, 3))\nx = vgg(prepare(layers.RandomFlip()(inputs)))\n"
          "end_to_end = keras.Model(inputs, layers.Dense(1, activation='sigmoid')(layers.Flatten()(x)))",
          "block1_conv1 is still trainable"),
-        ("vgg = keras.applications.VGG16(include_top=False, weights=None, input_shape=(64, 64, 3))\n"
-         "vgg.trainable = False\ninputs = keras.Input((64, 64, 3))\nx = layers.RandomFlip()(vgg(prepare(inputs)))\n"
+        (VGG64 + "vgg.trainable = False\ninputs = keras.Input((64, 64, 3))\nx = layers.RandomFlip()(vgg(prepare(inputs)))\n"
          "end_to_end = keras.Model(inputs, layers.Dense(1, activation='sigmoid')(layers.Flatten()(x)))",
-         "comes after the base")],
+         "comes after the base"),
+        (VGG64 + "vgg.trainable = False\ninputs = keras.Input((64, 64, 3))\nx = vgg(layers.RandomFlip()(inputs))\n"
+         "end_to_end = keras.Model(inputs, layers.Dense(1, activation='sigmoid')(layers.Flatten()(x)))",
+         "reach the base as they are"),
+        (VGG64 + "vgg.trainable = False\ninputs = keras.Input((64, 64, 3))\nx = vgg(prepare(prepare(inputs)))\n"
+         "end_to_end = keras.Model(inputs, layers.Dense(1, activation='sigmoid')(layers.Flatten()(x)))",
+         "is not `prepare(images)`"),
+        (VGG64 + "vgg.trainable = False\ninputs = keras.Input((64, 64, 3))\nx = vgg(prepare(inputs))\n"
+         "end_to_end = keras.Model(inputs, layers.Dense(1, activation='sigmoid')(layers.Flatten()(x)))",
+         "no random augmentation"),
+        (VGG64 + "vgg.trainable = False\nx = layers.Flatten()(vgg.output)\n"
+         "end_to_end = keras.Model(vgg.input, layers.Dense(1, activation='sigmoid')(x))", "no VGG base inside"),
+        (VGG64 + "inputs = keras.Input((64, 64, 3))\nx = vgg(prepare(layers.RandomFlip()(inputs)))\n"
+         "end_to_end = keras.Model(inputs, layers.Dense(1, activation='sigmoid')(layers.Flatten()(x)))\n"
+         "end_to_end.trainable = False", "nothing in `end_to_end` is trainable"),
+        (VGG64 + "vgg.trainable = False\ninputs = keras.Input((64, 64, 3))\nx = vgg(prepare(layers.RandomFlip()(inputs)))\n"
+         "end_to_end = keras.Model(inputs, layers.Dense(2, activation='softmax')(layers.Flatten()(x)))", "gives (1,)")],
     "04.cut_block3": [
-        ("for layer in base.layers:\n    layer.trainable = layer.name.startswith('block3')\n"
-         "cut3 = keras.Model(base.input, base.get_layer('block3_pool').output)\ncut3_trainable = cut3.count_params()",
-         "frozen ones included"),
-        ("cut3 = keras.Model(base.input, base.get_layer('block3_conv3').output)\ncut3_trainable = 0",
-         "ends at block3_conv3"),
-        ("cut3 = keras.Model(base.input, base.get_layer('block3_pool').output)\n"
-         "cut3_trainable = len(cut3.trainable_weights)", "weight tensors")],
+        (CUT3 + UNFREEZE3 + "cut3_trainable = cut3.count_params()", "frozen ones included"),
+        ("cut3 = keras.Model(base.input, base.get_layer('block3_conv3').output)\n"
+         "models.set_trainable_from(cut3, 'block3_conv1')\ncut3_trainable = 0", "ends at block3_conv3"),
+        (CUT3 + UNFREEZE3 + "cut3_trainable = len(cut3.trainable_weights)", "weight tensors"),
+        (CUT3 + "cut3_trainable = sum(int(np.prod(w.shape)) for w in cut3.trainable_weights)", "block3_conv1 is still frozen"),
+        (CUT3 + "cut3_trainable = sum(int(np.prod(w.shape)) for w in cut3.trainable_weights)\n" + UNFREEZE3,
+         "0 is what trained"),
+        (CUT3 + "for layer in cut3.layers:\n    layer.trainable = True\ncut3_trainable = cut3.count_params()",
+         "block2_conv2 is trainable"),
+        (CUT3 + "cut3.trainable = True  # already True: its layers keep phase two's flags\ncut3_trainable = 0",
+         "block3_conv1 is still frozen"),
+        ("fresh = keras.applications.VGG16(include_top=False, weights=None, input_shape=(64, 64, 3))\n"
+         "cut3 = keras.Model(fresh.input, fresh.get_layer('block3_pool').output)\n" + UNFREEZE3 +
+         "cut3_trainable = sum(int(np.prod(w.shape)) for w in cut3.trainable_weights)", "cut the base itself"),
+        (CUT3 + UNFREEZE3 + "cut3_trainable = 3 * 3 * 256 * 256 * 3  # by hand: no biases, block3_conv1 reads 128 maps",
+         "not how many of cut3's weights")],
     "04.gap_head": [
-        ("gap_head = keras.Sequential([keras.Input(base.output.shape[1:]), layers.Flatten(), "
-         "layers.Dense(17, activation='softmax')])", "still has a Flatten"),
-        ("gap_head = keras.Sequential([keras.Input(base.output.shape[1:]), layers.GlobalAveragePooling2D(), "
-         "layers.Dense(1, activation='sigmoid')])", "17 flowers")],
+        (GAP.format("layers.Flatten(), layers.Dense(17, activation='softmax')"), "still has a Flatten"),
+        (GAP.format("layers.GlobalAveragePooling2D(), layers.Dense(1, activation='sigmoid')"), "17 flowers"),
+        (GAP.format("layers.GlobalAveragePooling2D(), layers.Dense(17, activation='softmax')"), "change only its Flatten"),
+        (GAP.format("layers.GlobalAveragePooling2D(), layers.BatchNormalization(), layers.Dense(256), layers.Dropout(0.5), "
+                    "layers.Dense(17, activation='softmax')"), "not followed by a ReLU"),
+        (GAP.format("layers.GlobalMaxPooling2D(), layers.BatchNormalization(), layers.Dense(256, activation='relu'), "
+                    "layers.Dropout(0.5), layers.Dense(17, activation='softmax')"), "not the maps averaged"),
+        (GAP.format("layers.GlobalAveragePooling2D(), layers.BatchNormalization(), layers.Dense(256, activation='relu'), "
+                    "layers.Dense(17)"), "17 flowers"),
+        ("gap_head = keras.Sequential([keras.Input((size, size, 3)), layers.GlobalAveragePooling2D(), "
+         "layers.BatchNormalization(), layers.Dense(256, activation='relu'), layers.Dense(17, activation='softmax')])",
+         "the base gives"),
+        (GAP.format("layers.BatchNormalization(), layers.Dense(256, activation='relu'), layers.Dropout(0.5), "
+                    "layers.Dense(17, activation='softmax')"), "nothing turns the base's maps into one vector")],
     "05.unfreeze_block4": [
         ("for layer in base.layers:\n    layer.trainable = layer.name.startswith(('block4', 'block5'))\n"
          "base.trainable = False\ntrainable_now = 0", "`base` itself is frozen"),
-        ("base.trainable = True\ntrainable_now = base.count_params()", "block3_conv3 is trainable"),
+        ("base.trainable = True  # already True: its layers keep phase two's flags\n"
+         "trainable_now = base.count_params()", "block4_conv1 is still frozen"),
+        ("for layer in base.layers:\n    layer.trainable = True\ntrainable_now = base.count_params()",
+         "block3_conv3 is trainable"),
         ("for layer in base.layers:\n    layer.trainable = layer.name.startswith(('block4', 'block5'))\n"
          "trainable_now = sum(l.count_params() for l in base.layers if l.name.startswith('block5'))",
-         "block 5 alone")],
+         "block 5 alone"),
+        ("for layer in base.layers:\n    layer.trainable = layer.name.startswith(('block4', 'block5'))\n"
+         "trainable_now = len(base.trainable_weights)", "weight tensors"),
+        ("trainable_now = sum(int(np.prod(w.shape)) for w in base.trainable_weights)", "block4_conv1 is still frozen"),
+        ("for layer in base.layers:\n    layer.trainable = layer.name.startswith(('block4', 'block5'))\n"
+         "trainable_now = sum(l.count_params() for l in base.layers if l.name.startswith('block4'))",
+         "not how many of base's weights"),
+        ("base = keras.Sequential([keras.Input((64, 64, 3)), base, layers.Flatten(), layers.Dense(1)])\n"
+         "trainable_now = sum(int(np.prod(w.shape)) for w in base.trainable_weights)", "no layer block4_conv1")],
     "05.freeze_bn": [
         ("def unfreeze_except_bn(model):\n    for layer in model.layers:\n"
          "        if isinstance(layer, keras.layers.BatchNormalization):\n            layer.trainable = False\n"
          "    model.trainable = True", "conv1_bn (BatchNormalization) is trainable"),
-        ("def unfreeze_except_bn(model):\n    pass", "still frozen")],
+        ("def unfreeze_except_bn(model):\n    pass", "still frozen"),
+        ("def unfreeze_except_bn(model):\n    for layer in model.layers:\n"
+         "        layer.trainable = not isinstance(layer, keras.layers.BatchNormalization)", "base itself is still frozen"),
+        ("unfreeze_except_bn = [layer for layer in resnet.layers if not isinstance(layer, keras.layers.BatchNormalization)]",
+         "is a list, not a function"),
+        ("def unfreeze_except_bn(model):\n    model.trainable = True\n    for layer in model.layers:  # as phase two\n"
+         "        layer.trainable = layer.name.startswith('conv2') and not isinstance(layer, keras.layers.BatchNormalization)",
+         "conv1_conv is still frozen")],
     "06.resize_in_model": [
-        ("resize_layers = keras.Sequential([keras.Input((32, 32, 3)), layers.Resizing(size, size)])", "reaches"),
-        ("resize_layers = keras.Sequential([keras.Input((32, 32, 3)), layers.Resizing(size, size), "
-         "layers.Rescaling(1 / 127.5, offset=-1)])", "goes down to"),
-        ("resize_layers = keras.Sequential([keras.Input((32, 32, 3)), layers.Resizing(size, size, "
-         "interpolation='nearest'), layers.Rescaling(1 / 255)])", "other pixel values"),
-        ("resize_layers = keras.Sequential([keras.Input((32, 32, 3)), layers.Rescaling(1 / 255)])", "outputs 32x32")],
+        (RESIZE.format("layers.Resizing(size, size)"), "reaches"),
+        (RESIZE.format("layers.Resizing(size, size), layers.Rescaling(1 / 127.5, offset=-1)"), "goes down to"),
+        (RESIZE.format("layers.Rescaling(1 / 255)"), "outputs 32x32"),
+        (RESIZE.format("layers.ZeroPadding2D((size - 32) // 2), layers.Rescaling(1 / 255)"), "another picture"),
+        (RESIZE.format("layers.Resizing(size, size), layers.Rescaling(1 / 255), layers.Rescaling(1 / 255)"),
+         "more than once")],
     "06.mobilenet_applications": [
-        ("m = keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(size, size, 3), pooling='avg')\n"
-         "m.trainable = False\nmobilenet_model = keras.Sequential([keras.Input((size, size, 3)), m, "
+        (MOBILE.format(", pooling='avg'") + "m.trainable = False\nmobilenet_model = keras.Sequential([keras.Input((size, size, 3)), m, "
          "layers.Dense(10, activation='softmax')])", "receives pixels in [0"),
-        ("m = keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(size, size, 3), pooling='avg')\n"
+        (MOBILE.format(", pooling='avg'") + "mobilenet_model = keras.Sequential([keras.Input((size, size, 3)), "
+         "layers.Rescaling(2.0, offset=-1.0), m, layers.Dense(10, activation='softmax')])", "Conv1 is trainable"),
+        (MOBILE.format("") + "m.trainable = False\nmobilenet_model = keras.Sequential([keras.Input((size, size, 3)), m, "
+         "layers.Flatten(), layers.Dense(10, activation='softmax')])", "gives maps"),
+        (MOBILE.format(", pooling='avg'") + "m.trainable = False\nmobilenet_model = keras.Sequential([keras.Input((size, size, 3)), "
+         "layers.Rescaling(2.0, offset=-1.0), m, layers.Dense(10)])", "softmax over CIFAR-10"),
+        (MOBILE.format(", pooling='avg'") + "m.trainable = False\nmobilenet_model = keras.Sequential([keras.Input((size, size, 3)), "
+         "layers.Rescaling(255.0), m, layers.Dense(10, activation='softmax')])", "up to 255"),
+        ("m = keras.applications.MobileNet(include_top=False, weights=None, input_shape=(size, size, 3), pooling='avg')\n"
+         "m.trainable = False\nmobilenet_model = keras.Sequential([keras.Input((size, size, 3)), "
+         "layers.Rescaling(2.0, offset=-1.0), m, layers.Dense(10, activation='softmax')])", "no keras.applications.MobileNetV2"),
+        ("m = keras.applications.MobileNetV2(weights=None, input_shape=(size, size, 3), classes=10)\nm.trainable = False\n"
          "mobilenet_model = keras.Sequential([keras.Input((size, size, 3)), layers.Rescaling(2.0, offset=-1.0), m, "
-         "layers.Dense(10, activation='softmax')])", "Conv1 is trainable"),
-        ("m = keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(size, size, 3))\n"
-         "m.trainable = False\nmobilenet_model = keras.Sequential([keras.Input((size, size, 3)), m, layers.Flatten(), "
-         "layers.Dense(10, activation='softmax')])", "gives maps")],
+         "layers.Dense(10, activation='softmax')])", "1,000-class classifier")],
     "07.conv_activations": [
         ("conv_activations = keras.Model(small.inputs, [l.output for l in small.layers "
          "if isinstance(l, (layers.Conv2D, layers.MaxPooling2D))])", "has 8 output(s)"),
         ("other = keras.models.clone_model(small)\nconv_activations = keras.Model(other.inputs, "
-         "[l.output for l in other.layers if isinstance(l, layers.Conv2D)])", "differ from `small`'s own")],
+         "[l.output for l in other.layers if isinstance(l, layers.Conv2D)])", "differ from `small`'s own"),
+        ("conv_activations = keras.Model(small.inputs, [l.output for l in small.layers "
+         "if isinstance(l, layers.MaxPooling2D)])", "where conv2d")],
     "07.grad_cam_layer": [
         ("inputs = keras.Input((size, size, 3))\nconv_model_b4 = keras.Model(inputs, models.cut_at(base, 'block4_conv3')(inputs))\n"
          "classifier_model_b4 = conv_model_b4", "are they prepared first"),
         ("inputs = keras.Input((size, size, 3))\n"
          "conv_model_b4 = keras.Model(inputs, models.cut_at(base, 'block4_pool')(prepare(inputs)))\n"
-         "classifier_model_b4 = conv_model_b4", "block4_conv3's are")],
+         "classifier_model_b4 = conv_model_b4", "block4_conv3's are"),
+        (CONV_B4 + "maps = keras.Input(conv_model_b4.output_shape[1:])\nx = maps\n"
+         "for name in ('block5_conv1', 'block5_conv2', 'block5_conv3', 'block5_pool'):\n    x = base.get_layer(name)(x)\n"
+         "classifier_model_b4 = keras.Model(maps, head(base.get_layer('block4_pool')(x)))", "missing or repeated"),
+        (CONV_B4 + "maps = keras.Input(base.get_layer('block4_pool').output.shape[1:])\nx = maps\n"
+         "for name in ('block5_conv1', 'block5_conv2', 'block5_conv3', 'block5_pool'):\n    x = base.get_layer(name)(x)\n"
+         "classifier_model_b4 = keras.Model(maps, head(x))", "the classifier starts where the conv model ends")],
 }
 
 
-def test_every_exercise_has_wrong_answers_and_every_notebook_two_exercises():
-    assert set(WRONG_ANSWERS) == set(ALL)
+def test_every_exercise_has_three_right_and_two_wrong_answers_and_every_notebook_two_exercises():
+    """The tables above are the checks' specification: an exercise without them has an untested check."""
+    assert set(RIGHT_ANSWERS) == set(WRONG_ANSWERS) == set(ALL)
+    for exercise_id in ALL:
+        assert len(RIGHT_ANSWERS[exercise_id]) >= 3, exercise_id
+        assert len(WRONG_ANSWERS[exercise_id]) >= 2, exercise_id
+        assert exercises.get(exercise_id).solution_code not in RIGHT_ANSWERS[exercise_id]
     for number in range(1, 8):
         assert len([e for e in ALL if e.startswith(f"0{number}.")]) >= 2
+
+
+@pytest.mark.parametrize("exercise_id,code", [(e, code) for e, answers in RIGHT_ANSWERS.items() for code in answers])
+def test_every_right_answer_passes(exercise_id, code):
+    """A check narrowed to one form (Sequential only, class names, activations as arguments) fails here."""
+    outcome = run(exercise_id, code)
+    assert outcome.status == PASSED, f"{exercise_id} rejected a right answer: {outcome.message}"
 
 
 @pytest.mark.parametrize("exercise_id", ALL)

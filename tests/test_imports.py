@@ -1,7 +1,7 @@
 """Every module of the package imports, in whichever environment the tests run (Colab's, the oldest
 TensorFlow on Python 3.10, the course's own): this Python's syntax, this TensorFlow's and Keras' names.
-The environment stages of CI leave out the tests that no environment can change (conftest.py,
-ENV_INDEPENDENT); this keeps every module, also one only those tests exercise, imported in each."""
+The environment stages of CI run only some test files (conftest.py, ENVIRONMENT_TESTS); this keeps every
+module, also one only the other files exercise, imported in each."""
 
 import importlib
 import pkgutil

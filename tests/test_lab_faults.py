@@ -480,3 +480,15 @@ def test_a_disk_that_fills_while_the_report_is_written_keeps_the_previous_report
                     f"course_utils report --profile smoke --build-dir {build}")
     assert _report_files(build) == before
     assert not [p.name for p in build.iterdir() if p.name.startswith(".report")]
+
+
+def test_an_error_quoted_in_one_line_is_its_first_line_or_its_type():
+    from course_utils.errors import first_line
+
+    class Unprintable(Exception):
+        def __str__(self):
+            raise RuntimeError("no message")
+
+    assert first_line(OSError("\n  disk full \nsecond line")) == "disk full"
+    assert first_line(OSError()) == "OSError" and first_line(ValueError(" \n ")) == "ValueError"
+    assert first_line(Unprintable()) == "Unprintable"

@@ -16,6 +16,7 @@ import zipfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import h5py
 import numpy as np
 import pytest
 
@@ -23,8 +24,10 @@ from conftest import make_image, new_session, patch_dataset, patch_network
 from course_utils import archives, cli, compat, data, files, hub, labkit, mirror, networks, pretrained, registry
 
 MOBILENET = networks.NETWORKS[hub.HUB_NETWORK]
-# The networks whose weights a lab kit holds: those with a hash Keras publishes (see `labkit.items`).
+# The networks whose weights a lab kit checks by the hash Keras publishes; the others (MobileNetV2)
+# by their layers' shapes (see `labkit._check`).
 KIT_WEIGHTS = [name for name in pretrained.PRETRAINED if networks.NETWORKS[name].md5]
+UNHASHED = [name for name in pretrained.PRETRAINED if not networks.NETWORKS[name].md5]
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "course-data"
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
@@ -102,6 +105,12 @@ def sources(data_home, fake_cats, tmp_path, server, monkeypatch):
         body = f"{network} no-top weights, stand-in bytes".encode() * 1000
         patch_network(monkeypatch, network, source=_serve(handler, base, networks.NETWORKS[network].source, body),
                       md5=hashlib.md5(body).hexdigest())
+    for network in UNHASHED:  # a small HDF5 file of two arrays, and the network's shapes pointed at it
+        weights = tmp_path / f"{network}.h5"
+        with h5py.File(weights, "w") as file:
+            file["layer/kernel"], file["layer/bias"] = np.ones((3, 3, 3, 4), "float32"), np.zeros(4, "float32")
+        patch_network(monkeypatch, network, shapes=pretrained.file_tensors(weights).shapes,
+                      source=_serve(handler, base, networks.NETWORKS[network].source, weights.read_bytes()))
     saved = _tiny_saved_model(tmp_path / "tfhub-cache" / "model")
     resolved = []
     monkeypatch.setattr(tensorflow_hub, "resolve", lambda handle: resolved.append(handle) or saved)
@@ -221,6 +230,17 @@ def test_explicit_settings_win_over_the_kit(kit, monkeypatch):
     assert hub.hub_handle() == "/somewhere/else"
 
 
+def test_weights_without_a_published_hash_are_refused_unless_they_hold_the_networks_layers(sources, tmp_path, capsys):
+    handler, _ = sources
+    for network in UNHASHED:  # no md5 to check: another network's file or a web page must not enter the kit
+        handler.files[urlsplit(networks.NETWORKS[network].source).path] = b"<html>not the weights</html>"
+    failed = labkit.build_kit(tmp_path / "kit")
+    assert [line.split(":")[0] for line in failed] == UNHASHED
+    assert all(f"does not hold {networks.NETWORKS[name].title}'s no-top layers" in line
+               for name, line in zip(UNHASHED, failed))
+    assert not any((tmp_path / "kit" / networks.NETWORKS[name].kit_path).exists() for name in UNHASHED)
+
+
 def test_a_rerun_skips_complete_items(kit, monkeypatch, capsys):
     capsys.readouterr()
     monkeypatch.setattr(labkit, "_fetch", lambda *a: pytest.fail("fetched an item that was complete"))
@@ -306,14 +326,12 @@ def test_a_read_only_kit_is_used_and_never_written(kit, tmp_path, monkeypatch):
             path.chmod(path.stat().st_mode | 0o200)
 
 
-def _legacy_h5(weights: Path, path: Path) -> bytes:
-    """The VGG16 weights in `weights` re-saved in the legacy HDF5 layout of Keras' published
+def _legacy_h5(network: str, weights: Path, path: Path) -> bytes:
+    """`network`'s weights in `weights` re-saved in the legacy HDF5 layout of Keras' published
     no-top files: Keras picks the loader by the file name, and `.h5` means that layout."""
-    import h5py
-    import keras
     from keras.src.legacy.saving import legacy_h5_format
 
-    base = keras.applications.VGG16(include_top=False, weights=str(weights))
+    base = networks.constructor(network)(include_top=False, weights=str(weights))
     with h5py.File(path, "w") as f:
         legacy_h5_format.save_weights_to_hdf5_group(f, base)
     return path.read_bytes()
@@ -321,10 +339,13 @@ def _legacy_h5(weights: Path, path: Path) -> bytes:
 
 @pytest.mark.skipif(not (SHARED / "cats_and_dogs_filtered").is_dir(), reason="needs ../shared/course-data")
 @pytest.mark.end_to_end
-def test_a_lab_machine_with_only_the_mirror_set_runs_notebooks_03_to_06(data_home, tmp_path, server, monkeypatch):
+def test_a_lab_machine_with_only_the_mirror_set_runs_notebooks_03_04_and_06(data_home, tmp_path, server, monkeypatch):
     """The official cats and flowers files (from the offline copies), a CIFAR-10 archive in the
-    official format and the VGG16 stand-in under Keras' file name, all served from 127.0.0.1;
-    then notebooks 03-06 in a fresh process whose only course setting is COURSE_DATA_MIRROR."""
+    official format and the VGG16 and MobileNetV2 stand-ins under Keras' file names, all served from 127.0.0.1;
+    then notebooks 03, 04 and 06 in a fresh process whose only course setting is COURSE_DATA_MIRROR: each
+    reads a different part of the kit (cats and VGG16; flowers; CIFAR-10, the TF-Hub model and Keras'
+    MobileNetV2, here the dogs stand-in under Keras' file name). Notebook 05
+    reads nothing 03 does not, and would add a minute."""
     tensorflow_hub = compat.import_tensorflow_hub()  # as the course imports it: with or without pkg_resources
 
     handler, url = server
@@ -343,10 +364,14 @@ def test_a_lab_machine_with_only_the_mirror_set_runs_notebooks_03_to_06(data_hom
     # them by content (against the real ones): NOT the official archive, a VGG16 STAND-IN.
     patch_dataset(monkeypatch, "cifar10", url=_serve(handler, base, data.DATASETS["cifar10"]["url"], cifar),
                   sha256=hashlib.sha256(cifar).hexdigest())
-    stand_in = _legacy_h5(SHARED / "weights" / "vgg16_notop_hed_bsds500.weights.h5", tmp_path / "vgg16.h5")
+    stand_in = _legacy_h5("vgg16", SHARED / "weights" / "vgg16_notop_hed_bsds500.weights.h5", tmp_path / "vgg16.h5")
     for network in KIT_WEIGHTS:
         patch_network(monkeypatch, network, source=_serve(handler, base, networks.NETWORKS[network].source, stand_in),
                       md5=hashlib.md5(stand_in).hexdigest())
+    dogs = _legacy_h5("mobilenet_v2_keras", SHARED / "weights" / "mobilenet_v2_notop_dogs160.weights.h5",
+                      tmp_path / "mobilenet_v2.h5")  # under Keras' name: the kit checks its layers (no published hash)
+    patch_network(monkeypatch, "mobilenet_v2_keras",
+                  source=_serve(handler, base, networks.NETWORKS["mobilenet_v2_keras"].source, dogs))
     monkeypatch.setenv("COURSE_WEIGHTS_MOBILENET_V2_KERAS", "none")  # the fake TF-Hub model: a random-weights stand-in
     saved = str(hub.export_stand_in(tmp_path / "tfhub-cache" / "model"))
     monkeypatch.setattr(tensorflow_hub, "resolve", lambda handle: saved)
@@ -356,7 +381,7 @@ def test_a_lab_machine_with_only_the_mirror_set_runs_notebooks_03_to_06(data_hom
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COURSE_", "TFHUB_"))}
     env.update(COURSE_DATA_MIRROR=str(folder), COURSE_PROFILE="smoke", COURSE_DATA_DIR=str(tmp_path / "lab-data"),
                TFHUB_CACHE_DIR=str(tmp_path / "empty-tfhub-cache"))  # so nothing cached elsewhere is used
-    only = ["03_vgg_feature_extraction", "04_head_swap", "05_unfreezing_block5", "06_tfhub_mobilenet_cifar10"]
+    only = ["03_vgg_feature_extraction", "04_head_swap", "06_tfhub_mobilenet_cifar10"]
     run = subprocess.run([sys.executable, "-m", "course_utils", "run", "--notebooks", str(NOTEBOOKS),
                           "--build-dir", str(tmp_path / "build"), "--only", *only],
                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=1800)
@@ -364,12 +389,15 @@ def test_a_lab_machine_with_only_the_mirror_set_runs_notebooks_03_to_06(data_hom
     records = [json.loads(line) for name in only
                for line in (tmp_path / "build" / "results" / f"{name}.jsonl").read_text().splitlines()]
     assert {r["notebook"] for r in records} == set(only)
-    weights = {r["notebook"]: r["weights"] for r in records if "mirror file" in r["weights"] or "STAND-IN" in r["weights"]}
+    weights = {name: {r["weights"] for r in records if r["notebook"] == name and not r["weights"].startswith("none")} for name in only}
     # Keras' md5 differs (the lab machine checks the real one), and so do the tensors: the HED stand-in's values
     # loaded into a float32 model and re-saved are not its registered float16 file's (a digest counts the dtype).
-    assert weights["03_vgg_feature_extraction"] == ("mirror file vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 "
-                                                   "(unrecognised: VGG16's layers, weights not known to be ImageNet)")
-    assert weights["06_tfhub_mobilenet_cifar10"].startswith("STAND-IN for MobileNetV2")
+    assert weights["03_vgg_feature_extraction"] == {"mirror file vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 "
+                                                    "(unrecognised: VGG16's layers, weights not known to be ImageNet)"}
+    hub_model, keras_mobilenet = sorted(weights["06_tfhub_mobilenet_cifar10"])  # the TF-Hub part, then the Keras one
+    assert hub_model.startswith("STAND-IN for MobileNetV2")
+    assert keras_mobilenet.startswith("STAND-IN, not ImageNet: MobileNetV2 base of a dog-breed classifier") and \
+        keras_mobilenet.endswith("(mirror file mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5)")
     assert any("NOT the official archive" in r["data"] for r in records if r["notebook"] == only[-1])
     installed = json.loads((tmp_path / "lab-data" / "cats_vs_dogs" / data.MARKER).read_text())
     assert installed["source"] == str(folder / "cats_and_dogs_filtered.zip")

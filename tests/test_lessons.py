@@ -5,10 +5,10 @@ records found by key and fields, never by the wording of their labels."""
 import math
 import random
 import re
-from pathlib import Path
 
 import pytest
 
+from conftest import documentation
 from course_utils import lessons, report, results, stats
 
 SCRATCH, AUGMENTED = results.SCRATCH_CNN, results.AUGMENTED_CNN
@@ -224,12 +224,14 @@ def test_lessons_over_seeds_count_the_seeds_that_showed_each_effect_and_spread_t
     assert "seen in 0 of 3 seeds (not run in 3)" in text  # 07 never ran
 
 
-def test_the_readme_s_example_verdicts_are_what_the_lessons_print():
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+def test_the_documented_example_verdicts_are_what_the_lessons_print():
+    pages = documentation()
     seen = verdict(augmentation(300, 61, 24), "02_data_augmentation")
-    assert f"verdict   {seen.verdict.upper()}: {seen.reason}" in readme
+    shown = [page for page, text in pages.items() if f"verdict   {seen.verdict.upper()}: {seen.reason}" in text]
     unseen = verdict(augmentation(300, 40, 30), "02_data_augmentation")
-    assert re.sub(r"\s+", " ", f"{unseen.verdict.upper()}: {unseen.reason}") in re.sub(r"\s+", " ", readme)
+    said = [page for page, text in pages.items()
+            if re.sub(r"\s+", " ", f"{unseen.verdict.upper()}: {unseen.reason}") in re.sub(r"\s+", " ", text)]
+    assert len(shown) == 1 and said == shown, (shown, said)
 
 
 def every_lesson_s_records():

@@ -285,7 +285,7 @@ def test_notebook_07_grad_cam_is_visualize_grad_cam(scale):
     images[:3, :2, :2, 0] += 2.0  # dogs, their evidence top left
     images[3:, 2:, 2:, 1] += 2.0  # cats, bottom right
     grad_cam = notebook_value("07_visualizing_filters_and_activations", "grad_cam", conv_model=conv_model,
-                              classifier_model=classifier_model, visualize=visualize)
+                              classifier_model=classifier_model, logits_of=_notebook_07_logits_of())
     written_out, kept = grad_cam(images), visualize.grad_cam(conv_model, classifier_model, images)
     assert written_out.shape == (6, 4, 4) and np.allclose(written_out, kept, atol=1e-6)
     assert np.all(written_out.max(axis=(1, 2)) == pytest.approx(1.0))  # every image has its evidence
@@ -340,3 +340,83 @@ def test_the_notebooks_take_every_learning_rate_and_epoch_count_from_the_profile
                 literals += [f"{path.stem}, cell {cell['id']}: {ast.unparse(call)}" for value in settings
                              if isinstance(value, ast.Constant)]
     assert not literals, "\n".join(literals)
+
+
+def test_notebook_03_preprocess_is_models_preprocess():
+    preprocess_input = notebook_value("03_vgg_feature_extraction", "preprocess_input", NETWORK="vgg16")
+    prepare = notebook_value("03_vgg_feature_extraction", "prepare", preprocess_input=preprocess_input)
+    images = np.random.default_rng(0).uniform(0, 255, (2, 8, 8, 3)).astype("float32")
+    kept = images.copy()
+    assert np.allclose(prepare(images), models.preprocess("vgg16")(images))
+    assert np.array_equal(images, kept)  # the caller's images are left as they were
+    assert np.allclose(prepare(tf.constant(images)), models.preprocess("vgg16")(tf.constant(images)))
+    assert notebook_value("03_vgg_feature_extraction", "preprocess_input", NETWORK="vgg19") is \
+        models.preprocess_input("vgg19")
+
+
+@pytest.mark.parametrize("orientation, fmt", [(1, "PNG"), (6, "PNG"), (3, "PNG"), (8, "JPEG")])
+def test_notebook_03_own_photo_is_prepared_as_the_training_pipeline_prepares_it(tmp_path, orientation, fmt):
+    """The photo goes through what every training image went through: turned upright by its EXIF
+    orientation, resized by `tf.image.resize`, rounded to whole pixel values (`data._pipeline`)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(orientation)
+    stored = Image.fromarray(rng.integers(0, 256, (30, 20, 3), dtype=np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / f"photo.{fmt.lower()}"
+    stored.save(path, fmt, exif=exif)
+    from PIL import ImageOps
+
+    load_photo = notebook_value("03_vgg_feature_extraction", "load_photo", Image=Image, ImageOps=ImageOps)
+    [(batch, _)] = data._pipeline([str(path)], [0], image_size=12, batch_size=1, shuffle=False, seed=0)
+    written_out = load_photo(path, 12)
+    # Rounding: 1 level apart at most. A JPEG is decoded by Pillow here and by TensorFlow in the pipeline, whose
+    # chroma upsampling differs by a few levels on this noise (3 of 255 measured).
+    assert written_out.shape == (12, 12, 3) and np.abs(written_out - batch.numpy()[0]).max() <= (4 if fmt == "JPEG" else 1)
+
+
+def _notebook_07_logits_of():
+    import contextlib
+
+    return notebook_value("07_visualizing_filters_and_activations", "logits_of", contextlib=contextlib)
+
+
+@pytest.mark.parametrize("scale", [1.0, 100.0])
+def test_notebook_07_logits_of_is_visualize_logits_of(scale):
+    _, classifier_model = _grad_cam_models(scale)
+    maps = np.random.default_rng(1).random((5, 4, 4, 2)).astype("float32")
+    probabilities = np.asarray(classifier_model(maps))
+    with _notebook_07_logits_of()(classifier_model):
+        written_out = np.asarray(classifier_model(maps))
+    with visualize.logits_of(classifier_model):
+        kept = np.asarray(classifier_model(maps))
+    assert np.allclose(written_out, kept) and not np.allclose(written_out, probabilities)
+    assert np.allclose(1 / (1 + np.exp(-written_out)), probabilities, atol=1e-6)  # sigmoid(logit): the probability
+    assert np.array_equal(np.asarray(classifier_model(maps)), probabilities)  # the sigmoid is back after the block
+
+
+def test_notebook_06_fine_tuning_loop_trains_the_top_and_keeps_batch_norm_in_inference_mode():
+    """06's loop over the Keras MobileNetV2: the convolutions from FINE_TUNE_AT on train, no BatchNormalization
+    layer does, and a training step leaves every moving statistic where it was (Keras runs a frozen
+    BatchNormalization layer in inference mode; in training mode the batch's statistics would move them)."""
+    keras.utils.set_random_seed(0)
+    mobilenet = keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(32, 32, 3))
+    fine_tune_at = notebook_value("06_tfhub_mobilenet_cifar10", "FINE_TUNE_AT")
+    start_at = [layer.name for layer in mobilenet.layers].index(fine_tune_at)
+    notebook_loop("06_tfhub_mobilenet_cifar10", "enumerate(mobilenet.layers)", mobilenet=mobilenet, start_at=start_at,
+                  layers=layers)
+    trained = [weight.path for weight in mobilenet.trainable_weights]
+    top = ("block_14_", "block_15_", "block_16_", "Conv_1/")  # the last three blocks and the final 1x1 convolution
+    assert trained and all(path.startswith(top) and path.endswith("/kernel") for path in trained), trained
+    assert len(trained) == 3 * 3 + 1  # expand, depthwise and project in each block, then Conv_1
+    inputs = keras.Input((32, 32, 3))
+    outputs = layers.Dense(2, activation="softmax")(layers.GlobalAveragePooling2D()(mobilenet(inputs, training=False)))
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    statistics = [weight for weight in mobilenet.non_trainable_weights if "moving_" in weight.path]
+    before = [np.array(weight) for weight in statistics]
+    images = np.random.default_rng(0).uniform(-1, 1, (4, 32, 32, 3)).astype("float32")
+    model.train_on_batch(images, np.array([0, 1, 0, 1]))
+    assert len(statistics) == 2 * 52  # mean and variance of each of MobileNetV2's 52 BatchNormalization layers
+    assert all(np.array_equal(np.array(weight), old) for weight, old in zip(statistics, before))

@@ -2,6 +2,7 @@
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pytest
 
 from course_utils import plots
 
@@ -54,3 +55,15 @@ def test_feature_maps_shows_the_channels_picked_titled_by_index():
     assert [ax.get_title() for ax in shown] == ["15", "25", "30"]
     assert np.array_equal(shown[1].images[0].get_array(), maps[..., 25])
     assert "3 of 32 channels" in fig._suptitle.get_text()
+
+
+def test_transfer_workflow_freezes_the_base_then_unfreezes_its_top():
+    fig = plots.transfer_workflow(blocks=("b1", "b2", "b3"), unfrozen=2)
+    phase_one, phase_two = fig.axes
+    assert phase_one.get_title().startswith("Phase 1") and phase_two.get_title().startswith("Phase 2")
+    states = [[patch.get_gid() for patch in ax.patches] for ax in fig.axes]
+    assert states[0] == ["frozen", "frozen", "frozen", "trained"]  # the base's three blocks, then the head
+    assert states[1] == ["frozen", "trained", "trained", "trained"]
+    plt.close(fig)
+    with pytest.raises(ValueError, match="between 1 and 3"):
+        plots.transfer_workflow(blocks=("b1", "b2", "b3"), unfrozen=4)

@@ -77,6 +77,8 @@ def test_time_plan_covers_every_notebook_and_says_full_is_not_measured(capsys):
     out = capsys.readouterr().out
     assert f"{sum(times['quick']['seconds'].values()) / 60:5.1f} min" in out and times["quick"]["machine"] in out
     assert "full: not measured" in out
+    for notebook, change in times["quick"].get("changed_since", {}).items():  # a notebook changed since: said so
+        assert notebook in times["quick"]["seconds"] and f"before {change}" in out and "before those changes" in out
 
 
 def test_a_seed_of_non_ascii_digits_is_refused_by_name_not_a_raw_value_error(data_home, monkeypatch):

@@ -68,7 +68,7 @@ def test_op_determinism_only_when_asked(two_gpus, monkeypatch, capsys):
 
 
 def test_keras_compiles_without_xla_under_op_determinism(monkeypatch):
-    """What the README and the banner say: with op determinism on, Keras 3.7 and newer do not use XLA,
+    """What docs/reports.md and the banner say: with op determinism on, Keras 3.7 and newer do not use XLA,
     even on a GPU; an older Keras still does (compat.xla_with_determinism)."""
     import keras
 

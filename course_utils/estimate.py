@@ -178,9 +178,10 @@ def work(notebook: str, settings: dict[str, Any]) -> list[Pass]:
                 Pass("inception_v3", 96, s["inception_epochs"] * n["val"] + (n["test"] if s["inception_epochs"] else 0))]
     if notebook == "05_unfreezing_block5":
         n = split_sizes("cats_vs_dogs", s)
-        epochs = s["fine_tune_epochs"]
-        return [Pass("vgg16", size, sum(n.values()) + epochs * (n["train"] + n["val"]) + n["test"]),
-                Pass("vgg16_block5", size, epochs * n["train"], TRAIN - 1),  # block 5's backward pass
+        every, tuned = sum(n.values()), s["fine_tune_epochs"] + s["large_rate_epochs"]  # phase two, at both rates
+        return [Pass("vgg16_block4", size, every),  # the cached block4_pool maps
+                Pass("vgg16_block5", size, every + tuned * n["val"] + 2 * n["test"]),  # phase one's features
+                Pass("vgg16_block5", size, tuned * n["train"], TRAIN),
                 Pass("resnet50", s["bn_demo_size"], 3 * s["bn_demo_steps"] * s["batch_size"], TRAIN)]
     if notebook == "06_tfhub_mobilenet_cifar10":
         n = split_sizes("cifar10", s)

@@ -234,6 +234,32 @@ def test_the_documented_example_verdicts_are_what_the_lessons_print():
     assert len(shown) == 1 and said == shown, (shown, said)
 
 
+def large_rate(both, only_small, only_large=0, **kw):
+    """05's phase two at the large rate, against its small-rate record built by `compared(BLOCK5_FINE_TUNED, ...)`
+    with `both + only_small` images right for the small rate first, then `only_large` right for neither of those."""
+    right = pair(both, only_small, only_large)[1]
+    return record(results.BLOCK5_LARGE_RATE, sum(right) / 500, gap=0.3, outcomes=right, weights="imagenet",
+                  method="vgg16 phase 2 at a large rate: block 5 fine-tuned", **{**VGG16, **kw})
+
+
+def test_notebook_05_compares_phase_two_s_rates_and_reports_phase_one_beside():
+    # The small rate right on 450 images: 440 of them also right for phase one, 10 only here, 12 only for
+    # phase one (a point behind it, p = 0.83); the large rate right on 380 of the small rate's 450.
+    rows = [*compared(results.BLOCK5_FINE_TUNED, results.HEAD_ONLY, 440, 10, 12, weights="imagenet", **VGG16,
+                      theirs={**VGG16, "weights": "imagenet"})]
+    found = verdict(rows, "05_unfreezing_block5")
+    assert found.verdict == lessons.NOT_RUN and found.reason == "the large rate was not run in this profile"
+    found = verdict(rows + [large_rate(380, 70)], "05_unfreezing_block5")
+    assert found.verdict == lessons.SEEN and found.lesson.startswith("unfrozen block 5 should be fine-tuned with a "
+                                                                     "small learning rate")
+    assert found.measured.startswith("test accuracy 0.900 against 0.760 for the large rate; of the same 500 test "
+                                     "images, 70 right here only, 0 there only; ")
+    assert found.measured.endswith("phase 1 (head only) 0.904, phase 2 at the small rate -0.4 points on it "
+                                   "(p = 0.832)")
+    assert dict(found.numbers) == {"block5_fine_tuned, vgg16": 0.9, "block5_large_rate, vgg16": 0.76,
+                                   "head_only, vgg16": 0.904}
+
+
 def every_lesson_s_records():
     """Records for every lesson and every summary bar, labelled as the notebooks label them."""
     key = results
@@ -251,6 +277,7 @@ def every_lesson_s_records():
             *compared(key.BLOCK5_FINE_TUNED, key.HEAD_ONLY, 350, 20, 2, weights="imagenet",
                       method="vgg16 phase 2: block 5 fine-tuned",
                       theirs={**VGG16, "method": "vgg16 phase 1: new head, frozen base"}, **VGG16),
+            large_rate(310, 60),  # 05's small rate (370 right, as above) against the large: 60 to 0
             *compared(key.HUB_HEAD, key.CIFAR_SCRATCH_CNN, 300, 60, 10, data="cifar10: official arrays",
                       method="hub features + softmax head (frozen)", network="mobilenet_v2", pretrained=True,
                       theirs={"data": "cifar10: official arrays", "network": "cifar_cnn",

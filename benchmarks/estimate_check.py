@@ -1,6 +1,7 @@
 """Check the time estimates (`course_utils.estimate`) against real runs on this machine, notebook by notebook.
 
     python benchmarks/estimate_check.py [--only 00_start_here 06_tfhub_mobilenet_cifar10 ...] [--full 01_scratch_cnn_baseline]
+    python benchmarks/estimate_check.py --saved
 
 It measures this machine's probe first, then runs each notebook of `--only` alone in the quick
 profile (the course runner, a fresh build folder each: nothing cached by an earlier run) and
@@ -10,7 +11,8 @@ probe's quick-size speeds), the measured wall time, and each estimate's error in
 time. Then the same for each notebook of `--full` in the full profile (its full estimate). Every
 row says the load average before and after the run: other work on the machine slows the probe and
 the notebooks alike, but not by the same factor if it changes during the run. Long: each notebook
-takes its full wall time. Not part of the tests.
+takes its full wall time. `--saved` runs nothing: it checks the work-count method on every notebook
+of the quick run saved in `course_utils/timings.json`, at that run's own probe. Not part of the tests.
 """
 
 from __future__ import annotations
@@ -53,8 +55,12 @@ def main() -> None:
     parser.add_argument("--full", nargs="*", default=[], help="notebooks to run in full (long on a CPU)")
     parser.add_argument("--build-dir", type=Path, default=ROOT / "build" / "benchmark-estimate")
     parser.add_argument("--probe", type=Path, help="use this probe file instead of measuring one")
+    parser.add_argument("--saved", action="store_true", help="run nothing: the counted estimate of every notebook "
+                        "against the saved quick run of course_utils/timings.json, at that run's own probe")
     args = parser.parse_args()
     timings = measured_times()
+    if args.saved:
+        return saved_run(timings["quick"])
     if args.probe:
         probe = json.loads(args.probe.read_text())
     else:
@@ -86,6 +92,19 @@ def main() -> None:
               f"{error(counted, measured)} {measured:8.0f}  {before} -> {after} ({started})")
     print("scaled: the build machine's time x the probes' speed ratio (the quick estimate); counted: the work "
           "the settings count at the probe's speed (the full estimate's method; none for 00)")
+
+
+def saved_run(run: dict) -> None:
+    """The work-count method (the full estimate's) checked on every notebook of the saved quick run, at its probe."""
+    probe = run["probe"]
+    print(f"saved quick run: {run['by']}, {run['machine']}, {run['measured']}; its probe at load average "
+          f"{probe['load_average']}")
+    print(f"{'notebook':<40} {'counted':>7} {'error':>6} {'measured':>8}")
+    for notebook, measured in run["seconds"].items():
+        counted = estimate.work_estimate(notebook, probe["rates"]["quick"], profile_settings(notebook, "quick"),
+                                         estimate.probe_macs(probe))
+        print(f"{notebook:<40} {seconds(counted)} {error(counted, measured)} {measured:8.0f}")
+    print("counted: the work the quick settings count at the probe's speed (the full estimate's method; none for 00)")
 
 
 if __name__ == "__main__":

@@ -216,8 +216,9 @@ def cached_features(base, splits: Splits, split: str, settings: Settings, *,
 
     One batched pass over the `tf.data` split (never one `predict` per image).
     The result is cached in `<build>/features/<profile>/`, keyed by what it is made of:
-    the network, its weights (the file's sha256 for a local file), the base's output
-    shape, and the data the splits hold (the dataset and its copy, their image size and
+    the network, its weights (the file's sha256 for a local file), the base's last layer
+    and output shape (two cuts of one network can share a shape: block4_pool and
+    block5_conv3 of VGG16), and the data the splits hold (the dataset and its copy, their image size and
     split sizes) with the split: a second call with the same key loads it from disk, a
     change to any part recomputes. The cache file is written whole or not at all; a
     damaged one is recomputed with a one-line notice.
@@ -226,7 +227,7 @@ def cached_features(base, splits: Splits, split: str, settings: Settings, *,
         raise ValueError("cached_features keeps the features of a course dataset: "
                          "pass the splits load_dataset returned")
     key = {"network": network, "weights": weights_fingerprint(network),
-           "output": [int(d) if d else None for d in base.output_shape[1:]],
+           "layer": base.layers[-1].name, "output": [int(d) if d else None for d in base.output_shape[1:]],
            "data": describe(splits.dataset), "image_size": splits.image_size, "sizes": list(splits.sizes),
            "split": split}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]

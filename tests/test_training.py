@@ -69,7 +69,7 @@ def test_feature_cache_keys_on_what_it_caches(session, own_weights, monkeypatch,
     base = models.pretrained_base("vgg16", 32)
     calls = []
     counting = lambda x, training=False: calls.append(1) or base(x, training=training)  # noqa: E731
-    counting.output_shape = base.output_shape
+    counting.output_shape, counting.layers = base.output_shape, base.layers
 
     def features(split="train", network="vgg16", settings=session, **changes):
         return models.cached_features(counting, _splits(ds)._replace(**changes), split, settings, network=network)
@@ -86,6 +86,11 @@ def test_feature_cache_keys_on_what_it_caches(session, own_weights, monkeypatch,
         n = len(calls)
         features(**change)
         assert len(calls) > n, change
+    n = len(calls)
+    counting.layers = base.layers[:-1]  # another cut of the same shape (here: the same function, renamed)
+    features()
+    assert len(calls) > n
+    counting.layers = base.layers
     n = len(calls)
     monkeypatch.setenv("COURSE_WEIGHTS_VGG16", "none")  # other weights: other features
     features()

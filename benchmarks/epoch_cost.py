@@ -13,8 +13,7 @@ the course's cats-vs-dogs splits at the profile's size and batch:
 - `augmentation in tf.data`: the layers applied in the input pipeline (`map`, parallel calls,
   prefetch), which can overlap them with training on another core;
 - `XLA, no augmentation`: the network without augmentation compiled with `jit_compile=True` (Keras
-  compiles with XLA only on a GPU by default; the augmentation layers cannot be compiled);
-- `batch 64, as the notebook`: twice the batch (fewer, larger steps; changes training, not only time).
+  compiles with XLA only on a GPU by default; the augmentation layers cannot be compiled).
 
 Speed only: accuracy is not compared (too few epochs). Not part of the tests.
 """
@@ -68,7 +67,6 @@ def main() -> None:
     augment = models.augmentation(session.seed)
     in_pipeline = splits.train.map(lambda x, y: (augment(x, training=True), y),
                                    num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
-    doubled = splits.train.unbatch().batch(2 * session.batch_size)
     rows = {
         "02 as the notebook runs it": lambda: epoch_seconds(models.small_cnn(size, augment, 0.5), splits.train,
                                                             splits.validation, n),
@@ -78,8 +76,6 @@ def main() -> None:
                                                          splits.validation, n),
         "XLA, no augmentation": lambda: epoch_seconds(models.small_cnn(size, None, 0.5), splits.train,
                                                       splits.validation, n, jit=True),
-        "batch 64, as the notebook": lambda: epoch_seconds(models.small_cnn(size, augment, 0.5), doubled,
-                                                           splits.validation, n),
     }
     print(f"\n{platform.machine()}, {os.cpu_count()} cores, TensorFlow {tf.__version__}, Keras {keras.__version__}; "
           f"profile {session.profile}: {size}x{size}, batch {session.batch_size}; median of {n} epochs after the first "

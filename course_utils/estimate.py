@@ -390,8 +390,8 @@ def table(probe: dict, timings: dict, notebooks: list[str] | None = None) -> lis
     reference = timings.get("quick", {}).get("probe", {})
     lines.append(f"quick: {HOW_QUICK} (measured {reference.get('measured', '?')[:10]}, load average "
                  f"{reference.get('load_average', '?')})")
-    lines.append(f"full: {HOW_FULL}; work on cached features, data loading and plots left out "
-                 "(docs/learners.md, *An estimate for your machine*, says how close it came)")
+    lines.append(f"full: {HOW_FULL}; work on cached features, data loading and plots left out, so a lower bound "
+                 "(docs/learners.md, *An estimate for your machine*, says how far below)")
     return lines
 
 

@@ -140,7 +140,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         # seed 42): the lesson compares its rate, 1e-5 against 1e-3 from the same phase-one weights, 3 epochs each.
         # Measured 2026-12-07, that copy, seed 42 (benchmarks/lessons.py): 0.912 at 1e-5 against 0.500 at 1e-3 (best
         # validation 0.500: chance), McNemar p < 0.001; phase one 0.906 (p = 0.607 for phase two on it); 05 took 658 s, idle
-        # (commit f7cad31); seeds 43, 44 not run yet. Phase one: 03's head rate (an under-trained one flatters phase 2).
+        # (commit f7cad31); seeds 43, 44: 0.924 / 0.914 against 0.500 / 0.508. Phase one: 03's head rate (an under-trained one flatters phase 2).
         "05_unfreezing_block5": {"image_size": 96, "head_epochs": 30, "fine_tune_epochs": 3, "head_learning_rate": 1e-4,
                                  "fine_tune_learning_rate": 1e-5, "large_rate_epochs": 3, "large_rate_learning_rate": 1e-3,
                                  # ResNet50 (random weights), a few eager steps: the BatchNormalization lesson.
